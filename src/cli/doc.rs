@@ -1,0 +1,168 @@
+//! `hound list` and `hound doc`.
+
+use super::{runtime, Global, EXIT_ERROR, EXIT_OK};
+use hound::output::{escape, print_value};
+use hound::primitives::FAMILIES;
+use hound::runtime::docs::{self, FnDoc};
+use hound::runtime::modules;
+use hound::{CancelToken, Script};
+use owo_colors::OwoColorize;
+use serde_json::json;
+
+/// Bundled hunts: name, version, one line.
+pub fn list(g: &Global) -> i32 {
+    let mut rows = Vec::new();
+    for name in modules::stdlib_hunt_names() {
+        let h = Script::load(&name).ok().and_then(|s| s.header);
+        let (version, description, destructive) = h
+            .map(|h| (h.version, h.description, h.destructive))
+            .unwrap_or_default();
+        rows.push(json!({
+            "name": name,
+            "version": version,
+            "destructive": destructive,
+            "description": description.lines().next().unwrap_or(""),
+        }));
+    }
+    let v = rhai::serde::to_dynamic(&rows).unwrap_or_default();
+    print_value(&v, super::style(g));
+    EXIT_OK
+}
+
+fn heading(g: &Global, s: &str) -> String {
+    if super::style(g).color {
+        s.bold().to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+fn print_fn(g: &Global, d: &FnDoc) {
+    for s in &d.signatures {
+        println!(
+            "{}",
+            heading(g, format!("{}::{s}", d.namespace).trim_start_matches("::"))
+        );
+    }
+    println!();
+    println!("{}", d.doc);
+}
+
+pub fn main(g: &Global, name: Option<&str>) -> i32 {
+    let rt = match runtime(g, CancelToken::new()) {
+        Ok(rt) => rt,
+        Err(e) => {
+            super::report_error(g, &e);
+            return EXIT_ERROR;
+        }
+    };
+    let all = docs::primitives(rt.engine());
+    if g.json {
+        let v = match name {
+            None => serde_json::to_value(&all),
+            Some(n) => serde_json::to_value(
+                all.iter()
+                    .filter(|d| d.full_name() == n || d.namespace == n)
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        println!("{}", v.unwrap_or_default());
+        return EXIT_OK;
+    }
+    match name {
+        None => {
+            println!(
+                "{}",
+                heading(
+                    g,
+                    "Primitive families (hound doc FAMILY, hound doc FAMILY::NAME):"
+                )
+            );
+            for (fam, what) in FAMILIES {
+                let n = all.iter().filter(|d| d.namespace == *fam).count();
+                println!("  {fam:<6} {what} ({n} functions)");
+            }
+            println!("\n{}", heading(g, "Global helpers:"));
+            for d in all.iter().filter(|d| d.namespace.is_empty()) {
+                println!("  {:<10} {}", d.name, d.summary());
+            }
+            println!(
+                "\n{}",
+                heading(g, "Bundled hunts (hound doc NAME, hound run NAME):")
+            );
+            for h in modules::stdlib_hunt_names() {
+                println!("  {h}");
+            }
+            EXIT_OK
+        }
+        Some(n) => {
+            if let Some(d) = all.iter().find(|d| d.full_name() == n) {
+                print_fn(g, d);
+                return EXIT_OK;
+            }
+            if FAMILIES.iter().any(|(f, _)| *f == n) {
+                for d in all.iter().filter(|d| d.namespace == n) {
+                    println!("  {:<28} {}", d.full_name(), d.summary());
+                }
+                return EXIT_OK;
+            }
+            match Script::load(n) {
+                Ok(s) => {
+                    doc_hunt(g, &s);
+                    EXIT_OK
+                }
+                Err(_) => {
+                    eprintln!("error[not_found]: nothing named {:?}", escape(n));
+                    let close: Vec<_> = all
+                        .iter()
+                        .map(FnDoc::full_name)
+                        .filter(|f| f.contains(n) || n.contains(f.as_str()))
+                        .take(5)
+                        .collect();
+                    if !close.is_empty() {
+                        eprintln!("  = hint: did you mean {}?", close.join(", "));
+                    } else {
+                        eprintln!("  = hint: `hound doc` lists everything");
+                    }
+                    EXIT_ERROR
+                }
+            }
+        }
+    }
+}
+
+fn doc_hunt(g: &Global, s: &Script) {
+    let Some(h) = &s.header else {
+        println!("{} has no header", escape(&s.origin));
+        return;
+    };
+    println!("{} {}", heading(g, &h.name), h.version);
+    println!("{}\n", h.description);
+    if !h.author.is_empty() {
+        println!("author:      {}", h.author);
+    }
+    println!("destructive: {}", h.destructive);
+    if !h.requires.is_empty() {
+        println!("requires:    {}", h.requires.join(", "));
+    }
+    if !h.mitre.is_empty() {
+        println!("mitre:       {}", h.mitre.join(", "));
+    }
+    if !h.params.is_empty() {
+        println!("\n{}", heading(g, "Parameters (--param NAME=VALUE):"));
+        for p in &h.params {
+            let def = match (&p.default, p.required) {
+                (_, true) => "required".to_string(),
+                (Some(d), _) => format!("default {d}"),
+                (None, _) => "optional".to_string(),
+            };
+            println!(
+                "  {:<14} {:<7} {:<22} {}",
+                p.name,
+                format!("{:?}", p.ty).to_lowercase(),
+                def,
+                p.description
+            );
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Subcommands. Exit status: 0 ran with no findings, 1 ran with findings,
+//! 2 usage or script error, 130 cancelled.
+
+mod doc;
+mod repl;
+mod run;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use hound::output::{ConsoleSink, Style};
+use hound::{CancelToken, Runtime, ScriptError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+pub const EXIT_CANCELLED: i32 = 130;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hound",
+    version,
+    about = "Threat hunting and incident response on Linux, scripted in Rhai",
+    long_about = "hound gives Rhai scripts real primitives for scanning, sockets, processes, \
+the firewall (nftables) and the file system. Run a bundled hunt (`hound run triage`), \
+your own script, or explore interactively (`hound repl`).",
+    after_help = "Exit status: 0 no findings, 1 findings, 2 usage or script error, 130 cancelled."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Print results as JSON lines (one object per line) instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Destructive primitives report what they would do and change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Let destructive primitives (kill, quarantine, firewall) act without asking
+    #[arg(long, global = true)]
+    pub allow_destructive: bool,
+    /// Case folder for the journal, evidence and reports
+    #[arg(long, global = true, value_name = "DIR", env = "HOUND_CASE")]
+    pub case: Option<PathBuf>,
+    /// Extra folder to resolve `import` from (repeatable; also HOUND_PATH)
+    #[arg(long = "lib", global = true, value_name = "DIR")]
+    pub lib: Vec<PathBuf>,
+    /// Stop a script after this many operations (0 = no limit)
+    #[arg(long, global = true, value_name = "N")]
+    pub max_operations: Option<u64>,
+    /// No colours (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// No warnings or progress on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Interactive hunting shell (the default)
+    Repl,
+    /// Run a script file or a bundled hunt
+    Run(run::RunArgs),
+    /// Compile scripts without running them; syntax errors with positions
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// List the bundled hunts
+    List,
+    /// Show the documentation of a primitive, family or hunt
+    Doc {
+        /// `proc::list`, `proc`, or a hunt name; nothing for the index
+        name: Option<String>,
+    },
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        None | Some(Cmd::Repl) => repl::main(&cli.global),
+        Some(Cmd::Run(args)) => run::main(&cli.global, &args),
+        Some(Cmd::Check { files }) => run::check(&cli.global, &files),
+        Some(Cmd::List) => doc::list(&cli.global),
+        Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
+        Some(Cmd::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "hound", &mut std::io::stdout());
+            EXIT_OK
+        }
+    }
+}
+
+pub fn style(g: &Global) -> Style {
+    Style::detect(g.json, g.no_color)
+}
+
+/// The runtime every subcommand uses, set up from the global flags.
+pub fn runtime(g: &Global, cancel: CancelToken) -> Result<Runtime, ScriptError> {
+    let mut b = Runtime::builder()
+        .dry_run(g.dry_run)
+        .allow_destructive(g.allow_destructive)
+        .cancel_token(cancel)
+        .sink(Arc::new(ConsoleSink {
+            style: style(g),
+            quiet: g.quiet,
+        }));
+    if let Some(n) = g.max_operations {
+        b = b.max_operations(n);
+    }
+    if let Some(c) = &g.case {
+        b = b.case_dir(c);
+    }
+    for d in &g.lib {
+        b = b.lib_dir(d);
+    }
+    b.build().map_err(ScriptError::from)
+}
+
+/// Prints an error for a person (or, with --json, as one JSON object on stderr).
+pub fn report_error(g: &Global, e: &ScriptError) {
+    if g.json {
+        eprintln!("{}", serde_json::json!({ "error": e }));
+    } else {
+        use owo_colors::OwoColorize;
+        use std::io::IsTerminal;
+        let text = e.to_string();
+        if !g.no_color && std::io::stderr().is_terminal() {
+            eprint!("{}", text.red());
+        } else {
+            eprint!("{text}");
+        }
+    }
+}
+
+/// Ctrl-C cancels the running script; a second Ctrl-C exits at once.
+pub fn install_ctrlc(token: &CancelToken) {
+    let t = token.clone();
+    let _ = ctrlc::set_handler(move || {
+        if t.is_cancelled() {
+            std::process::exit(EXIT_CANCELLED);
+        }
+        t.cancel();
+    });
+}

@@ -1,0 +1,11 @@
+//! Plain Rust that reads and changes the system. Nothing here knows Rhai:
+//! functions take Rust values, return serde structs and [`crate::Error`].
+
+pub mod fs;
+pub mod fw;
+pub mod log;
+pub mod net;
+pub mod netns;
+pub mod proc;
+pub mod scan;
+pub mod sys;

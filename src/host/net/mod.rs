@@ -1,0 +1,1 @@
+//! Host layer for `net::`.

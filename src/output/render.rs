@@ -1,0 +1,221 @@
+//! Renders values as aligned tables (arrays of maps), key/value blocks (maps)
+//! or JSON lines. Every string is escaped on the way out.
+
+use super::escape;
+use crate::runtime::Sink;
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use owo_colors::OwoColorize;
+use rhai::Dynamic;
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+
+/// How output looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub json: bool,
+    pub color: bool,
+    /// Rows shown before "… N more" on a terminal (0 = all).
+    pub max_rows: usize,
+}
+
+impl Style {
+    pub fn detect(json: bool, no_color: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        Style {
+            json,
+            color: tty && !no_color && std::env::var_os("NO_COLOR").is_none(),
+            max_rows: if tty { 200 } else { 0 },
+        }
+    }
+}
+
+pub fn to_json(v: &Dynamic) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn cell_text(v: &Value, max: usize) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| cell_text(x, max))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    };
+    let s = escape(&s).into_owned();
+    if max > 0 && s.chars().count() > max {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}
+
+/// An array of maps as a table: columns in order of first appearance.
+pub fn render_table(rows: &[Value], style: Style) -> String {
+    let mut cols: Vec<String> = Vec::new();
+    for r in rows {
+        if let Value::Object(m) = r {
+            for k in m.keys() {
+                if !cols.contains(k) {
+                    cols.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(cols.iter().map(|c| {
+        let c = escape(c).into_owned();
+        if style.color {
+            Cell::new(c.bold().cyan().to_string())
+        } else {
+            Cell::new(c)
+        }
+    }));
+    let shown = if style.max_rows > 0 {
+        rows.len().min(style.max_rows)
+    } else {
+        rows.len()
+    };
+    for r in &rows[..shown] {
+        t.add_row(
+            cols.iter()
+                .map(|c| cell_text(r.get(c).unwrap_or(&Value::Null), 120)),
+        );
+    }
+    let mut out = t.to_string();
+    if shown < rows.len() {
+        out.push_str(&format!(
+            "\n… {} more rows ({} in all; --json prints every row)",
+            rows.len() - shown,
+            rows.len()
+        ));
+    } else {
+        out.push_str(&format!("\n({} rows)", rows.len()));
+    }
+    out
+}
+
+fn render_map(m: &serde_json::Map<String, Value>, style: Style) -> String {
+    let w = m.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in m {
+        let key = format!("{:w$}", escape(k));
+        let key = if style.color {
+            key.cyan().to_string()
+        } else {
+            key
+        };
+        let val = match v {
+            Value::Array(a) if a.iter().all(Value::is_object) && !a.is_empty() => {
+                format!("\n{}", render_table(a, style))
+            }
+            Value::Object(o) => escape(&Value::Object(o.clone()).to_string()).into_owned(),
+            other => cell_text(other, 0),
+        };
+        out.push_str(&format!("{key}  {val}\n"));
+    }
+    out.trim_end().to_string()
+}
+
+/// A value as text for a terminal (or a pipe without `--json`).
+pub fn render(v: &Value, style: Style) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Array(a) if a.is_empty() => Some("(no rows)".into()),
+        Value::Array(a) if a.iter().all(Value::is_object) => Some(render_table(a, style)),
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|x| cell_text(x, 0))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        Value::Object(m) => Some(render_map(m, style)),
+        other => Some(cell_text(other, 0)),
+    }
+}
+
+/// JSON lines: an array becomes one line per element. serde_json escapes
+/// control characters itself, so the lines are terminal-safe.
+pub fn json_lines(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => vec![],
+        Value::Array(a) => a.iter().map(Value::to_string).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Prints a value to stdout in the chosen style.
+pub fn print_value(v: &Dynamic, style: Style) {
+    let j = to_json(v);
+    let mut out = std::io::stdout().lock();
+    if style.json {
+        for l in json_lines(&j) {
+            let _ = writeln!(out, "{l}");
+        }
+    } else if let Some(s) = render(&j, style) {
+        let _ = writeln!(out, "{s}");
+    }
+}
+
+/// The CLI's sink: records print as they come, warnings go to stderr.
+pub struct ConsoleSink {
+    pub style: Style,
+    pub quiet: bool,
+}
+
+impl Sink for ConsoleSink {
+    fn emit(&self, value: &Dynamic) {
+        print_value(value, self.style);
+    }
+    fn warn(&self, source: &str, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = format!("warning: {}: {}", escape(source), escape(message));
+        if self.style.color && std::io::stderr().is_terminal() {
+            eprintln!("{}", line.yellow());
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    fn interactive(&self) -> bool {
+        !self.style.json && !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tables_escape_and_count() {
+        let rows = vec![
+            json!({"name": "nc\x1b[2J", "pid": 1}),
+            json!({"pid": 2, "extra": true}),
+        ];
+        let s = render_table(
+            &rows,
+            Style {
+                json: false,
+                color: false,
+                max_rows: 0,
+            },
+        );
+        assert!(s.contains("nc\\x1b[2J"));
+        assert!(s.contains("extra"));
+        assert!(s.contains("(2 rows)"));
+    }
+
+    #[test]
+    fn json_lines_split_arrays() {
+        assert_eq!(json_lines(&json!([{"a": 1}, {"a": 2}])).len(), 2);
+        assert!(json_lines(&Value::Null).is_empty());
+    }
+}

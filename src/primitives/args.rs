@@ -1,0 +1,167 @@
+//! Argument checking shared by the bindings, so every primitive words its
+//! complaints the same way: `fw::block: option "ttl": "2x" is not a duration`.
+
+use super::{to_rhai, RhaiResult};
+use crate::error::Error;
+use rhai::{Dynamic, Map};
+use std::time::Duration;
+
+/// An invalid-argument error already named for the primitive.
+pub fn bad(primitive: &str, msg: impl Into<String>) -> Box<rhai::EvalAltResult> {
+    to_rhai(Error::invalid(msg).in_primitive(primitive))
+}
+
+/// A string or an array of strings (targets, indicators, paths).
+pub fn string_list(primitive: &str, arg: &str, v: &Dynamic) -> RhaiResult<Vec<String>> {
+    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        return Ok(vec![s.to_string()]);
+    }
+    if let Some(a) = v.read_lock::<rhai::Array>() {
+        return a
+            .iter()
+            .map(|x| {
+                x.read_lock::<rhai::ImmutableString>()
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| {
+                        bad(
+                            primitive,
+                            format!("{arg}: expected strings, found {}", x.type_name()),
+                        )
+                    })
+            })
+            .collect();
+    }
+    Err(bad(
+        primitive,
+        format!(
+            "{arg}: expected a string or an array of strings, found {}",
+            v.type_name()
+        ),
+    ))
+}
+
+/// An options map checked against the keys the primitive knows, so a typo
+/// (`directon`) is an error rather than a silently ignored option.
+pub struct Opts<'a> {
+    primitive: &'a str,
+    map: Map,
+}
+
+impl<'a> Opts<'a> {
+    pub fn new(primitive: &'a str, map: Map, known: &[&str]) -> RhaiResult<Self> {
+        if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(to_rhai(
+                Error::invalid(format!("unknown option {:?}", k.as_str()))
+                    .in_primitive(primitive)
+                    .with_hint(format!("known options: {}", known.join(", "))),
+            ));
+        }
+        Ok(Opts { primitive, map })
+    }
+
+    pub fn empty(primitive: &'a str) -> Self {
+        Opts {
+            primitive,
+            map: Map::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Dynamic> {
+        self.map.get(key).filter(|v| !v.is_unit())
+    }
+
+    fn wrong(&self, key: &str, want: &str, v: &Dynamic) -> Box<rhai::EvalAltResult> {
+        bad(
+            self.primitive,
+            format!("option {key:?}: expected {want}, found {v}"),
+        )
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn raw(&self, key: &str) -> Option<&Dynamic> {
+        self.get(key)
+    }
+
+    pub fn str(&self, key: &str) -> RhaiResult<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_string() => Ok(Some(v.to_string())),
+            Some(v) => Err(self.wrong(key, "a string", v)),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> RhaiResult<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .map_err(|_| self.wrong(key, "true or false", v)),
+        }
+    }
+
+    /// An integer within `min..=max`.
+    pub fn int(&self, key: &str, min: i64, max: i64) -> RhaiResult<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let n = v.as_int().map_err(|_| self.wrong(key, "an integer", v))?;
+                if n < min || n > max {
+                    return Err(bad(
+                        self.primitive,
+                        format!("option {key:?}: {n} is out of range {min}..={max}"),
+                    ));
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+
+    pub fn float(&self, key: &str) -> RhaiResult<Option<f64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_float()
+                .or_else(|_| v.as_int().map(|i| i as f64))
+                .map(Some)
+                .map_err(|_| self.wrong(key, "a number", v)),
+        }
+    }
+
+    /// Seconds as a number, or a string like `"1500ms"`, `"2h"`, `"1h 30m"`.
+    pub fn duration(&self, key: &str) -> RhaiResult<Option<Duration>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => duration(self.primitive, key, v).map(Some),
+        }
+    }
+
+    pub fn strings(&self, key: &str) -> RhaiResult<Option<Vec<String>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => string_list(self.primitive, &format!("option {key:?}"), v).map(Some),
+        }
+    }
+}
+
+/// A duration argument: seconds (int or float) or a humantime string.
+pub fn duration(primitive: &str, arg: &str, v: &Dynamic) -> RhaiResult<Duration> {
+    let d = if let Ok(i) = v.as_int() {
+        (i >= 0).then(|| Duration::from_secs(i as u64))
+    } else if let Ok(f) = v.as_float() {
+        (f >= 0.0 && f.is_finite()).then(|| Duration::from_secs_f64(f))
+    } else if v.is_string() {
+        humantime::parse_duration(v.to_string().trim()).ok()
+    } else {
+        None
+    };
+    d.ok_or_else(|| {
+        bad(
+            primitive,
+            format!("{arg}: {v:?} is not a duration (seconds, or a string like \"500ms\", \"2h\")"),
+        )
+    })
+}

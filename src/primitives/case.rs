@@ -1,0 +1,6 @@
+//! `case::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod case_fns {}

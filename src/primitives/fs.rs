@@ -1,0 +1,6 @@
+//! `fs::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod fs_fns {}

@@ -1,0 +1,6 @@
+//! `fw::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod fw_fns {}

@@ -1,0 +1,6 @@
+//! `log::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod log_fns {}

@@ -1,0 +1,101 @@
+//! Rhai bindings: one module per family, all registered here.
+//!
+//! A binding is thin: it checks and converts arguments (naming the primitive
+//! and the argument when they are wrong), calls into `crate::host`, and turns
+//! the serde result into a Rhai value. Errors reach scripts as a catchable map
+//! `#{kind, message, primitive, hint}`.
+
+pub mod args;
+pub mod case;
+pub mod core;
+pub mod fs;
+pub mod fw;
+pub mod log;
+pub mod net;
+pub mod proc;
+pub mod scan;
+pub mod sys;
+
+use crate::error::Error;
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
+use serde::Serialize;
+
+pub use args::Opts;
+
+pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// The families, as `(namespace, one-line summary)`, for `:help` and `hound doc`.
+pub const FAMILIES: &[(&str, &str)] = &[
+    ("scan", "host discovery, port scans and service detection"),
+    (
+        "net",
+        "sockets, connections, neighbours, interfaces, routes, probes",
+    ),
+    (
+        "proc",
+        "processes: list, inspect, parent chains, kill/suspend",
+    ),
+    (
+        "fw",
+        "nftables containment: block, unblock, isolate, rollback",
+    ),
+    ("fs", "files: find, stat, read, grep, hash, quarantine"),
+    ("sys", "the host: info, users, logins, cron, services, keys"),
+    ("log", "log files: tail, grep, access-log parsing, journal"),
+    ("case", "the case: findings, evidence, journal, report"),
+];
+
+/// Registers every family as a static module (`proc::list()`), plus the
+/// global helpers (`emit`, `sleep`, `warn`).
+pub fn register(engine: &mut Engine) {
+    engine.register_global_module(rhai::exported_module!(core::core_fns).into());
+    engine.register_static_module("scan", rhai::exported_module!(scan::scan_fns).into());
+    engine.register_static_module("net", rhai::exported_module!(net::net_fns).into());
+    engine.register_static_module("proc", rhai::exported_module!(proc::proc_fns).into());
+    engine.register_static_module("fw", rhai::exported_module!(fw::fw_fns).into());
+    engine.register_static_module("fs", rhai::exported_module!(fs::fs_fns).into());
+    engine.register_static_module("sys", rhai::exported_module!(sys::sys_fns).into());
+    engine.register_static_module("log", rhai::exported_module!(log::log_fns).into());
+    engine.register_static_module("case", rhai::exported_module!(case::case_fns).into());
+}
+
+/// Turns a hound error into the value a script's `catch (e)` receives.
+pub fn to_rhai(err: Error) -> Box<EvalAltResult> {
+    let mut m = Map::new();
+    m.insert("kind".into(), err.kind.as_str().into());
+    m.insert("code".into(), err.kind.code().into());
+    m.insert("message".into(), err.to_string().into());
+    m.insert(
+        "primitive".into(),
+        err.primitive
+            .clone()
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT),
+    );
+    m.insert(
+        "hint".into(),
+        err.hint.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    Box::new(EvalAltResult::ErrorRuntime(m.into(), Position::NONE))
+}
+
+/// `result.rhai("fs::stat")?` in a binding: names the primitive and converts.
+pub trait IntoRhai<T> {
+    fn rhai(self, primitive: &str) -> RhaiResult<T>;
+}
+
+impl<T> IntoRhai<T> for Result<T, Error> {
+    fn rhai(self, primitive: &str) -> RhaiResult<T> {
+        self.map_err(|e| to_rhai(e.in_primitive(primitive)))
+    }
+}
+
+/// A serde value (a host struct, a Vec of them) as a Rhai value.
+pub fn to_dyn<T: Serialize + ?Sized>(value: &T) -> RhaiResult<Dynamic> {
+    rhai::serde::to_dynamic(value)
+}
+
+/// Shorthand for the context, named for errors.
+pub fn ctx(nc: &rhai::NativeCallContext, primitive: &str) -> RhaiResult<crate::runtime::Ctx> {
+    crate::runtime::Ctx::from_call(nc).rhai(primitive)
+}

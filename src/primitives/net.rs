@@ -1,0 +1,6 @@
+//! `net::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod net_fns {}

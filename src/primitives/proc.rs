@@ -1,0 +1,6 @@
+//! `proc::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod proc_fns {}

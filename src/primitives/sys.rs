@@ -1,0 +1,6 @@
+//! `sys::` primitives.
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod sys_fns {}

@@ -1,0 +1,199 @@
+//! The case: a folder holding the append-only journal, evidence, quarantine
+//! and reports. It is created lazily, on the first thing worth recording, so a
+//! read-only hunt that finds nothing leaves no folder behind.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+pub const JOURNAL: &str = "journal.jsonl";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub severity: String,
+    pub title: String,
+    #[serde(default)]
+    pub details: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitre: Option<String>,
+}
+
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// Where the case lives and what it holds so far.
+pub struct CaseState {
+    /// Chosen folder (`--case DIR`) or the default one, created on first write.
+    pub dir: PathBuf,
+    opened: bool,
+    journal: Option<File>,
+    prev_hash: String,
+    seq: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// The default case folder: `/var/lib/hound/cases/<timestamp>-<host>` as root,
+/// else under the user's data directory.
+pub fn default_case_dir() -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
+    let host = hostname();
+    let base = if nix::unistd::Uid::effective().is_root() {
+        PathBuf::from("/var/lib/hound/cases")
+    } else {
+        dirs::data_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("hound/cases")
+    };
+    base.join(format!("{stamp}-{host}"))
+}
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn user() -> String {
+    let uid = nix::unistd::Uid::effective();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// sha256 over the entry's canonical JSON, without its own `hash` field.
+pub fn entry_hash(entry: &Value) -> String {
+    let mut e = entry.clone();
+    if let Some(m) = e.as_object_mut() {
+        m.remove("hash");
+    }
+    hex::encode(Sha256::digest(e.to_string().as_bytes()))
+}
+
+impl CaseState {
+    pub fn new(dir: PathBuf) -> Self {
+        CaseState {
+            dir,
+            opened: false,
+            journal: None,
+            prev_hash: String::new(),
+            seq: 0,
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.opened
+    }
+
+    /// Creates the folder layout and reopens an existing journal, continuing
+    /// its hash chain (a case may span several runs).
+    pub fn open(&mut self) -> Result<&Path> {
+        if self.opened {
+            return Ok(&self.dir);
+        }
+        for sub in ["", "evidence", "quarantine", "reports"] {
+            let p = self.dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(p.display(), e))?;
+        }
+        let path = self.dir.join(JOURNAL);
+        if path.exists() {
+            let f = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(|e| Error::io(path.display(), e))?;
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    self.prev_hash = v["hash"].as_str().unwrap_or_default().to_string();
+                    self.seq = v["seq"].as_u64().unwrap_or(self.seq) + 1;
+                    if v["primitive"] == "case::finding" {
+                        if let Ok(f) = serde_json::from_value::<Finding>(v["args"].clone()) {
+                            self.findings.push(f);
+                        }
+                    }
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(path.display(), e))?;
+        self.journal = Some(file);
+        self.opened = true;
+        Ok(&self.dir)
+    }
+
+    /// Appends one entry, flushed and fsynced before returning, so an action
+    /// that follows is never unrecorded.
+    pub fn append(
+        &mut self,
+        primitive: &str,
+        args: Value,
+        result: Value,
+        undo: Option<Value>,
+        dry_run: bool,
+    ) -> Result<()> {
+        self.open()?;
+        let mut entry = json!({
+            "seq": self.seq,
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "host": hostname(),
+            "user": user(),
+            "primitive": primitive,
+            "args": args,
+            "result": result,
+            "undo": undo,
+            "dry_run": dry_run,
+            "prev": self.prev_hash,
+        });
+        let hash = entry_hash(&entry);
+        entry["hash"] = Value::String(hash.clone());
+        let path = self.dir.join(JOURNAL);
+        let file = self
+            .journal
+            .as_mut()
+            .ok_or_else(|| Error::io_msg("journal is not open"))?;
+        writeln!(file, "{entry}")
+            .and_then(|_| file.flush())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| Error::io(path.display(), e))?;
+        self.prev_hash = hash;
+        self.seq += 1;
+        Ok(())
+    }
+
+    pub fn add_finding(&mut self, finding: Finding, dry_run: bool) -> Result<()> {
+        let args = serde_json::to_value(&finding).unwrap_or(Value::Null);
+        self.append("case::finding", args, Value::Null, None, dry_run)?;
+        self.findings.push(finding);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_chains_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = CaseState::new(dir.path().join("case"));
+        c.append(
+            "fw::block",
+            json!({"target": "10.0.0.1"}),
+            json!("ok"),
+            None,
+            false,
+        )
+        .unwrap();
+        let first = c.prev_hash.clone();
+        let mut again = CaseState::new(dir.path().join("case"));
+        again.open().unwrap();
+        assert_eq!(again.prev_hash, first);
+        assert_eq!(again.seq, 1);
+    }
+}

@@ -1,0 +1,199 @@
+//! The real binary: scripts run, parameters, errors with positions, limits,
+//! JSON lines, exit codes.
+
+use crate::common::{hound, script};
+use predicates::prelude::*;
+
+#[test]
+fn runs_a_bundled_hunt_with_a_param() {
+    hound()
+        .args(["run", "hello", "--param", "who=alice"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello, alice"));
+}
+
+#[test]
+fn unknown_param_is_refused_before_running() {
+    hound()
+        .args(["run", "hello", "-p", "whom=x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no parameter `whom`"))
+        .stderr(predicate::str::contains("known parameters: who"))
+        .stdout(predicate::str::is_empty());
+}
+
+#[test]
+fn malformed_param_is_refused() {
+    let (_d, p) = script(
+        "t.rhai",
+        "//! name = \"t\"\n//! [params.n]\n//! type = \"int\"\n//! default = 1\nemit(params.n);\n",
+    );
+    hound()
+        .args(["run", p.to_str().unwrap(), "-p", "n=many"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected an integer"));
+    hound()
+        .args(["run", p.to_str().unwrap(), "-p", "n"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected key=value"));
+}
+
+#[test]
+fn syntax_error_points_at_file_line_col() {
+    let (_d, p) = script("broken.rhai", "let a = 1;\nlet b = a +;\n");
+    hound()
+        .args(["check", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broken.rhai:2:12"))
+        .stderr(predicate::str::contains("let b = a +;"))
+        .stderr(predicate::str::contains("^"));
+}
+
+#[test]
+fn check_passes_good_scripts() {
+    let (_d, p) = script("ok.rhai", "let a = 1;\na + 1\n");
+    hound()
+        .args(["check", p.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn endless_loop_is_stopped_by_the_operation_limit() {
+    let (_d, p) = script("spin.rhai", "let i = 0;\nloop { i += 1; }\n");
+    hound()
+        .args(["run", p.to_str().unwrap(), "--max-operations", "200000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("stopped after 200000 operations"))
+        .stderr(predicate::str::contains("--max-operations"));
+}
+
+#[test]
+fn primitive_errors_are_catchable_maps_with_a_kind() {
+    let (_d, p) = script(
+        "c.rhai",
+        "let k = \"\";\ntry { sleep(\"soon\"); } catch (e) { k = e.kind; }\nk\n",
+    );
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("invalid_argument"));
+}
+
+#[test]
+fn uncaught_primitive_error_names_primitive_and_position() {
+    let (_d, p) = script("u.rhai", "let x = 1;\nsleep(\"soon\");\n");
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error[invalid_argument]: sleep:"))
+        .stderr(predicate::str::contains("u.rhai:2:1"));
+}
+
+#[test]
+fn json_output_is_json_lines() {
+    let (_d, p) = script(
+        "j.rhai",
+        "emit(#{a: 1});\nemit(#{a: 2, name: \"x\\u001b[2J\"});\n[#{b: 1}, #{b: 2}]\n",
+    );
+    let out = hound()
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
+        assert!(v.is_object());
+        assert!(!l.contains('\x1b'), "control characters are escaped");
+    }
+}
+
+#[test]
+fn attacker_text_is_escaped_in_tables() {
+    let (_d, p) = script("t.rhai", "[#{name: \"evil\\u001b[31mred\"}]\n");
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("evil\\x1b[31mred"));
+}
+
+#[test]
+fn missing_script_is_a_clear_error() {
+    hound()
+        .args(["run", "/nonexistent/hunt.rhai"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no script file or bundled hunt"));
+}
+
+#[test]
+fn imports_resolve_from_script_dir_and_lib() {
+    let (d, p) = script("main.rhai", "import \"helper\" as h;\nh::twice(21)\n");
+    std::fs::write(d.path().join("helper.rhai"), "fn twice(x) { x * 2 }\n").unwrap();
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("42\n");
+    let lib = tempfile::tempdir().unwrap();
+    std::fs::write(lib.path().join("other.rhai"), "fn one() { 1 }\n").unwrap();
+    let (_d2, p2) = script("m.rhai", "import \"other\" as o;\no::one()\n");
+    hound()
+        .args([
+            "run",
+            p2.to_str().unwrap(),
+            "--lib",
+            lib.path().to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout("1\n");
+    hound()
+        .env("HOUND_PATH", lib.path())
+        .args(["run", p2.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("1\n");
+}
+
+#[test]
+fn list_doc_and_completions() {
+    hound()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello"));
+    hound()
+        .args(["doc", "hello"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Parameters"));
+    hound()
+        .args(["doc", "sleep"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sleep(duration"));
+    hound().args(["doc", "nosuch::thing"]).assert().code(2);
+    hound()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hound"));
+}
+
+#[test]
+fn exit_code_is_2_on_bad_usage() {
+    hound().arg("--no-such-flag").assert().code(2);
+}

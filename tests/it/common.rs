@@ -1,0 +1,67 @@
+//! Shared test helpers: the real binary, root checks, temp scripts.
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+/// The built `hound` binary, with colours off and no inherited case folder.
+pub fn hound() -> Command {
+    let mut c = Command::cargo_bin("hound").expect("hound binary");
+    c.env("NO_COLOR", "1")
+        .env_remove("HOUND_CASE")
+        .env_remove("HOUND_PATH");
+    c
+}
+
+/// Path of the built binary, for commands run through `ip netns exec`.
+pub fn hound_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("hound")
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// Skips (with a printed reason) unless root: raw sockets, namespaces and
+/// nftables need it. CI runs as root, so these always run there.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::common::is_root() {
+            eprintln!(
+                "SKIP {}: needs root (namespaces, raw sockets, nftables)",
+                module_path!()
+            );
+            return;
+        }
+    };
+}
+
+/// Skips unless `cmd` is on PATH (the test command installs it).
+#[macro_export]
+macro_rules! require_cmd {
+    ($cmd:expr) => {
+        if std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {} >/dev/null", $cmd)])
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
+        {
+            eprintln!(
+                "SKIP {}: `{}` is not installed (scripts/test installs it)",
+                module_path!(),
+                $cmd
+            );
+            return;
+        }
+    };
+}
+
+/// A temp dir holding `name` with `body`; returns (dir guard, path).
+pub fn script(name: &str, body: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join(name);
+    std::fs::write(&p, body).expect("write script");
+    (dir, p)
+}

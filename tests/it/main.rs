@@ -1,0 +1,6 @@
+//! Integration tests, in one binary so they link once. Each area has its own
+//! module; shared fixtures live in `common`.
+
+mod cli;
+mod common;
+mod docs;
