@@ -9,15 +9,18 @@ pub mod args;
 pub mod case;
 pub mod core;
 pub mod fs;
+pub mod fs_act;
 pub mod fw;
 pub mod log;
 pub mod net;
+pub mod net_verify;
 pub mod proc;
+pub mod proc_act;
 pub mod scan;
 pub mod sys;
 
 use crate::error::Error;
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Position};
 use serde::Serialize;
 
 pub use args::Opts;
@@ -46,17 +49,28 @@ pub const FAMILIES: &[(&str, &str)] = &[
 ];
 
 /// Registers every family as a static module (`proc::list()`), plus the
-/// global helpers (`emit`, `sleep`, `warn`).
+/// global helpers (`emit`, `sleep`, `warn`). A family may span several files
+/// (reading in one, acting in another); their functions are combined here.
 pub fn register(engine: &mut Engine) {
-    engine.register_global_module(rhai::exported_module!(core::core_fns).into());
-    engine.register_static_module("scan", rhai::exported_module!(scan::scan_fns).into());
-    engine.register_static_module("net", rhai::exported_module!(net::net_fns).into());
-    engine.register_static_module("proc", rhai::exported_module!(proc::proc_fns).into());
-    engine.register_static_module("fw", rhai::exported_module!(fw::fw_fns).into());
-    engine.register_static_module("fs", rhai::exported_module!(fs::fs_fns).into());
-    engine.register_static_module("sys", rhai::exported_module!(sys::sys_fns).into());
-    engine.register_static_module("log", rhai::exported_module!(log::log_fns).into());
-    engine.register_static_module("case", rhai::exported_module!(case::case_fns).into());
+    use rhai::exported_module as m;
+    engine.register_global_module(m!(core::core_fns).into());
+    let families: [(&str, Vec<Module>); 8] = [
+        ("scan", vec![m!(scan::scan_fns)]),
+        ("net", vec![m!(net::net_fns), m!(net_verify::net_verify_fns)]),
+        ("proc", vec![m!(proc::proc_fns), m!(proc_act::proc_act_fns)]),
+        ("fw", vec![m!(fw::fw_fns)]),
+        ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),
+        ("sys", vec![m!(sys::sys_fns)]),
+        ("log", vec![m!(log::log_fns)]),
+        ("case", vec![m!(case::case_fns)]),
+    ];
+    for (name, parts) in families {
+        let mut module = Module::new();
+        for part in parts {
+            module.combine(part);
+        }
+        engine.register_static_module(name, module.into());
+    }
 }
 
 /// Turns a hound error into the value a script's `catch (e)` receives.

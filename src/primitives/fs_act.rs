@@ -1,0 +1,6 @@
+//! `fs::` primitives (second file of the family; see `mod.rs`).
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod fs_act_fns {}

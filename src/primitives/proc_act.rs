@@ -1,0 +1,6 @@
+//! `proc::` primitives (second file of the family; see `mod.rs`).
+
+use rhai::plugin::*;
+
+#[export_module]
+pub mod proc_act_fns {}
