@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod fw;
+pub mod ioc;
 pub mod log;
 pub mod net;
 pub mod netns;

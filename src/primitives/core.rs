@@ -96,4 +96,90 @@ pub mod core_fns {
     pub fn escape(text: &str) -> String {
         crate::output::escape(text).into_owned()
     }
+
+    /// Whether an endpoint matches any indicator. Indicators are strings:
+    /// `"10.0.0.196"`, `"10.0.0.0/24"`, `"10.0.0.196:80"`, `"[2001:db8::1]:443"`,
+    /// `":80"` (any address on port 80). A malformed indicator is an error
+    /// naming it. Use port 0 when the port is unknown.
+    ///
+    /// ```rhai
+    /// ioc_match("10.0.0.196", 80, ["10.0.0.0/24"]) && !ioc_match("10.0.1.1", 80, ["10.0.0.196:80"])
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn ioc_match(ip: &str, port: i64, indicators: Dynamic) -> RhaiResult<bool> {
+        const P: &str = "ioc_match";
+        let list = args::string_list(P, "indicators", &indicators)?;
+        let inds = crate::host::ioc::parse_all(&list).rhai(P)?;
+        let Ok(addr) = ip.trim().parse::<std::net::IpAddr>() else {
+            return Err(args::bad(P, format!("ip: {ip:?} is not an IP address")));
+        };
+        let port = u16::try_from(port)
+            .map_err(|_| args::bad(P, format!("port: {port} is out of range 0..=65535")))?;
+        Ok(inds.iter().any(|i| i.matches(&addr, port)))
+    }
+
+    /// Checks a list of indicators and returns it normalised (trimmed); an
+    /// error names the first malformed one. Hunts call it on their parameters
+    /// before doing anything.
+    ///
+    /// ```rhai
+    /// ioc_check(["10.0.0.196", " :80 "]) == ["10.0.0.196", ":80"]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn ioc_check(indicators: Dynamic) -> RhaiResult<rhai::Array> {
+        let list = args::string_list("ioc_check", "indicators", &indicators)?;
+        crate::host::ioc::parse_all(&list).rhai("ioc_check")?;
+        Ok(list
+            .into_iter()
+            .map(|s| Dynamic::from(s.trim().to_string()))
+            .collect())
+    }
+
+    /// Whether `text` matches the regular expression (Rust `regex` syntax;
+    /// `(?i)` for case-insensitive). A bad pattern is an error naming it.
+    ///
+    /// ```rhai
+    /// re_match("GET /../../etc/passwd", "(?i)\\.\\./|/etc/passwd")
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn re_match(text: &str, pattern: &str) -> RhaiResult<bool> {
+        crate::primitives::regex_cache::with("re_match", pattern, |re| re.is_match(text))
+    }
+
+    /// The first match of the pattern in `text`, or `()` when there is none.
+    ///
+    /// ```rhai
+    /// re_find("nc -zv 10.0.0.196 80", "\\d+\\.\\d+\\.\\d+\\.\\d+") == "10.0.0.196"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn re_find(text: &str, pattern: &str) -> RhaiResult<Dynamic> {
+        crate::primitives::regex_cache::with("re_find", pattern, |re| {
+            re.find(text)
+                .map(|m| Dynamic::from(m.as_str().to_string()))
+                .unwrap_or(Dynamic::UNIT)
+        })
+    }
+
+    /// The capture groups of the first match (index 0 is the whole match),
+    /// `()` for a group that did not take part; an empty array when nothing matches.
+    ///
+    /// ```rhai
+    /// let c = re_captures("user=root uid=0", "user=(\\w+) uid=(\\d+)");
+    /// c[1] == "root" && c[2] == "0"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn re_captures(text: &str, pattern: &str) -> RhaiResult<rhai::Array> {
+        crate::primitives::regex_cache::with("re_captures", pattern, |re| {
+            re.captures(text)
+                .map(|c| {
+                    c.iter()
+                        .map(|m| {
+                            m.map(|m| Dynamic::from(m.as_str().to_string()))
+                                .unwrap_or(Dynamic::UNIT)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
 }
