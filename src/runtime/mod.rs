@@ -193,6 +193,13 @@ fn new_engine(l: &Limits, ctx: &Ctx, resolver: modules::Resolver) -> Engine {
     engine.set_max_map_size(l.max_map_size);
     engine.set_max_modules(256);
     engine.set_module_resolver(resolver);
+    // `case` is reserved by Rhai for future use, but it is the natural name of
+    // the case family (`case::finding`): let it be an ordinary identifier.
+    #[allow(deprecated)]
+    engine.on_parse_token(|token, _, _| match token {
+        rhai::Token::Reserved(s) if s.as_str() == "case" => rhai::Token::Identifier(s),
+        other => other,
+    });
     engine.set_default_tag(Dynamic::from(ctx.clone()));
     let cancel = ctx.cancel.clone();
     // Checked every 1024 operations: cheap, and a Ctrl-C lands within microseconds.

@@ -197,3 +197,17 @@ fn list_doc_and_completions() {
 fn exit_code_is_2_on_bad_usage() {
     hound().arg("--no-such-flag").assert().code(2);
 }
+
+/// Regression: Rhai reserves `case`; hound maps it back to an identifier so
+/// the `case::` family can be called.
+#[test]
+fn case_is_a_usable_namespace() {
+    let (_d, p) = script(
+        "k.rhai",
+        "fn f() { case::finding(\"info\", \"t\") }\nlet x = 1;\n",
+    );
+    hound()
+        .args(["check", p.to_str().unwrap()])
+        .assert()
+        .success();
+}
