@@ -54,7 +54,60 @@ fn cell_text(v: &Value, max: usize) -> String {
     }
 }
 
-/// An array of maps as a table: columns in order of first appearance.
+/// Columns that identify a row come first, in this order; Rhai maps are
+/// sorted by key, which would put `cmdline` before `pid`.
+const FIRST: &[&str] = &[
+    "severity",
+    "hunt",
+    "title",
+    "name",
+    "version",
+    "pid",
+    "ppid",
+    "user",
+    "uid",
+    "proto",
+    "family",
+    "state",
+    "ip",
+    "mac",
+    "vendor",
+    "port",
+    "service",
+    "product",
+    "local",
+    "remote",
+    "local_ip",
+    "local_port",
+    "remote_ip",
+    "remote_port",
+    "process",
+    "path",
+    "type",
+    "size",
+];
+/// Long free text goes last, where truncation hurts least.
+const LAST: &[&str] = &[
+    "description",
+    "evidence",
+    "cmdline",
+    "banner",
+    "line",
+    "flags",
+    "details",
+];
+
+fn column_rank(c: &str) -> (usize, usize) {
+    if let Some(i) = FIRST.iter().position(|f| *f == c) {
+        (0, i)
+    } else if let Some(i) = LAST.iter().position(|f| *f == c) {
+        (2, i)
+    } else {
+        (1, 0)
+    }
+}
+
+/// An array of maps as a table: identifying columns first, long text last.
 pub fn render_table(rows: &[Value], style: Style) -> String {
     let mut cols: Vec<String> = Vec::new();
     for r in rows {
@@ -66,8 +119,10 @@ pub fn render_table(rows: &[Value], style: Style) -> String {
             }
         }
     }
+    // Stable: columns of equal rank keep their (alphabetical) order.
+    cols.sort_by_key(|c| column_rank(c));
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(cols.iter().map(|c| {
         let c = escape(c).into_owned();

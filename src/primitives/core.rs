@@ -182,4 +182,68 @@ pub mod core_fns {
                 .unwrap_or_default()
         })
     }
+
+    /// Escapes a literal string for use inside a regular expression.
+    ///
+    /// ```rhai
+    /// re_match("a+b=c", re_escape("a+b"))
+    /// ```
+    pub fn re_escape(text: &str) -> String {
+        regex::escape(text)
+    }
+
+    /// Seconds since the Unix epoch for an ISO 8601 / RFC 3339 time, as a
+    /// float, to measure intervals between times that primitives return.
+    ///
+    /// ```rhai
+    /// to_epoch("1970-01-01T00:01:00Z") == 60.0
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn to_epoch(time: &str) -> RhaiResult<f64> {
+        chrono::DateTime::parse_from_rfc3339(time.trim())
+            .map(|t| t.timestamp_millis() as f64 / 1000.0)
+            .map_err(|e| {
+                args::bad(
+                    "to_epoch",
+                    format!("time: {time:?} is not an ISO 8601 time ({e})"),
+                )
+            })
+    }
+
+    /// Fails the script with `message` unless `condition` holds: for hunt
+    /// authors testing their detection logic (`tests/stdlib/*.rhai`).
+    ///
+    /// ```rhai
+    /// assert(1 + 1 == 2, "arithmetic");
+    /// ```
+    #[rhai_fn(name = "assert", return_raw)]
+    pub fn assert_true(condition: bool, message: &str) -> RhaiResult<()> {
+        if condition {
+            Ok(())
+        } else {
+            Err(crate::primitives::to_rhai(
+                crate::Error::invalid(format!("assertion failed: {message}"))
+                    .in_primitive("assert"),
+            ))
+        }
+    }
+
+    /// Fails unless the two values are equal, showing both.
+    ///
+    /// ```rhai
+    /// assert_eq([1, 2].len(), 2);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn assert_eq(actual: Dynamic, expected: Dynamic) -> RhaiResult<()> {
+        let a = crate::output::to_json(&actual);
+        let e = crate::output::to_json(&expected);
+        if a == e {
+            Ok(())
+        } else {
+            Err(crate::primitives::to_rhai(
+                crate::Error::invalid(format!("assertion failed: {a} != {e} (expected)"))
+                    .in_primitive("assert_eq"),
+            ))
+        }
+    }
 }
