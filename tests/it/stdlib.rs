@@ -38,7 +38,11 @@ fn rhai_tests_of_the_stdlib_pass() {
                 .call_fn::<rhai::Dynamic>(&mut scope, &ast, &name, ())
             {
                 Ok(_) => ran += 1,
-                Err(e) => failures.push(format!("{}::{name}: {e}", path.display())),
+                Err(e) => {
+                    let diag =
+                        hound::ScriptError::from_eval(&e, &path.display().to_string(), &source, 0);
+                    failures.push(format!("{name}:\n{diag}"));
+                }
             }
         }
     }
