@@ -244,11 +244,7 @@ pub mod fs_fns {
         regex: &str,
         opts: Map,
     ) -> RhaiResult<Dynamic> {
-        const P: &str = "fs::grep";
-        let c = ctx(&nc, P)?;
-        let o = grep_opts(P, opts)?;
-        let v = host::fs::grep(target, regex, &o, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
-        to_dyn(&v)
+        super::grep_as(&nc, "fs::grep", target, regex, opts)
     }
 
     /// The SHA-256 of a file, hex, streamed (any size).
@@ -302,6 +298,22 @@ pub mod fs_fns {
             .rhai(P)?;
         to_dyn(&v)
     }
+}
+
+/// `fs::grep` and `log::grep`, named for errors and warnings as `prim`.
+pub(crate) fn grep_as(
+    nc: &NativeCallContext,
+    prim: &str,
+    target: &str,
+    regex: &str,
+    opts: Map,
+) -> RhaiResult<Dynamic> {
+    use crate::primitives::{ctx, to_dyn, IntoRhai};
+    let c = ctx(nc, prim)?;
+    let o = grep_opts(prim, opts)?;
+    let v = crate::host::fs::grep(target, regex, &o, &c.cancel, &mut |w| c.warn(prim, w))
+        .rhai(prim)?;
+    to_dyn(&v)
 }
 
 fn lines_arg(prim: &str, n: i64) -> RhaiResult<usize> {

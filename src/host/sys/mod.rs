@@ -8,7 +8,7 @@ pub mod utmp;
 
 pub use persist::{crontabs, services, CronJob, Service};
 pub use users::{authorized_keys, users, AuthorizedKey, User};
-pub use utmp::{logins, sessions, Login, Record, Session};
+pub use utmp::{logins, logins_from, sessions, Login, Record, Session};
 
 use crate::error::{Error, Result};
 use crate::output::lossless;

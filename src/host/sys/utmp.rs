@@ -203,21 +203,35 @@ pub fn sessions_from_wtmp(records: &[Record], source: &str) -> Vec<Login> {
 /// `sys::logins`: logins and boots from wtmp plus failed logins from btmp,
 /// newest first (the order of `last`).
 pub fn logins(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Login>> {
+    logins_from(
+        &rel(root, "var/log/wtmp"),
+        Some(&rel(root, "var/log/btmp")),
+        warn,
+    )
+}
+
+/// [`logins`] from given files (a wtmp copied off another machine).
+pub fn logins_from(
+    wtmp: &Path,
+    btmp: Option<&Path>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<Login>> {
     let mut out = Vec::new();
-    let wtmp = rel(root, "var/log/wtmp");
-    match read_records(&wtmp, warn) {
-        Ok(r) => out.extend(sessions_from_wtmp(&r, "/var/log/wtmp")),
+    let shown = |p: &Path| lossless(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()));
+    match read_records(wtmp, warn) {
+        Ok(r) => out.extend(sessions_from_wtmp(&r, &shown(wtmp))),
         Err(e) => warn(&e.to_string()),
     }
-    let btmp = rel(root, "var/log/btmp");
-    match read_records(&btmp, warn) {
-        Ok(r) => out.extend(
-            r.iter()
-                .filter(|r| r.kind == USER_PROCESS || r.kind == LOGIN_PROCESS)
-                .map(|r| login(r, "failed", "/var/log/btmp")),
-        ),
-        Err(e) if e.kind == crate::ErrorKind::NotFound => {}
-        Err(e) => warn(&e.to_string()),
+    if let Some(btmp) = btmp {
+        match read_records(btmp, warn) {
+            Ok(r) => out.extend(
+                r.iter()
+                    .filter(|r| r.kind == USER_PROCESS || r.kind == LOGIN_PROCESS)
+                    .map(|r| login(r, "failed", &shown(btmp))),
+            ),
+            Err(e) if e.kind == crate::ErrorKind::NotFound => {}
+            Err(e) => warn(&e.to_string()),
+        }
     }
     out.sort_by(|a, b| b.start.cmp(&a.start));
     Ok(out)
