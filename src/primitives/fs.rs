@@ -57,9 +57,8 @@ pub(crate) fn filter(prim: &str, o: &Opts) -> RhaiResult<Filter> {
         .map(|t| Filter::type_of(t))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| args::bad(prim, e.message))?;
-    let size = |key: &str| -> RhaiResult<Option<u64>> {
-        Ok(o.int(key, 0, i64::MAX)?.map(|n| n as u64))
-    };
+    let size =
+        |key: &str| -> RhaiResult<Option<u64>> { Ok(o.int(key, 0, i64::MAX)?.map(|n| n as u64)) };
     let owner = match o.raw("owner") {
         None => None,
         Some(v) if v.is_int() => Some(v.to_string()),
@@ -311,14 +310,17 @@ pub(crate) fn grep_as(
     use crate::primitives::{ctx, to_dyn, IntoRhai};
     let c = ctx(nc, prim)?;
     let o = grep_opts(prim, opts)?;
-    let v = crate::host::fs::grep(target, regex, &o, &c.cancel, &mut |w| c.warn(prim, w))
-        .rhai(prim)?;
+    let v =
+        crate::host::fs::grep(target, regex, &o, &c.cancel, &mut |w| c.warn(prim, w)).rhai(prim)?;
     to_dyn(&v)
 }
 
 fn lines_arg(prim: &str, n: i64) -> RhaiResult<usize> {
     if !(0..=10_000_000).contains(&n) {
-        return Err(args::bad(prim, format!("n: {n} is out of range 0..=10000000")));
+        return Err(args::bad(
+            prim,
+            format!("n: {n} is out of range 0..=10000000"),
+        ));
     }
     Ok(n as usize)
 }

@@ -99,9 +99,9 @@ pub mod sys_fns {
         let v = match (o.str("wtmp")?, o.str("btmp")?) {
             (None, None) => host::sys::logins(&root, &mut warn),
             (w, b) => {
-                let w = w.map(std::path::PathBuf::from).unwrap_or_else(|| {
-                    host::sys::rel(&root, "var/log/wtmp")
-                });
+                let w = w
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| host::sys::rel(&root, "var/log/wtmp"));
                 let b = b.map(std::path::PathBuf::from);
                 host::sys::logins_from(&w, b.as_deref(), &mut warn)
             }

@@ -226,8 +226,7 @@ fn keep(f: &Filter, owner: Option<u32>, md: &std::fs::Metadata) -> bool {
     f.min_size.is_none_or(|m| md.len() >= m)
         && f.max_size.is_none_or(|m| md.len() <= m)
         && f.modified_since.is_none_or(|t| md.mtime() >= t)
-        && f
-            .executable
+        && f.executable
             .is_none_or(|x| (md.is_file() && mode & 0o111 != 0) == x)
         && owner.is_none_or(|u| md.uid() == u)
         && f.setuid.is_none_or(|s| (mode & 0o4000 != 0) == s)

@@ -215,11 +215,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("x");
         std::fs::write(&f, b"abc").unwrap();
-        std::fs::set_permissions(
-            &f,
-            std::os::unix::fs::PermissionsExt::from_mode(0o4755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
         let e = stat(&f).unwrap();
         assert_eq!(e.kind, "file");
         assert_eq!(e.mode, "4755");

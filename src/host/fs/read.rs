@@ -52,10 +52,7 @@ pub fn read(path: &Path, max_bytes: u64, warn: &mut dyn FnMut(&str)) -> Result<S
         .map_err(|e| Error::io(shown(path), e))?;
     if buf.len() as u64 > max_bytes {
         buf.truncate(max_bytes as usize);
-        warn(&format!(
-            "{}: truncated at {max_bytes} bytes",
-            shown(path)
-        ));
+        warn(&format!("{}: truncated at {max_bytes} bytes", shown(path)));
     }
     Ok(lossless(&buf))
 }
@@ -251,7 +248,10 @@ fn targets(
             ..Filter::default()
         };
         let v = find(p, &f, cancel, warn)?;
-        return Ok((v.into_iter().map(|e| PathBuf::from(e.path)).collect(), false));
+        return Ok((
+            v.into_iter().map(|e| PathBuf::from(e.path)).collect(),
+            false,
+        ));
     }
     Ok((vec![p.to_path_buf()], true))
 }
@@ -357,10 +357,10 @@ fn digest<D: sha2::Digest>(mut f: File, path: &Path, cancel: &CancelToken) -> Re
 pub fn hash(path: &Path, algo: &str, cancel: &CancelToken) -> Result<String> {
     let algo_l = algo.to_ascii_lowercase();
     if !matches!(algo_l.as_str(), "sha256" | "sha1" | "md5") {
-        return Err(Error::invalid(format!(
-            "algorithm {algo:?} is not supported"
-        ))
-        .with_hint("use \"sha256\" (the default), \"sha1\" or \"md5\""));
+        return Err(
+            Error::invalid(format!("algorithm {algo:?} is not supported"))
+                .with_hint("use \"sha256\" (the default), \"sha1\" or \"md5\""),
+        );
     }
     let f = open(path)?;
     match algo_l.as_str() {

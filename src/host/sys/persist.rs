@@ -181,8 +181,17 @@ const UNIT_DIRS: [&str; 4] = [
 ];
 
 const UNIT_KINDS: [&str; 11] = [
-    "service", "timer", "socket", "path", "mount", "automount", "target", "swap", "slice",
-    "scope", "device",
+    "service",
+    "timer",
+    "socket",
+    "path",
+    "mount",
+    "automount",
+    "target",
+    "swap",
+    "slice",
+    "scope",
+    "device",
 ];
 
 fn unit_kind(name: &str) -> Option<&str> {
@@ -275,7 +284,9 @@ pub fn services(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Service>>
                     .collect()
             };
             let is_enabled = enabled.contains(&name);
-            let is_alias = real.file_name().is_some_and(|n| n.to_string_lossy() != name);
+            let is_alias = real
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() != name);
             let state = if masked {
                 "masked"
             } else if is_enabled {

@@ -44,8 +44,7 @@ fn password_state(field: &str) -> &'static str {
 /// `sys::users`: every account in `<root>/etc/passwd`.
 pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
     let passwd_path = rel(root, "etc/passwd");
-    let passwd = std::fs::read(&passwd_path)
-        .map_err(|e| Error::io(passwd_path.display(), e))?;
+    let passwd = std::fs::read(&passwd_path).map_err(|e| Error::io(passwd_path.display(), e))?;
     let shadow_path = rel(root, "etc/shadow");
     let shadow = match std::fs::read(&shadow_path) {
         Ok(b) => Some(lossless(&b)),
@@ -136,8 +135,14 @@ fn split_options(line: &str) -> (&str, &str) {
         return ("", line);
     }
     let mut quoted = false;
+    let mut escaped = false;
     for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
         match c {
+            '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
             ' ' | '\t' if !quoted => return (&line[..i], line[i..].trim_start()),
             _ => {}
@@ -213,7 +218,10 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len() * 4 / 3 + 3);
     for chunk in b.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |a, (i, &x)| a | (x as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &x)| a | (x as u32) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
         }
@@ -247,7 +255,13 @@ mod tests {
 
     #[test]
     fn base64_round_trips() {
-        for (s, e) in [("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("foobar", "Zm9vYmFy")] {
+        for (s, e) in [
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64_encode(s.as_bytes()), e);
             assert_eq!(base64_decode(e).unwrap(), s.as_bytes());
         }
@@ -257,8 +271,8 @@ mod tests {
     #[test]
     fn key_lines_with_options() {
         let (o, t, c, f) =
-            parse_key_line(r#"command="/bin/echo hi there",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@box"#).unwrap();
-        assert_eq!(o, r#"command="/bin/echo hi there",no-pty"#);
+            parse_key_line(r#"command="/bin/echo \"hi there\"",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@box"#).unwrap();
+        assert_eq!(o, r#"command="/bin/echo \"hi there\"",no-pty"#);
         assert_eq!(t, "ssh-ed25519");
         assert_eq!(c, "me@box");
         assert!(f.unwrap().starts_with("SHA256:"));

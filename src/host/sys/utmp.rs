@@ -143,7 +143,11 @@ fn login(r: &Record, kind: &'static str, source: &str) -> Login {
         duration_s: None,
         kind,
         failed: kind == "failed",
-        status: if kind == "failed" { "failed" } else { "logged_in" },
+        status: if kind == "failed" {
+            "failed"
+        } else {
+            "logged_in"
+        },
         pid: r.pid,
         source: source.into(),
     }
