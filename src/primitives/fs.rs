@@ -24,23 +24,29 @@ const FIND_KEYS: &[&str] = &[
     "root",
 ];
 
-/// `modified_since`: an ISO time (`"2024-05-01T00:00:00Z"`, `"2024-05-01"`)
-/// or how long ago (`"2d"`, `"6h"`, or seconds).
-fn since(prim: &str, o: &Opts) -> RhaiResult<Option<i64>> {
-    let Some(v) = o.raw("modified_since") else {
-        return Ok(None);
-    };
+/// A point in time given as an ISO time (`"2024-05-01T00:00:00Z"`), a date
+/// (`"2024-05-01"`) or how long ago (`"2d"`, `"6h"`, or seconds); as seconds
+/// since the epoch.
+pub(crate) fn time_arg(prim: &str, arg: &str, v: &Dynamic) -> RhaiResult<i64> {
     if v.is_string() {
         let s = v.to_string();
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
-            return Ok(Some(t.timestamp()));
+            return Ok(t.timestamp());
         }
         if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-            return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()));
+            if let Some(t) = d.and_hms_opt(0, 0, 0) {
+                return Ok(t.and_utc().timestamp());
+            }
         }
     }
-    let d = args::duration(prim, "option \"modified_since\"", v)?;
-    Ok(Some(chrono::Utc::now().timestamp() - d.as_secs() as i64))
+    let d = args::duration(prim, arg, v)?;
+    Ok(chrono::Utc::now().timestamp() - d.as_secs() as i64)
+}
+
+fn since(prim: &str, o: &Opts) -> RhaiResult<Option<i64>> {
+    o.raw("modified_since")
+        .map(|v| time_arg(prim, "option \"modified_since\"", v))
+        .transpose()
 }
 
 /// The filter of an options map (already checked against `FIND_KEYS`).
@@ -131,6 +137,7 @@ pub mod fs_fns {
         let keys = &FIND_KEYS[..FIND_KEYS.len() - 1];
         let f = super::filter(P, &Opts::new(P, filter, keys)?)?;
         let v = host::fs::find(&script_path(root), &f, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
+        super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
         to_dyn(&v)
     }
 
@@ -147,6 +154,7 @@ pub mod fs_fns {
         const P: &str = "fs::glob";
         let c = ctx(&nc, P)?;
         let v = host::fs::glob(pattern, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
+        super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
         to_dyn(&v)
     }
 
@@ -272,7 +280,7 @@ pub mod fs_fns {
     /// of `fs::find`: where droppers and payloads usually land.
     ///
     /// ```rhai
-    /// let exes = fs::temp_files().filter(|f| f.executable);
+    /// let exes = fs::temp_files(#{ executable: true, limit: 1000 });
     /// exes.map(|f| f.path)
     /// ```
     #[rhai_fn(name = "temp_files", return_raw)]
@@ -295,8 +303,37 @@ pub mod fs_fns {
         let root = o.str("root")?.unwrap_or_else(|| "/".into());
         let v = host::fs::temp_files(&script_path(&root), &f, &c.cancel, &mut |w| c.warn(P, w))
             .rhai(P)?;
+        super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
         to_dyn(&v)
     }
+}
+
+/// Fields in one `fs::find` entry, for [`fits`].
+pub(crate) const ENTRY_FIELDS: usize = 16;
+
+/// Rhai counts every field of every map in a value against the run's
+/// `max_map_size`; a big result would otherwise fail later with a bare
+/// "Size of object map too large". Say what happened and what to do.
+pub(crate) fn fits(
+    nc: &NativeCallContext,
+    prim: &str,
+    rows: usize,
+    fields: usize,
+) -> RhaiResult<()> {
+    let max = nc.engine().max_map_size();
+    if max > 0 && rows.saturating_mul(fields) > max {
+        return Err(crate::primitives::to_rhai(
+            crate::Error::invalid(format!(
+                "{rows} rows are more than this run's data limit holds \
+                 (max_map_size {max} fields in all, {fields} per row)"
+            ))
+            .in_primitive(prim)
+            .with_hint(
+                "narrow the search (a filter, max_depth, `limit`) or raise Limits::max_map_size",
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `fs::grep` and `log::grep`, named for errors and warnings as `prim`.
@@ -312,6 +349,7 @@ pub(crate) fn grep_as(
     let o = grep_opts(prim, opts)?;
     let v =
         crate::host::fs::grep(target, regex, &o, &c.cancel, &mut |w| c.warn(prim, w)).rhai(prim)?;
+    fits(nc, prim, v.len(), 3)?;
     to_dyn(&v)
 }
 

@@ -2,6 +2,13 @@
 
 use rhai::plugin::*;
 
+/// A `since` option as ISO 8601 UTC: an ISO time, a date, or how long ago.
+fn since_iso(prim: &str, v: Option<&Dynamic>) -> crate::primitives::RhaiResult<Option<String>> {
+    let Some(v) = v else { return Ok(None) };
+    let t = crate::primitives::fs::time_arg(prim, "option \"since\"", v)?;
+    Ok(Some(crate::host::fs::iso(t)))
+}
+
 #[export_module]
 pub mod log_fns {
     use crate::host;
@@ -69,10 +76,37 @@ pub mod log_fns {
     /// ```
     #[rhai_fn(name = "parse_access", return_raw)]
     pub fn parse_access(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
+        parse_access_with(nc, path, Map::new())
+    }
+
+    /// `log::parse_access(path, opts)`: `grep` (a regex tried on the raw
+    /// line first: the fast way through a big log), `since` (an ISO time, or
+    /// how long ago: `"2d"`), `limit` (rows).
+    ///
+    /// ```rhai
+    /// // no_run: needs a web server's log
+    /// log::parse_access("/var/log/nginx/access.log", #{ grep: "\\.php|cgi-bin", since: "2d" })
+    /// ```
+    #[rhai_fn(name = "parse_access", return_raw)]
+    pub fn parse_access_with(nc: NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "log::parse_access";
         let c = ctx(&nc, P)?;
-        let v = host::log::parse_access(&script_path(path), &c.cancel, &mut |w| c.warn(P, w))
+        let o = crate::primitives::Opts::new(P, opts, &["grep", "since", "limit"])?;
+        let matching = match o.str("grep")? {
+            Some(re) => Some(host::fs::read::regex(&re, false).map_err(|e| {
+                crate::primitives::args::bad(P, format!("option \"grep\": {}", e.message))
+            })?),
+            None => None,
+        };
+        let since = super::since_iso(P, o.raw("since"))?;
+        let ao = host::log::AccessOpts {
+            matching,
+            since,
+            limit: o.int("limit", 0, i64::MAX)?.map(|n| n as usize),
+        };
+        let v = host::log::parse_access(&script_path(path), &ao, &c.cancel, &mut |w| c.warn(P, w))
             .rhai(P)?;
+        crate::primitives::fs::fits(&nc, P, v.len(), 13)?;
         to_dyn(&v)
     }
 

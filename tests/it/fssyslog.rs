@@ -730,3 +730,49 @@ fn access_log_rows_and_bad_lines() {
     );
     assert_eq!(rows[6]["protocol"], "HTTP/1.0");
 }
+
+#[test]
+fn access_log_options_narrow_the_rows() {
+    let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/access.log");
+    let count = |opts: &str| {
+        let (v, w) = eval(&format!("log::parse_access({}, {opts}).len()", lit(&p)));
+        (v.as_i64().unwrap(), w)
+    };
+    assert_eq!(count(r#"#{ grep: "203\\.0\\.113\\.7" }"#).0, 2);
+    assert_eq!(count(r#"#{ since: "2023-11-14T12:00:00Z" }"#).0, 3);
+    let (n, w) = count("#{ limit: 1 }");
+    assert_eq!(n, 1);
+    assert!(w.iter().any(|w| w.contains("limit")), "{w:?}");
+}
+
+#[test]
+fn results_too_big_for_the_run_limits_say_so() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..100 {
+        std::fs::write(d.path().join(format!("f{i}")), b"").unwrap();
+    }
+    let rt = Runtime::builder()
+        .limits(hound::Limits {
+            max_map_size: 1000,
+            ..hound::Limits::default()
+        })
+        .build()
+        .unwrap();
+    let src = format!(
+        "let r = #{{}};\ntry {{ fs::find({}); }} catch (e) {{ r = e; }}\nr",
+        lit(d.path())
+    );
+    let v = serde_json::to_value(rt.eval(&src).unwrap()).unwrap();
+    assert_eq!(v["kind"], "invalid_argument", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("max_map_size"),
+        "{v}"
+    );
+    let n = rt
+        .eval(&format!(
+            "fs::find({}, #{{ limit: 10 }}).len()",
+            lit(d.path())
+        ))
+        .unwrap();
+    assert_eq!(n.as_int().unwrap(), 10);
+}
