@@ -156,13 +156,16 @@ pub mod sys_fns {
         read_with_root!(nc, "sys::crontabs", opts, host::sys::crontabs)
     }
 
-    /// systemd unit files read from disk (/etc/systemd/system, /run/systemd/
-    /// system, /usr/lib/systemd/system, /lib/systemd/system; the first of a
-    /// name wins): `unit`, `path`, `kind` (`service`, `timer`, ...),
-    /// `enabled` (linked from a `*.wants`/`*.requires` directory), `state`
-    /// (`enabled`, `disabled`, `static`, `masked`, `alias`), `description`,
-    /// `exec_start`, `user`, `wanted_by`, `mtime`. Drop-in overrides
-    /// (`*.service.d/`) are not merged.
+    /// systemd unit files read from disk: system units (/etc/systemd/system,
+    /// /run/systemd/system, /usr/lib/systemd/system, /lib/systemd/system;
+    /// the first of a name wins), units for every user (/etc/systemd/user,
+    /// /usr/lib/systemd/user) and each account's ~/.config/systemd/user.
+    /// Fields: `unit`, `path`, `scope` (`system`, `user`, or the account
+    /// name), `kind` (`service`, `timer`, ...), `enabled` (linked from a
+    /// `*.wants`/`*.requires` directory), `state` (`enabled`, `disabled`,
+    /// `static`, `masked`, `alias`), `description`, `exec_start` (drop-ins
+    /// applied), `user`, `wanted_by`, `dropins` (the `<unit>.d/*.conf` files),
+    /// `mtime`.
     ///
     /// ```rhai
     /// let local = sys::services().filter(|s| s.enabled && s.path.starts_with("/etc/"));

@@ -417,6 +417,13 @@ fn sysroot() -> tempfile::TempDir {
         r.join("etc/systemd/system/sshd.service"),
     )
     .unwrap();
+    let user_wants = r.join("home/alice/.config/systemd/user/default.target.wants");
+    std::fs::create_dir_all(&user_wants).unwrap();
+    symlink(
+        "/home/alice/.config/systemd/user/updater.service",
+        user_wants.join("updater.service"),
+    )
+    .unwrap();
     d
 }
 
@@ -498,7 +505,22 @@ fn services_on_a_fixture_tree() {
     assert_eq!(k["kind"], "service");
     let ssh = by(&v, "unit", "ssh.service");
     assert_eq!(ssh["state"], "enabled");
-    assert_eq!(ssh["exec_start"], "/usr/sbin/sshd -D $SSHD_OPTS");
+    // The drop-in clears ExecStart and sets its own.
+    assert_eq!(
+        ssh["exec_start"],
+        "/usr/sbin/sshd -D -o PermitRootLogin=yes"
+    );
+    assert_eq!(
+        ssh["dropins"],
+        serde_json::json!(["/etc/systemd/system/ssh.service.d/override.conf"])
+    );
+    let upd = by(&v, "unit", "updater.service");
+    assert_eq!(upd["scope"], "alice");
+    assert_eq!(upd["enabled"], true);
+    assert_eq!(
+        upd["path"],
+        "/home/alice/.config/systemd/user/updater.service"
+    );
     assert_eq!(by(&v, "unit", "cups.service")["state"], "masked");
     assert_eq!(by(&v, "unit", "sshd.service")["state"], "alias");
     let timer = by(&v, "unit", "apt-daily.timer");
@@ -510,7 +532,7 @@ fn services_on_a_fixture_tree() {
         by(&v, "unit", "systemd-journald.service")["state"],
         "static"
     );
-    assert_eq!(v.as_array().unwrap().len(), 6, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 7, "{v}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::rel;
 use crate::error::Result;
 use crate::output::lossless;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -155,6 +156,9 @@ pub fn crontabs(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<CronJob>>
 pub struct Service {
     pub unit: String,
     pub path: String,
+    /// `system`, `user` (/etc/systemd/user, for every user), or the name of
+    /// the account whose ~/.config/systemd/user holds it.
+    pub scope: String,
     /// The unit type: `service`, `timer`, `socket`, `path`, `mount`, ...
     pub kind: String,
     /// Some `*.wants/`/`*.requires/` directory links to it.
@@ -163,22 +167,28 @@ pub struct Service {
     /// (linked to /dev/null), or `alias`.
     pub state: &'static str,
     pub description: String,
-    /// Every `ExecStart=` joined with ` ; ` (several for oneshot units).
+    /// The `ExecStart=` lines in effect (drop-ins applied), joined with ` ; `.
     pub exec_start: String,
-    /// `User=`, or empty (root).
+    /// `User=`, or empty (root for system units).
     pub user: String,
     pub wanted_by: String,
+    /// Drop-in files (`<unit>.d/*.conf`) that change it: a quiet way to
+    /// add an `ExecStartPost=` to a trusted service.
+    pub dropins: Vec<String>,
     pub mtime: String,
 }
 
-/// Unit directories, highest priority first (/etc overrides /run overrides
-/// the package's copy).
+/// System unit directories, highest priority first (/etc overrides /run
+/// overrides the package's copy).
 const UNIT_DIRS: [&str; 4] = [
     "etc/systemd/system",
     "run/systemd/system",
     "usr/lib/systemd/system",
     "lib/systemd/system",
 ];
+
+/// Units every user's manager loads.
+const USER_UNIT_DIRS: [&str; 2] = ["etc/systemd/user", "usr/lib/systemd/user"];
 
 const UNIT_KINDS: [&str; 11] = [
     "service",
@@ -221,10 +231,10 @@ fn is_dev_null(p: &Path) -> bool {
 }
 
 /// Names linked from `*.wants` and `*.requires` directories.
-fn enabled_units(root: &Path) -> std::collections::HashSet<String> {
-    let mut set = std::collections::HashSet::new();
-    for d in UNIT_DIRS {
-        let Ok(rd) = std::fs::read_dir(rel(root, d)) else {
+fn enabled_units(root: &Path, dirs: &[PathBuf]) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d) else {
             continue;
         };
         for e in rd.filter_map(|e| e.ok()) {
@@ -247,13 +257,47 @@ fn enabled_units(root: &Path) -> std::collections::HashSet<String> {
     set
 }
 
-/// `sys::services`: every unit file, the first of its name in priority order.
-pub fn services(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Service>> {
-    let enabled = enabled_units(root);
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for d in UNIT_DIRS {
-        for p in dir_files(&rel(root, d), warn) {
+fn read_text(p: &Path, warn: &mut dyn FnMut(&str)) -> String {
+    match std::fs::read(p) {
+        Ok(b) => lossless(&b),
+        Err(e) => {
+            warn(&format!("{}: {e}", p.display()));
+            String::new()
+        }
+    }
+}
+
+/// `<unit>.d/*.conf` in every directory, a name in a higher directory
+/// hiding the same name lower down, applied in file-name order.
+fn dropins(dirs: &[PathBuf], unit: &str) -> Vec<PathBuf> {
+    let mut by_name: Vec<(std::ffi::OsString, PathBuf)> = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d.join(format!("{unit}.d"))) else {
+            continue;
+        };
+        for e in rd.filter_map(|e| e.ok()) {
+            let n = e.file_name();
+            if n.as_bytes().ends_with(b".conf") && !by_name.iter().any(|(x, _)| *x == n) {
+                by_name.push((n, e.path()));
+            }
+        }
+    }
+    by_name.sort();
+    by_name.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The units in `dirs` (the first of a name wins), as seen by one manager.
+fn scan_units(
+    root: &Path,
+    dirs: &[PathBuf],
+    scope: &str,
+    warn: &mut dyn FnMut(&str),
+    out: &mut Vec<Service>,
+) {
+    let enabled = enabled_units(root, dirs);
+    let mut seen = HashSet::new();
+    for d in dirs {
+        for p in dir_files(d, warn) {
             let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
                 continue;
             };
@@ -268,21 +312,29 @@ pub fn services(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Service>>
             let text = if masked {
                 String::new()
             } else {
-                match std::fs::read(&real) {
-                    Ok(b) => lossless(&b),
-                    Err(e) => {
-                        warn(&format!("{}: {e}", p.display()));
-                        String::new()
-                    }
-                }
+                read_text(&real, warn)
             };
-            let keys = unit_keys(&text);
+            let extra = dropins(dirs, &name);
+            let extra_text: Vec<String> = extra.iter().map(|p| read_text(p, warn)).collect();
+            let mut keys = unit_keys(&text);
+            for t in &extra_text {
+                keys.extend(unit_keys(t));
+            }
             let get = |k: &str| -> Vec<&str> {
                 keys.iter()
                     .filter(|(key, _)| *key == k)
                     .map(|(_, v)| *v)
                     .collect()
             };
+            // An empty `ExecStart=` (in a drop-in) clears the list before it.
+            let mut exec: Vec<&str> = Vec::new();
+            for v in get("ExecStart") {
+                if v.is_empty() {
+                    exec.clear();
+                } else {
+                    exec.push(v);
+                }
+            }
             let is_enabled = enabled.contains(&name);
             let is_alias = real
                 .file_name()
@@ -304,22 +356,42 @@ pub fn services(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Service>>
             out.push(Service {
                 unit: name.clone(),
                 path: shown(root, &p),
+                scope: scope.into(),
                 kind: kind.into(),
                 enabled: is_enabled,
                 state,
-                description: get("Description").join(" "),
-                exec_start: get("ExecStart")
-                    .into_iter()
-                    .filter(|v| !v.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ; "),
+                description: get("Description").last().copied().unwrap_or("").into(),
+                exec_start: exec.join(" ; "),
                 user: get("User").last().copied().unwrap_or("").into(),
                 wanted_by: get("WantedBy").join(" "),
+                dropins: extra.iter().map(|p| shown(root, p)).collect(),
                 mtime,
             });
         }
     }
-    out.sort_by(|a, b| a.unit.cmp(&b.unit));
+}
+
+/// `sys::services`: system units, units for every user's manager, and each
+/// account's own `~/.config/systemd/user` units.
+pub fn services(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Service>> {
+    let mut out = Vec::new();
+    let dirs = |list: &[&str]| -> Vec<PathBuf> { list.iter().map(|d| rel(root, d)).collect() };
+    scan_units(root, &dirs(&UNIT_DIRS), "system", warn, &mut out);
+    scan_units(root, &dirs(&USER_UNIT_DIRS), "user", warn, &mut out);
+    // The account list only locates homes; its own warnings (shadow) are
+    // not this primitive's business.
+    let accounts = super::users::users(root, &mut |_| {}).unwrap_or_default();
+    let mut homes = HashSet::new();
+    for u in accounts {
+        if u.home.is_empty() || u.home == "/" || !homes.insert(u.home.clone()) {
+            continue;
+        }
+        let d = rel(root, &format!("{}/.config/systemd/user", u.home));
+        if d.is_dir() {
+            scan_units(root, &[d], &u.name, warn, &mut out);
+        }
+    }
+    out.sort_by(|a, b| (a.scope != "system", &a.unit).cmp(&(b.scope != "system", &b.unit)));
     Ok(out)
 }
 
