@@ -24,12 +24,68 @@ fn shown(p: &Path) -> String {
     lossless(p.as_os_str().as_bytes())
 }
 
-fn open(path: &Path) -> Result<File> {
-    let f = File::open(path).map_err(|e| Error::io(shown(path), e))?;
-    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::invalid(format!("{} is a directory", shown(path))));
+/// Lines longer than this are cut (the rest of the line is skipped), so a
+/// multi-gigabyte file without newlines cannot exhaust memory.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Opens a regular file for reading. Without `O_NONBLOCK` a fifo planted
+/// where a log should be would hang the hunt in `open`; the type is checked
+/// on the opened descriptor, so swapping the file in between does not help.
+/// `allow_devices` lets bounded reads (`fs::read`) take character devices.
+pub fn open_regular(path: &Path, allow_devices: bool) -> Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::io(shown(path), e))?;
+    let ft = f
+        .metadata()
+        .map_err(|e| Error::io(shown(path), e))?
+        .file_type();
+    if ft.is_file() || (allow_devices && ft.is_char_device()) {
+        return Ok(f);
     }
-    Ok(f)
+    Err(Error::invalid(format!(
+        "{} is a {}, not a regular file",
+        shown(path),
+        super::type_name(ft)
+    )))
+}
+
+fn open(path: &Path) -> Result<File> {
+    open_regular(path, false)
+}
+
+/// `read_until(b'\n')` that keeps at most `cap` bytes of a line (the rest
+/// is consumed and dropped). Returns the bytes consumed; 0 at the end.
+pub fn read_line_capped<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(total);
+        }
+        let (n, done) = match avail.iter().position(|&c| c == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&avail[..n.min(room)]);
+        r.consume(n);
+        total += n;
+        if done {
+            return Ok(total);
+        }
+    }
 }
 
 /// A line without its `\n` (or `\r\n`), kept losslessly.
@@ -45,7 +101,7 @@ fn line_text(mut b: &[u8]) -> String {
 
 /// `fs::read`: at most `max_bytes` of a file as a string.
 pub fn read(path: &Path, max_bytes: u64, warn: &mut dyn FnMut(&str)) -> Result<String> {
-    let f = open(path)?;
+    let f = open_regular(path, true)?;
     let mut buf = Vec::new();
     let mut r = f.take(max_bytes.saturating_add(1));
     r.read_to_end(&mut buf)
@@ -64,9 +120,8 @@ pub fn head(path: &Path, n: usize) -> Result<Vec<String>> {
     let mut line = Vec::new();
     while out.len() < n {
         line.clear();
-        let got = r
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(shown(path), e))?;
+        let got =
+            read_line_capped(&mut r, &mut line, MAX_LINE).map_err(|e| Error::io(shown(path), e))?;
         if got == 0 {
             break;
         }
@@ -108,8 +163,7 @@ pub fn tail_stats(
         let mut read = 0u64;
         loop {
             line.clear();
-            let got = r
-                .read_until(b'\n', &mut line)
+            let got = read_line_capped(&mut r, &mut line, MAX_LINE)
                 .map_err(|e| Error::io(shown(path), e))?;
             if got == 0 {
                 break;
@@ -310,9 +364,7 @@ fn grep_file(
     let mut no = 0u64;
     loop {
         line.clear();
-        let got = r
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(&name, e))?;
+        let got = read_line_capped(&mut r, &mut line, MAX_LINE).map_err(|e| Error::io(&name, e))?;
         if got == 0 {
             break;
         }
@@ -404,6 +456,28 @@ mod tests {
         let all: Vec<String> = body.lines().map(String::from).collect();
         let (v, _) = tail_stats(&p, 20_000, &mut |_| {}).unwrap();
         assert_eq!(v, all[30_000..]);
+    }
+
+    #[test]
+    fn fifos_are_refused_not_waited_on() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("fifo");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = head(&p, 1).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::InvalidArgument);
+        assert!(e.message.contains("is a fifo"), "{e}");
+        assert!(read(&p, 10, &mut |_| {}).is_err());
+        assert!(hash(&p, "sha256", &CancelToken::new()).is_err());
+    }
+
+    #[test]
+    fn long_lines_are_capped() {
+        let mut body = vec![b'a'; MAX_LINE + 100];
+        body.extend_from_slice(b"\nnext\n");
+        let (_d, p) = file(&body);
+        let h = head(&p, 2).unwrap();
+        assert_eq!(h[0].len(), MAX_LINE);
+        assert_eq!(h[1], "next");
     }
 
     #[test]

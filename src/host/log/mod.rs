@@ -6,7 +6,7 @@ use crate::output::lossless;
 use crate::runtime::CancelToken;
 use regex::bytes::Regex;
 use serde::Serialize;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -101,7 +101,7 @@ pub fn parse_access(
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Access>> {
     let limit = opts.limit.unwrap_or(usize::MAX);
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let f = crate::host::fs::read::open_regular(path, false)?;
     let mut r = BufReader::with_capacity(64 * 1024, f);
     let mut out = Vec::new();
     let mut line = Vec::new();
@@ -109,9 +109,12 @@ pub fn parse_access(
     let (mut bad, mut first_bad) = (0u64, 0u64);
     loop {
         line.clear();
-        let n = r
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(path.display(), e))?;
+        let n = crate::host::fs::read::read_line_capped(
+            &mut r,
+            &mut line,
+            crate::host::fs::read::MAX_LINE,
+        )
+        .map_err(|e| Error::io(path.display(), e))?;
         if n == 0 {
             break;
         }
