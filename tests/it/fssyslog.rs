@@ -176,6 +176,46 @@ fn find_agrees_with_find_on_an_odd_tree() {
 }
 
 #[test]
+fn find_owner_and_time_predicates() {
+    let d = odd_tree();
+    let old = std::fs::File::options()
+        .write(true)
+        .open(d.path().join("exe.sh"))
+        .unwrap();
+    let t2001 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    old.set_modified(t2001).unwrap();
+    drop(old);
+    let me = nix::unistd::Uid::effective().as_raw();
+    let count = |f: &str| {
+        let (v, _) = eval(&format!("fs::find({}, {f}).len()", lit(d.path())));
+        v.as_i64().unwrap()
+    };
+    let all = count("#{}");
+    assert_eq!(count(&format!("#{{ owner: {me} }}")), all);
+    assert_eq!(count(&format!("#{{ owner: \"{me}\" }}")), all);
+    assert_eq!(count("#{ owner: 4000000 }"), 0);
+    assert_eq!(count("#{ modified_since: \"1d\" }"), all - 1);
+    assert_eq!(count("#{ modified_since: \"2000-01-01\" }"), all);
+    // exe.sh is from 2001-09-09T01:46:40Z.
+    assert_eq!(count("#{ modified_since: \"2001-09-10\" }"), all - 1);
+    assert_eq!(
+        count("#{ modified_since: \"2001-09-09T00:00:00Z\", max_size: 100, name: \"*.sh\" }"),
+        1
+    );
+    assert_eq!(count("#{ path: \"*/a/b/*\" }"), 2);
+}
+
+#[test]
+fn find_stops_when_cancelled() {
+    let d = odd_tree();
+    let c = hound::CancelToken::new();
+    c.cancel();
+    let f = hound::host::fs::Filter::default();
+    let e = hound::host::fs::find(d.path(), &f, &c, &mut |_| {}).unwrap_err();
+    assert!(e.is_cancelled());
+}
+
+#[test]
 fn find_reported_paths_can_be_used_again() {
     let d = odd_tree();
     let (v, _) = eval(&format!(
