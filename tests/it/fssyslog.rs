@@ -372,6 +372,24 @@ fn read_head_grep_and_glob() {
     assert_eq!(v, 2);
     let (v, _) = eval(&format!("fs::glob({}).len()", lit(&d.path().join("*.*"))));
     assert_eq!(v, 3);
+    // Odd names found by walking a directory are still grepped.
+    std::fs::write(
+        d.path().join(OsStr::from_bytes(b"odd\xff.txt")),
+        b"alpha odd\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("[x].log"), b"alpha literal\n").unwrap();
+    let (v, w) = eval(&format!("fs::grep({dir}, \"odd\")"));
+    assert_eq!(
+        v[0]["path"],
+        format!("{}/odd\\xff.txt", d.path().display()),
+        "{w:?}"
+    );
+    let (v, _) = eval(&format!(
+        "fs::grep({}, \"alpha\").len()",
+        lit(&d.path().join("[x].log"))
+    ));
+    assert_eq!(v, 1);
 }
 
 #[test]

@@ -244,7 +244,8 @@ pub fn temp_files(
     if f.types.is_empty() {
         f.types = vec!["file"];
     }
-    let mut names = Names::new(Path::new("/"));
+    // User names from the tree's own /etc/passwd (a mounted image's accounts).
+    let mut names = Names::new(root);
     let mut out = Vec::new();
     for d in TEMP_DIRS {
         let dir = root.join(d);

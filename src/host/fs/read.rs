@@ -284,16 +284,18 @@ fn targets(
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<(Vec<PathBuf>, bool)> {
-    if target.contains(['*', '?', '[']) {
+    let literal = super::script_path(target);
+    let exists = std::fs::symlink_metadata(&literal).is_ok();
+    if !exists && target.contains(['*', '?', '[']) {
         let v = super::find::glob(target, cancel, warn)?;
         let files = v
             .into_iter()
             .filter(|e| e.kind == "file")
-            .map(|e| PathBuf::from(e.path))
+            .map(|e| super::script_path(&e.path))
             .collect();
         return Ok((files, false));
     }
-    let p = Path::new(target);
+    let p = literal.as_path();
     let md = std::fs::metadata(p).map_err(|e| Error::io(target, e))?;
     if md.is_dir() {
         let f = Filter {
@@ -303,7 +305,7 @@ fn targets(
         };
         let v = find(p, &f, cancel, warn)?;
         return Ok((
-            v.into_iter().map(|e| PathBuf::from(e.path)).collect(),
+            v.into_iter().map(|e| super::script_path(&e.path)).collect(),
             false,
         ));
     }
