@@ -132,10 +132,12 @@ pub mod sys_fns {
     }
 
     /// Scheduled jobs read from disk: /etc/crontab, /etc/cron.d/*, the
-    /// scripts in /etc/cron.{hourly,daily,weekly,monthly}, and per-user
-    /// crontabs in /var/spool/cron. Each: `file`, `line`, `user`, `schedule`
-    /// (`*/5 * * * *`, `@reboot`, `@daily` for cron.daily scripts),
-    /// `command`, `kind` (`crontab` or `script`).
+    /// scripts in /etc/cron.{hourly,daily,weekly,monthly}, /etc/anacrontab,
+    /// per-user crontabs in /var/spool/cron, and queued `at` jobs. Each:
+    /// `file`, `line`, `user`, `schedule` (`*/5 * * * *`, `@reboot`, `@daily`
+    /// for cron.daily scripts, `at 2024-05-01T03:00:00Z`), `command` (the
+    /// script's path for scripts and `at` jobs), `kind` (`crontab`, `script`,
+    /// `anacron`, `at`).
     ///
     /// ```rhai
     /// let odd = sys::crontabs().filter(|j| j.command.contains("/tmp/") || j.command.contains("curl"));

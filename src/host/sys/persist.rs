@@ -20,7 +20,8 @@ pub struct CronJob {
     /// `*/5 * * * *`, `@reboot`, or for cron.daily scripts `@daily`.
     pub schedule: String,
     pub command: String,
-    /// `crontab` (a line) or `script` (a file in /etc/cron.{hourly,...}).
+    /// `crontab` (a line), `script` (a file in /etc/cron.{hourly,...}),
+    /// `anacron` (an /etc/anacrontab line) or `at` (a queued `at` job).
     pub kind: &'static str,
 }
 
@@ -137,6 +138,10 @@ pub fn crontabs(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<CronJob>>
             });
         }
     }
+    if let Some(t) = read(&rel(root, "etc/anacrontab"), warn) {
+        parse_anacrontab(&t, &mut out);
+    }
+    at_jobs(root, warn, &mut out);
     for dir in ["var/spool/cron/crontabs", "var/spool/cron"] {
         for p in dir_files(&rel(root, dir), warn) {
             let user = p
@@ -149,6 +154,68 @@ pub fn crontabs(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<CronJob>>
         }
     }
     Ok(out)
+}
+
+/// `/etc/anacrontab`: `period delay job-id command`.
+fn parse_anacrontab(text: &str, out: &mut Vec<CronJob>) {
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let first = line.split_whitespace().next().unwrap_or("");
+        if line.is_empty() || line.starts_with('#') || first.contains('=') {
+            continue;
+        }
+        let rest: Vec<&str> = line.split_whitespace().collect();
+        if rest.len() < 4 {
+            continue;
+        }
+        let command = rest[3..].join(" ");
+        out.push(CronJob {
+            file: "/etc/anacrontab".into(),
+            line: i + 1,
+            user: "root".into(),
+            schedule: format!(
+                "anacron {} (delay {} min, job {})",
+                rest[0], rest[1], rest[2]
+            ),
+            command,
+            kind: "anacron",
+        });
+    }
+}
+
+/// `at` jobs waiting in /var/spool/cron/atjobs (Debian) or /var/spool/at
+/// (Red Hat). Each is a shell script; its name encodes the run time as
+/// hex minutes since the epoch (`a0000101a5b3c4`: queue a, job 1).
+fn at_jobs(root: &Path, warn: &mut dyn FnMut(&str), out: &mut Vec<CronJob>) {
+    use std::os::unix::fs::MetadataExt;
+    let mut names = crate::host::fs::Names::new(root);
+    for dir in ["var/spool/cron/atjobs", "var/spool/at"] {
+        for p in dir_files(&rel(root, dir), warn) {
+            let name = p
+                .file_name()
+                .map(|n| lossless(n.as_bytes()))
+                .unwrap_or_default();
+            if name.len() != 14 || !name.is_ascii() || name.starts_with('.') {
+                continue;
+            }
+            let when = i64::from_str_radix(&name[6..], 16)
+                .map(|m| crate::host::fs::iso(m * 60))
+                .unwrap_or_default();
+            let user = std::fs::metadata(&p)
+                .ok()
+                .and_then(|m| names.user(m.uid()))
+                .unwrap_or_default();
+            let file = shown(root, &p);
+            out.push(CronJob {
+                command: file.clone(),
+                file,
+                line: 0,
+                user,
+                schedule: format!("at {when}"),
+                kind: "at",
+            });
+        }
+    }
 }
 
 /// One systemd unit file.
