@@ -97,8 +97,10 @@ pub mod fs_fns {
     use crate::host::fs::script_path;
     use crate::primitives::{ctx, to_dyn, IntoRhai};
 
-    /// Every entry below a directory (not the directory itself), walking
-    /// without following symlinks, at most 32 levels deep.
+    /// Entries below a directory, walked without following symlinks (like `find`).
+    ///
+    /// The directory itself is not listed; symlinks are listed, never
+    /// entered; the walk goes at most 32 levels deep (`max_depth`).
     ///
     /// Each entry: `path`, `name`, `type` (`file`, `dir`, `symlink`, `fifo`,
     /// `socket`, `block`, `char`), `size` (bytes), `mode` (octal string such as
@@ -111,11 +113,7 @@ pub mod fs_fns {
     /// let all = fs::find("/etc/systemd");
     /// all.len() >= 0
     /// ```
-    #[rhai_fn(name = "find", return_raw)]
-    pub fn find(nc: NativeCallContext, root: &str) -> RhaiResult<Dynamic> {
-        find_with(nc, root, Map::new())
-    }
-
+    ///
     /// `fs::find(root, filter)`: the entries that pass every predicate.
     ///
     /// Filter keys: `name` (glob on the file name), `path` (glob on the whole
@@ -131,6 +129,11 @@ pub mod fs_fns {
     /// suid.map(|e| e.path)
     /// ```
     #[rhai_fn(name = "find", return_raw)]
+    pub fn find(nc: NativeCallContext, root: &str) -> RhaiResult<Dynamic> {
+        find_with(nc, root, Map::new())
+    }
+
+    #[rhai_fn(name = "find", return_raw)]
     pub fn find_with(nc: NativeCallContext, root: &str, filter: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fs::find";
         let c = ctx(&nc, P)?;
@@ -141,6 +144,8 @@ pub mod fs_fns {
         to_dyn(&v)
     }
 
+    /// Entries whose paths match a shell pattern.
+    ///
     /// Entries whose paths match a shell pattern (`*`, `?`, `[a-z]`, `**`),
     /// with the same fields as `fs::find`. `*` also matches names that start
     /// with a dot.
@@ -158,6 +163,8 @@ pub mod fs_fns {
         to_dyn(&v)
     }
 
+    /// One path's entry, not following a final symlink.
+    ///
     /// One path's entry (the fields of `fs::find`), without following a final
     /// symlink; a missing path is a `not_found` error naming it.
     ///
@@ -170,6 +177,8 @@ pub mod fs_fns {
         to_dyn(&host::fs::stat(&script_path(path)).rhai("fs::stat")?)
     }
 
+    /// A file's contents as a string (the first MiB by default).
+    ///
     /// The first MiB of a file as a string (invalid UTF-8 bytes as `\xNN`);
     /// a longer file is cut with a warning.
     ///
@@ -177,17 +186,18 @@ pub mod fs_fns {
     /// let text = fs::read("/etc/hostname");
     /// text.len() >= 0
     /// ```
-    #[rhai_fn(name = "read", return_raw)]
-    pub fn read(nc: NativeCallContext, path: &str) -> RhaiResult<String> {
-        read_max(nc, path, 1 << 20)
-    }
-
+    ///
     /// `fs::read(path, max_bytes)`: at most `max_bytes` of a file.
     ///
     /// ```rhai
     /// let start = fs::read("/etc/passwd", 64);
     /// start.len() <= 64
     /// ```
+    #[rhai_fn(name = "read", return_raw)]
+    pub fn read(nc: NativeCallContext, path: &str) -> RhaiResult<String> {
+        read_max(nc, path, 1 << 20)
+    }
+
     #[rhai_fn(name = "read", return_raw)]
     pub fn read_max(nc: NativeCallContext, path: &str, max_bytes: i64) -> RhaiResult<String> {
         const P: &str = "fs::read";
@@ -198,6 +208,8 @@ pub mod fs_fns {
         host::fs::read(&script_path(path), max_bytes as u64, &mut |w| c.warn(P, w)).rhai(P)
     }
 
+    /// The first `n` lines of a file.
+    ///
     /// The first `n` lines of a file, as an array of strings.
     ///
     /// ```rhai
@@ -209,6 +221,8 @@ pub mod fs_fns {
         to_dyn(&host::fs::head(&script_path(path), n).rhai("fs::head")?)
     }
 
+    /// The last `n` lines of a file, read from the end (cheap on huge logs).
+    ///
     /// The last `n` lines of a file, read backwards from the end in blocks:
     /// a multi-gigabyte log costs a few reads, not a full load.
     ///
@@ -223,6 +237,8 @@ pub mod fs_fns {
         to_dyn(&host::fs::tail(&script_path(path), n, &mut |w| c.warn(P, w)).rhai(P)?)
     }
 
+    /// Lines matching a regex, in a file, a glob's files or a directory tree.
+    ///
     /// Lines matching a regex in a file, in the files a glob matches, or in
     /// the files below a directory: `[#{path, line_no, line}]`, streamed line
     /// by line. Binary files found through a glob or directory are skipped.
@@ -232,11 +248,7 @@ pub mod fs_fns {
     /// let roots = fs::grep("/etc/passwd", "^root:");
     /// roots.len()
     /// ```
-    #[rhai_fn(name = "grep", return_raw)]
-    pub fn grep(nc: NativeCallContext, target: &str, regex: &str) -> RhaiResult<Dynamic> {
-        grep_with(nc, target, regex, Map::new())
-    }
-
+    ///
     /// `fs::grep(target, regex, opts)`; options: `ignore_case`, `invert`
     /// (non-matching lines), `limit` (matches in all), `binary` (search
     /// binary files too), `max_depth` (for a directory).
@@ -244,6 +256,11 @@ pub mod fs_fns {
     /// ```rhai
     /// fs::grep("/etc/*.conf", "nameserver|server", #{ ignore_case: true, limit: 20 })
     /// ```
+    #[rhai_fn(name = "grep", return_raw)]
+    pub fn grep(nc: NativeCallContext, target: &str, regex: &str) -> RhaiResult<Dynamic> {
+        grep_with(nc, target, regex, Map::new())
+    }
+
     #[rhai_fn(name = "grep", return_raw)]
     pub fn grep_with(
         nc: NativeCallContext,
@@ -254,21 +271,24 @@ pub mod fs_fns {
         super::grep_as(&nc, "fs::grep", target, regex, opts)
     }
 
+    /// A file's SHA-256 (or SHA-1, MD5), streamed.
+    ///
     /// The SHA-256 of a file, hex, streamed (any size).
     ///
     /// ```rhai
     /// fs::hash("/etc/hostname").len() == 64
+    /// ```
+    ///
+    /// `fs::hash(path, algo)` with `algo` one of `"sha256"`, `"sha1"`, `"md5"`.
+    ///
+    /// ```rhai
+    /// fs::hash("/etc/hostname", "md5").len() == 32
     /// ```
     #[rhai_fn(name = "hash", return_raw)]
     pub fn hash(nc: NativeCallContext, path: &str) -> RhaiResult<String> {
         hash_with(nc, path, "sha256")
     }
 
-    /// `fs::hash(path, algo)` with `algo` one of `"sha256"`, `"sha1"`, `"md5"`.
-    ///
-    /// ```rhai
-    /// fs::hash("/etc/hostname", "md5").len() == 32
-    /// ```
     #[rhai_fn(name = "hash", return_raw)]
     pub fn hash_with(nc: NativeCallContext, path: &str, algo: &str) -> RhaiResult<String> {
         const P: &str = "fs::hash";
@@ -276,6 +296,8 @@ pub mod fs_fns {
         host::fs::hash(&script_path(path), algo, &c.cancel).rhai(P)
     }
 
+    /// Files in /tmp, /var/tmp and /dev/shm, where droppers land.
+    ///
     /// Regular files under `/tmp`, `/var/tmp` and `/dev/shm`, with the fields
     /// of `fs::find`: where droppers and payloads usually land.
     ///
@@ -283,17 +305,18 @@ pub mod fs_fns {
     /// let exes = fs::temp_files(#{ executable: true, limit: 1000 });
     /// exes.map(|f| f.path)
     /// ```
-    #[rhai_fn(name = "temp_files", return_raw)]
-    pub fn temp_files(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        temp_files_with(nc, Map::new())
-    }
-
+    ///
     /// `fs::temp_files(opts)`: the `fs::find` filter keys, plus `root` (look
     /// under `<root>/tmp` and so on, for a mounted image or a test tree).
     ///
     /// ```rhai
     /// fs::temp_files(#{ modified_since: "1d", min_size: 1 })
     /// ```
+    #[rhai_fn(name = "temp_files", return_raw)]
+    pub fn temp_files(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        temp_files_with(nc, Map::new())
+    }
+
     #[rhai_fn(name = "temp_files", return_raw)]
     pub fn temp_files_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fs::temp_files";

@@ -16,6 +16,8 @@ pub mod log_fns {
     use crate::primitives::{ctx, to_dyn, IntoRhai, RhaiResult};
     use rhai::Map;
 
+    /// The last `n` lines of a log, read from the end.
+    ///
     /// The last `n` lines of a log, read backwards from the end (same as
     /// `fs::tail`): cheap on a log of any size.
     ///
@@ -36,23 +38,26 @@ pub mod log_fns {
         to_dyn(&host::fs::tail(&script_path(path), n as usize, &mut |w| c.warn(P, w)).rhai(P)?)
     }
 
+    /// Lines of a log (or a glob's files) matching a regex.
+    ///
     /// Lines of a log (or of the files a glob matches) matching a regex:
     /// `[#{path, line_no, line}]` (same as `fs::grep`).
     ///
     /// ```rhai
     /// log::grep("/etc/passwd", "nologin$").len() >= 0
     /// ```
-    #[rhai_fn(name = "grep", return_raw)]
-    pub fn grep(nc: NativeCallContext, path: &str, regex: &str) -> RhaiResult<Dynamic> {
-        crate::primitives::fs::grep_as(&nc, "log::grep", path, regex, Map::new())
-    }
-
+    ///
     /// `log::grep(path, regex, opts)` with the options of `fs::grep`
     /// (`ignore_case`, `invert`, `limit`, `binary`, `max_depth`).
     ///
     /// ```rhai
     /// log::grep("/var/log/*.log", "failed|denied", #{ ignore_case: true, limit: 100 })
     /// ```
+    #[rhai_fn(name = "grep", return_raw)]
+    pub fn grep(nc: NativeCallContext, path: &str, regex: &str) -> RhaiResult<Dynamic> {
+        crate::primitives::fs::grep_as(&nc, "log::grep", path, regex, Map::new())
+    }
+
     #[rhai_fn(name = "grep", return_raw)]
     pub fn grep_with(
         nc: NativeCallContext,
@@ -63,6 +68,8 @@ pub mod log_fns {
         crate::primitives::fs::grep_as(&nc, "log::grep", path, regex, opts)
     }
 
+    /// An Apache/Nginx access log as rows (combined or common format).
+    ///
     /// An Apache/Nginx access log (combined or common format) as rows:
     /// `line_no`, `client`, `ident`, `user`, `time` (ISO 8601 UTC), `method`,
     /// `path`, `protocol`, `status`, `bytes`, `referer`, `agent`, `request`
@@ -74,11 +81,7 @@ pub mod log_fns {
     /// let hits = log::parse_access("/var/log/apache2/access.log");
     /// hits.filter(|r| r.path.contains("/cgi-bin/") || r.agent.contains("sqlmap"))
     /// ```
-    #[rhai_fn(name = "parse_access", return_raw)]
-    pub fn parse_access(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
-        parse_access_with(nc, path, Map::new())
-    }
-
+    ///
     /// `log::parse_access(path, opts)`: `grep` (a regex tried on the raw
     /// line first: the fast way through a big log), `since` (an ISO time, or
     /// how long ago: `"2d"`), `limit` (rows).
@@ -87,6 +90,11 @@ pub mod log_fns {
     /// // no_run: needs a web server's log
     /// log::parse_access("/var/log/nginx/access.log", #{ grep: "\\.php|cgi-bin", since: "2d" })
     /// ```
+    #[rhai_fn(name = "parse_access", return_raw)]
+    pub fn parse_access(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
+        parse_access_with(nc, path, Map::new())
+    }
+
     #[rhai_fn(name = "parse_access", return_raw)]
     pub fn parse_access_with(nc: NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "log::parse_access";
@@ -110,6 +118,8 @@ pub mod log_fns {
         to_dyn(&v)
     }
 
+    /// The systemd journal: not read natively yet (`unsupported`).
+    ///
     /// The systemd journal. Not read natively yet: always an `unsupported`
     /// error whose message says whether journal files exist and whose hint
     /// gives a way round (export with `journalctl -o json`, or grep syslog).

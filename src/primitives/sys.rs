@@ -29,6 +29,8 @@ pub mod sys_fns {
     use crate::host;
     use crate::primitives::{ctx, to_dyn, IntoRhai};
 
+    /// Hostname, kernel, distro, uptime and boot time.
+    ///
     /// The machine: `hostname`, `kernel` (release), `kernel_version`, `arch`,
     /// `distro` (os-release PRETTY_NAME), `distro_id`, `uptime_s`,
     /// `boot_time` and `now` (ISO 8601 UTC).
@@ -42,6 +44,8 @@ pub mod sys_fns {
         to_dyn(&host::sys::info(std::path::Path::new("/")).rhai("sys::info")?)
     }
 
+    /// Accounts from /etc/passwd and /etc/shadow (uid-0 and password state).
+    ///
     /// Accounts from /etc/passwd, with password states from /etc/shadow when
     /// readable: `name`, `uid`, `gid`, `gecos`, `home`, `shell`, `can_login`
     /// (a real shell), `uid0`, `password` (`locked`, `none`, `set`, or
@@ -52,21 +56,24 @@ pub mod sys_fns {
     /// let root_like = sys::users().filter(|u| u.uid0 && u.name != "root");
     /// root_like
     /// ```
-    #[rhai_fn(name = "users", return_raw)]
-    pub fn users(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        users_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::users(#{root})`: the accounts of another tree (a mounted image).
     ///
     /// ```rhai
     /// sys::users(#{ root: "/" }).filter(|u| u.password == "none" && u.can_login)
     /// ```
     #[rhai_fn(name = "users", return_raw)]
+    pub fn users(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        users_with(nc, Map::new())
+    }
+
+    #[rhai_fn(name = "users", return_raw)]
     pub fn users_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         read_with_root!(nc, "sys::users", opts, host::sys::users)
     }
 
+    /// Logins, reboots and failed logins from wtmp/btmp (the `last` view).
+    ///
     /// The `last` view, newest first, from /var/log/wtmp (logins, reboots,
     /// shutdowns) and /var/log/btmp (failed logins): `user`, `tty`, `from`,
     /// `ip`, `start`, `end` (null while logged in), `duration_s`, `type`
@@ -78,17 +85,18 @@ pub mod sys_fns {
     /// let remote = sys::logins().filter(|l| l.type == "login" && l.from != "");
     /// remote
     /// ```
-    #[rhai_fn(name = "logins", return_raw)]
-    pub fn logins(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        logins_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::logins(opts)`: `root` (a tree holding var/log/wtmp and btmp), or
     /// `wtmp` and `btmp` (paths of copied files).
     ///
     /// ```rhai
     /// sys::logins(#{ wtmp: "/var/log/wtmp" }).len() >= 0
     /// ```
+    #[rhai_fn(name = "logins", return_raw)]
+    pub fn logins(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        logins_with(nc, Map::new())
+    }
+
     #[rhai_fn(name = "logins", return_raw)]
     pub fn logins_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "sys::logins";
@@ -110,27 +118,32 @@ pub mod sys_fns {
         to_dyn(&v)
     }
 
+    /// Who is logged in now (utmp).
+    ///
     /// Who is logged in now, from /run/utmp: `user`, `tty`, `from`, `ip`,
     /// `start`, `pid`, `alive` (the session's process still exists).
     ///
     /// ```rhai
     /// sys::sessions().map(|s| `${s.user} on ${s.tty} from ${s.from}`)
     /// ```
-    #[rhai_fn(name = "sessions", return_raw)]
-    pub fn sessions(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        sessions_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::sessions(#{root})`.
     ///
     /// ```rhai
     /// sys::sessions(#{ root: "/" })
     /// ```
     #[rhai_fn(name = "sessions", return_raw)]
+    pub fn sessions(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        sessions_with(nc, Map::new())
+    }
+
+    #[rhai_fn(name = "sessions", return_raw)]
     pub fn sessions_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         read_with_root!(nc, "sys::sessions", opts, host::sys::sessions)
     }
 
+    /// Cron, anacron and at jobs read from disk.
+    ///
     /// Scheduled jobs read from disk: /etc/crontab, /etc/cron.d/*, the
     /// scripts in /etc/cron.{hourly,daily,weekly,monthly}, /etc/anacrontab,
     /// per-user crontabs in /var/spool/cron, and queued `at` jobs. Each:
@@ -143,21 +156,24 @@ pub mod sys_fns {
     /// let odd = sys::crontabs().filter(|j| j.command.contains("/tmp/") || j.command.contains("curl"));
     /// odd
     /// ```
-    #[rhai_fn(name = "crontabs", return_raw)]
-    pub fn crontabs(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        crontabs_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::crontabs(#{root})`.
     ///
     /// ```rhai
     /// sys::crontabs(#{ root: "/" }).filter(|j| j.schedule == "@reboot")
     /// ```
     #[rhai_fn(name = "crontabs", return_raw)]
+    pub fn crontabs(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        crontabs_with(nc, Map::new())
+    }
+
+    #[rhai_fn(name = "crontabs", return_raw)]
     pub fn crontabs_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         read_with_root!(nc, "sys::crontabs", opts, host::sys::crontabs)
     }
 
+    /// systemd units read from disk, with enablement and ExecStart.
+    ///
     /// systemd unit files read from disk: system units (/etc/systemd/system,
     /// /run/systemd/system, /usr/lib/systemd/system, /lib/systemd/system;
     /// the first of a name wins), units for every user (/etc/systemd/user,
@@ -173,21 +189,24 @@ pub mod sys_fns {
     /// let local = sys::services().filter(|s| s.enabled && s.path.starts_with("/etc/"));
     /// local.map(|s| [s.unit, s.exec_start])
     /// ```
-    #[rhai_fn(name = "services", return_raw)]
-    pub fn services(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        services_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::services(#{root})`.
     ///
     /// ```rhai
     /// sys::services(#{ root: "/" }).filter(|s| s.kind == "timer")
     /// ```
     #[rhai_fn(name = "services", return_raw)]
+    pub fn services(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        services_with(nc, Map::new())
+    }
+
+    #[rhai_fn(name = "services", return_raw)]
     pub fn services_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         read_with_root!(nc, "sys::services", opts, host::sys::services)
     }
 
+    /// SSH keys in every account's authorized_keys files.
+    ///
     /// Every account's `~/.ssh/authorized_keys` and `authorized_keys2`:
     /// `user`, `file`, `line`, `key_type`, `comment`, `options`
     /// (`command="..."`, `from="..."`), `fingerprint` (`SHA256:...`, as
@@ -196,21 +215,24 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::authorized_keys().map(|k| `${k.user}: ${k.key_type} ${k.comment} ${k.fingerprint}`)
     /// ```
-    #[rhai_fn(name = "authorized_keys", return_raw)]
-    pub fn authorized_keys(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        authorized_keys_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::authorized_keys(#{root})`.
     ///
     /// ```rhai
     /// sys::authorized_keys(#{ root: "/" }).filter(|k| k.options != "")
     /// ```
     #[rhai_fn(name = "authorized_keys", return_raw)]
+    pub fn authorized_keys(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        authorized_keys_with(nc, Map::new())
+    }
+
+    #[rhai_fn(name = "authorized_keys", return_raw)]
     pub fn authorized_keys_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         read_with_root!(nc, "sys::authorized_keys", opts, host::sys::authorized_keys)
     }
 
+    /// Loaded kernel modules and their taint flags.
+    ///
     /// Loaded kernel modules from /proc/modules: `name`, `size`, `refcount`,
     /// `used_by`, `state`, `taint` (`O` out-of-tree, `E` unsigned: a rootkit
     /// module is usually both).
@@ -220,11 +242,7 @@ pub mod sys_fns {
     /// try { mods = sys::kernel_modules(); } catch (e) { warn(e.message); }
     /// mods.filter(|m| m.taint.contains("E"))
     /// ```
-    #[rhai_fn(name = "kernel_modules", return_raw)]
-    pub fn kernel_modules(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        kernel_modules_with(nc, Map::new())
-    }
-
+    ///
     /// `sys::kernel_modules(#{root})` (reads `<root>/proc/modules`).
     ///
     /// ```rhai
@@ -232,6 +250,11 @@ pub mod sys_fns {
     /// try { n = sys::kernel_modules(#{ root: "/" }).len(); } catch (e) { }
     /// n >= 0
     /// ```
+    #[rhai_fn(name = "kernel_modules", return_raw)]
+    pub fn kernel_modules(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        kernel_modules_with(nc, Map::new())
+    }
+
     #[rhai_fn(name = "kernel_modules", return_raw)]
     pub fn kernel_modules_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "sys::kernel_modules";
