@@ -45,8 +45,11 @@ impl Default for Limits {
             max_call_levels: 64,
             max_expr_depth: 128,
             max_string_size: 64 << 20,
-            max_array_size: 2_000_000,
-            max_map_size: 200_000,
+            // Rhai counts every element of every nested array and map in a
+            // value: 100k files of 16 fields is 1.6M map entries. These bound
+            // runaway scripts without refusing real hunts over big hosts.
+            max_array_size: 10_000_000,
+            max_map_size: 50_000_000,
         }
     }
 }
