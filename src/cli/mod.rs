@@ -114,14 +114,24 @@ pub fn style(g: &Global) -> Style {
 
 /// The runtime every subcommand uses, set up from the global flags.
 pub fn runtime(g: &Global, cancel: CancelToken) -> Result<Runtime, ScriptError> {
+    runtime_with(g, cancel, sink(g))
+}
+
+/// The console sink of a run, kept by the caller so it can flush it.
+pub fn sink(g: &Global) -> Arc<ConsoleSink> {
+    Arc::new(ConsoleSink::new(style(g), g.quiet))
+}
+
+pub fn runtime_with(
+    g: &Global,
+    cancel: CancelToken,
+    sink: Arc<ConsoleSink>,
+) -> Result<Runtime, ScriptError> {
     let mut b = Runtime::builder()
         .dry_run(g.dry_run)
         .allow_destructive(g.allow_destructive)
         .cancel_token(cancel)
-        .sink(Arc::new(ConsoleSink {
-            style: style(g),
-            quiet: g.quiet,
-        }));
+        .sink(sink);
     if let Some(n) = g.max_operations {
         b = b.max_operations(n);
     }

@@ -1,6 +1,8 @@
 //! `hound run` and `hound check`.
 
-use super::{report_error, runtime, Global, EXIT_CANCELLED, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use super::{
+    report_error, runtime, runtime_with, Global, EXIT_CANCELLED, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK,
+};
 use hound::output::print_value;
 use hound::runtime::params;
 use hound::{CancelToken, Script, ScriptError};
@@ -18,6 +20,7 @@ pub struct RunArgs {
 pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let cancel = CancelToken::new();
     super::install_ctrlc(&cancel);
+    let sink = super::sink(g);
     let result = (|| -> Result<i32, ScriptError> {
         let script = Script::load(&a.script)?;
         let pairs = a
@@ -26,8 +29,11 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
             .map(|p| params::split(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ScriptError::from)?;
-        let rt = runtime(g, cancel.clone())?;
-        let value = rt.run(&script, &pairs)?;
+        let rt = runtime_with(g, cancel.clone(), sink.clone())?;
+        let value = rt.run(&script, &pairs);
+        // Records gathered so far print even when the script failed or was cancelled.
+        sink.flush();
+        let value = value?;
         print_value(&value, super::style(g));
         let findings = rt.findings();
         if !findings.is_empty() && !g.quiet && !g.json {

@@ -4,4 +4,4 @@ mod escape;
 mod render;
 
 pub use escape::{escape, lossless};
-pub use render::{print_value, render_table, to_json, ConsoleSink, Style};
+pub use render::{finding_line, print_value, render, render_table, to_json, ConsoleSink, Style};

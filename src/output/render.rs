@@ -218,15 +218,97 @@ pub fn print_value(v: &Dynamic, style: Style) {
     }
 }
 
-/// The CLI's sink: records print as they come, warnings go to stderr.
+/// One line for a finding-style record (`severity` + `title`), so a hunt's
+/// progress reads like a log: `HIGH     triage  Suspicious process … · evidence`.
+pub fn finding_line(m: &serde_json::Map<String, Value>, color: bool) -> String {
+    let text = |k: &str| m.get(k).map(|v| cell_text(v, 0)).unwrap_or_default();
+    let sev = text("severity");
+    let label = format!("{:<8}", sev.to_uppercase());
+    let label = if !color {
+        label
+    } else {
+        match sev.as_str() {
+            "critical" => label.red().bold().to_string(),
+            "high" => label.red().to_string(),
+            "medium" => label.yellow().to_string(),
+            "low" => label.blue().to_string(),
+            _ => label.dimmed().to_string(),
+        }
+    };
+    let mut line = format!("{label} {:<12} {}", text("hunt"), text("title"));
+    let ev = text("evidence");
+    if !ev.is_empty() {
+        line.push_str(&format!("  · {ev}"));
+    }
+    line
+}
+
+fn is_finding(v: &Value) -> bool {
+    v.get("severity").is_some_and(Value::is_string) && v.get("title").is_some_and(Value::is_string)
+}
+
+/// The CLI's sink. With `--json` every record is a line at once. On a
+/// terminal, finding-style records print as one line each as they come;
+/// other records are gathered and printed as one table by [`ConsoleSink::flush`]
+/// (the CLI flushes after every run, also after an error or Ctrl-C).
 pub struct ConsoleSink {
     pub style: Style,
     pub quiet: bool,
+    pending: std::sync::Mutex<Vec<Value>>,
+}
+
+impl ConsoleSink {
+    pub fn new(style: Style, quiet: bool) -> Self {
+        ConsoleSink {
+            style,
+            quiet,
+            pending: Default::default(),
+        }
+    }
+
+    /// Prints the gathered records.
+    pub fn flush(&self) {
+        let rows = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        if rows.is_empty() {
+            return;
+        }
+        let v = if rows.len() == 1 {
+            rows.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(rows)
+        };
+        if let Some(s) = render(&v, self.style) {
+            let _ = writeln!(std::io::stdout().lock(), "{s}");
+        }
+    }
 }
 
 impl Sink for ConsoleSink {
     fn emit(&self, value: &Dynamic) {
-        print_value(value, self.style);
+        if self.style.json {
+            print_value(value, self.style);
+            return;
+        }
+        let v = to_json(value);
+        if let Value::Object(m) = &v {
+            if is_finding(&v) {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    finding_line(m, self.style.color)
+                );
+                return;
+            }
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            match v {
+                Value::Array(a) => p.extend(a),
+                other => p.push(other),
+            }
+        }
     }
     fn warn(&self, source: &str, message: &str) {
         if self.quiet {
