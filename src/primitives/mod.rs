@@ -56,7 +56,10 @@ pub fn register(engine: &mut Engine) {
     engine.register_global_module(m!(core::core_fns).into());
     let families: [(&str, Vec<Module>); 8] = [
         ("scan", vec![m!(scan::scan_fns)]),
-        ("net", vec![m!(net::net_fns), m!(net_verify::net_verify_fns)]),
+        (
+            "net",
+            vec![m!(net::net_fns), m!(net_verify::net_verify_fns)],
+        ),
         ("proc", vec![m!(proc::proc_fns), m!(proc_act::proc_act_fns)]),
         ("fw", vec![m!(fw::fw_fns)]),
         ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),

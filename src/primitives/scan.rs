@@ -13,7 +13,9 @@ use rhai::plugin::*;
 use crate::error::Error;
 use crate::host::scan::discover::{self, HostMethod, HostOpts};
 use crate::host::scan::services::ServiceResult;
-use crate::host::scan::{connect, services, sock, spec, syn, PortMethod, PortOpts, PortResult, Progress};
+use crate::host::scan::{
+    connect, services, sock, spec, syn, PortMethod, PortOpts, PortResult, Progress,
+};
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use crate::runtime::Ctx;
 use std::net::{IpAddr, Ipv4Addr};
@@ -66,7 +68,10 @@ fn port_opts(p: &str, o: &Opts, default_timeout: Duration) -> RhaiResult<PortOpt
     };
     Ok(PortOpts {
         method,
-        timeout: o.duration("timeout")?.unwrap_or(default_timeout).max(Duration::from_millis(10)),
+        timeout: o
+            .duration("timeout")?
+            .unwrap_or(default_timeout)
+            .max(Duration::from_millis(10)),
         retries: o.int("retries", 0, 10)?.unwrap_or(1) as u32,
         rate: o.int("rate", 0, 10_000_000)?.unwrap_or(0) as u64,
         concurrency: o.int("concurrency", 1, 100_000)?.map(|n| n as usize),
@@ -119,18 +124,27 @@ where
 }
 
 fn take<T>(v: &Arc<Mutex<Vec<T>>>) -> Vec<T> {
-    v.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default()
+    v.lock()
+        .map(|mut g| std::mem::take(&mut *g))
+        .unwrap_or_default()
 }
 
 /// Port results for `targets` × `ports`, with the method the options ask for.
-fn port_scan(c: &Ctx, p: &str, t: &[IpAddr], ports: &[u16], po: &PortOpts) -> RhaiResult<(Vec<PortResult>, bool)> {
+fn port_scan(
+    c: &Ctx,
+    p: &str,
+    t: &[IpAddr],
+    ports: &[u16],
+    po: &PortOpts,
+) -> RhaiResult<(Vec<PortResult>, bool)> {
     let raw = use_raw(c, p, po.method)?;
     let progress = Progress::new(c.sink.interactive(), (t.len() * ports.len()) as u64, p);
     let (v4, v6) = split(t);
     let mut out = Vec::new();
     let mut partial = false;
     let connect_targets: Vec<IpAddr> = if raw {
-        let (r, part) = syn::scan(&v4, ports, po, &c.cancel, &progress, &mut |w| c.warn(p, w)).rhai(p)?;
+        let (r, part) =
+            syn::scan(&v4, ports, po, &c.cancel, &progress, &mut |w| c.warn(p, w)).rhai(p)?;
         out = r;
         partial = part;
         v6
@@ -143,7 +157,13 @@ fn port_scan(c: &Ctx, p: &str, t: &[IpAddr], ports: &[u16], po: &PortOpts) -> Rh
         partial = run_collected(
             c,
             p,
-            connect::scan(connect_targets, ports.to_vec(), po.clone(), progress.offset(base), coll.clone()),
+            connect::scan(
+                connect_targets,
+                ports.to_vec(),
+                po.clone(),
+                progress.offset(base),
+                coll.clone(),
+            ),
         )?;
         out.extend(take(&coll));
         syn::sort(&mut out);
@@ -157,11 +177,21 @@ fn port_scan(c: &Ctx, p: &str, t: &[IpAddr], ports: &[u16], po: &PortOpts) -> Rh
     Ok((out, partial))
 }
 
-fn identify(c: &Ctx, p: &str, open: Vec<(IpAddr, u16)>, timeout: Duration, conc: Option<usize>) -> RhaiResult<(Vec<ServiceResult>, bool)> {
+fn identify(
+    c: &Ctx,
+    p: &str,
+    open: Vec<(IpAddr, u16)>,
+    timeout: Duration,
+    conc: Option<usize>,
+) -> RhaiResult<(Vec<ServiceResult>, bool)> {
     let progress = Progress::new(c.sink.interactive(), open.len() as u64, p);
     let coll = Arc::new(Mutex::new(Vec::new()));
     let window = connect::fd_window(conc.or(Some(256)));
-    let partial = run_collected(c, p, services::identify_all(open, timeout, window, progress.clone(), coll.clone()))?;
+    let partial = run_collected(
+        c,
+        p,
+        services::identify_all(open, timeout, window, progress.clone(), coll.clone()),
+    )?;
     progress.finish();
     let mut v = take(&coll);
     v.sort_by_cached_key(|r| (r.ip.parse::<IpAddr>().ok(), r.port));
@@ -174,7 +204,10 @@ fn identify(c: &Ctx, p: &str, open: Vec<(IpAddr, u16)>, timeout: Duration, conc:
 fn finish<T: serde::Serialize>(c: &Ctx, p: &str, v: &[T], partial: bool) -> RhaiResult<Dynamic> {
     let d = to_dyn(v)?;
     if partial {
-        c.warn(p, format!("cancelled: {} result(s) so far, marked partial", v.len()));
+        c.warn(
+            p,
+            format!("cancelled: {} result(s) so far, marked partial", v.len()),
+        );
         if let Some(a) = d.read_lock::<rhai::Array>() {
             a.iter().for_each(|r| c.sink.emit(r));
         }
@@ -202,7 +235,10 @@ fn hosts_impl(nc: &NativeCallContext, t: Dynamic, opts: rhai::Map) -> RhaiResult
     };
     let mut ho = HostOpts {
         method,
-        timeout: o.duration("timeout")?.unwrap_or(Duration::from_secs(1)).max(Duration::from_millis(10)),
+        timeout: o
+            .duration("timeout")?
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(10)),
         retries: o.int("retries", 0, 10)?.unwrap_or(1) as u32,
         rate: o.int("rate", 0, 10_000_000)?.unwrap_or(0) as u64,
         ..HostOpts::default()
@@ -226,7 +262,8 @@ fn hosts_impl(nc: &NativeCallContext, t: Dynamic, opts: rhai::Map) -> RhaiResult
     let mut found = Vec::new();
     let mut partial = false;
     let connect_targets = if raw && method != HostMethod::Connect {
-        let (r, part) = discover::hosts(&v4, &ho, &c.cancel, &progress, &mut |w| c.warn(P, w)).rhai(P)?;
+        let (r, part) =
+            discover::hosts(&v4, &ho, &c.cancel, &progress, &mut |w| c.warn(P, w)).rhai(P)?;
         found = r;
         partial = part;
         v6
@@ -241,7 +278,17 @@ fn hosts_impl(nc: &NativeCallContext, t: Dynamic, opts: rhai::Map) -> RhaiResult
             retries: ho.retries,
             ..PortOpts::default()
         };
-        partial = run_collected(&c, P, connect::scan(connect_targets, ho.tcp_ports.clone(), po, Progress::none(), coll.clone()))?;
+        partial = run_collected(
+            &c,
+            P,
+            connect::scan(
+                connect_targets,
+                ho.tcp_ports.clone(),
+                po,
+                Progress::none(),
+                coll.clone(),
+            ),
+        )?;
         found.extend(hosts_from_ports(&take(&coll)));
         discover::sort_hosts(&mut found);
     }
@@ -272,10 +319,19 @@ fn hosts_from_ports(v: &[PortResult]) -> Vec<crate::host::scan::HostResult> {
         .collect()
 }
 
-fn ports_impl(nc: &NativeCallContext, t: Dynamic, ports: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
+fn ports_impl(
+    nc: &NativeCallContext,
+    t: Dynamic,
+    ports: Dynamic,
+    opts: rhai::Map,
+) -> RhaiResult<Dynamic> {
     const P: &str = "scan::ports";
     let c = ctx(nc, P)?;
-    let o = Opts::new(P, opts, &[COMMON, &["concurrency", "source_port", "show", "version"]].concat())?;
+    let o = Opts::new(
+        P,
+        opts,
+        &[COMMON, &["concurrency", "source_port", "show", "version"]].concat(),
+    )?;
     let t = targets(P, &t, &o)?;
     let ports = ports_arg(P, &ports)?;
     let po = port_opts(P, &o, Duration::from_secs(1))?;
@@ -283,7 +339,12 @@ fn ports_impl(nc: &NativeCallContext, t: Dynamic, ports: Dynamic, opts: rhai::Ma
         None => ports.len() <= 1024,
         Some("all") => true,
         Some("open") => false,
-        Some(s) => return Err(args::bad(P, format!("option \"show\": {s:?} is not \"open\" or \"all\""))),
+        Some(s) => {
+            return Err(args::bad(
+                P,
+                format!("option \"show\": {s:?} is not \"open\" or \"all\""),
+            ))
+        }
     };
     let (mut res, mut partial) = port_scan(&c, P, &t, &ports, &po)?;
     if o.bool("version")?.unwrap_or(false) && !partial {
@@ -307,7 +368,12 @@ fn ports_impl(nc: &NativeCallContext, t: Dynamic, ports: Dynamic, opts: rhai::Ma
     finish(&c, P, &res, partial)
 }
 
-fn services_impl(nc: &NativeCallContext, t: Dynamic, ports: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
+fn services_impl(
+    nc: &NativeCallContext,
+    t: Dynamic,
+    ports: Dynamic,
+    opts: rhai::Map,
+) -> RhaiResult<Dynamic> {
     const P: &str = "scan::services";
     let c = ctx(nc, P)?;
     let o = Opts::new(P, opts, &[COMMON, &["concurrency"]].concat())?;
@@ -366,7 +432,11 @@ pub mod scan_fns {
     /// scan::hosts(["172.20.0.1-50", "10.0.0.5"], #{ method: "icmp", timeout: "300ms", retries: 2 })
     /// ```
     #[rhai_fn(name = "hosts", return_raw)]
-    pub fn hosts_with(nc: NativeCallContext, targets: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
+    pub fn hosts_with(
+        nc: NativeCallContext,
+        targets: Dynamic,
+        opts: rhai::Map,
+    ) -> RhaiResult<Dynamic> {
         hosts_impl(&nc, targets, opts)
     }
 
@@ -404,7 +474,12 @@ pub mod scan_fns {
     /// scan::ports("172.20.0.0/24", "all", #{ rate: 20000, retries: 2, show: "open", version: true })
     /// ```
     #[rhai_fn(name = "ports", return_raw)]
-    pub fn ports_with(nc: NativeCallContext, targets: Dynamic, ports: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
+    pub fn ports_with(
+        nc: NativeCallContext,
+        targets: Dynamic,
+        ports: Dynamic,
+        opts: rhai::Map,
+    ) -> RhaiResult<Dynamic> {
         ports_impl(&nc, targets, ports, opts)
     }
 
@@ -422,7 +497,11 @@ pub mod scan_fns {
     /// scan::services("172.20.0.10", "top:50").map(|s| `${s.port} ${s.product} ${s.version}`)
     /// ```
     #[rhai_fn(name = "services", return_raw)]
-    pub fn services(nc: NativeCallContext, targets: Dynamic, ports: Dynamic) -> RhaiResult<Dynamic> {
+    pub fn services(
+        nc: NativeCallContext,
+        targets: Dynamic,
+        ports: Dynamic,
+    ) -> RhaiResult<Dynamic> {
         services_impl(&nc, targets, ports, rhai::Map::new())
     }
 
@@ -435,7 +514,12 @@ pub mod scan_fns {
     /// scan::services(["172.20.0.10", "172.19.0.22"], [22, 80, 3306, 3389], #{ timeout: "2s" })
     /// ```
     #[rhai_fn(name = "services", return_raw)]
-    pub fn services_with(nc: NativeCallContext, targets: Dynamic, ports: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
+    pub fn services_with(
+        nc: NativeCallContext,
+        targets: Dynamic,
+        ports: Dynamic,
+        opts: rhai::Map,
+    ) -> RhaiResult<Dynamic> {
         services_impl(&nc, targets, ports, opts)
     }
 }

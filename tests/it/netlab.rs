@@ -152,7 +152,14 @@ impl Lab {
         };
         let r = &lab.router;
         r.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"])?;
-        r.exec_ok(&["ip", "addr", "add", &format!("10.{n}.1.254/24"), "dev", "br0"])?;
+        r.exec_ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.{n}.1.254/24"),
+            "dev",
+            "br0",
+        ])?;
         r.exec_ok(&["ip", "link", "set", "br0", "up"])?;
         r.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
         lab.attach_lan(&lab.scanner, "vscan", 100, None)?;
@@ -164,9 +171,23 @@ impl Lab {
                     far_made = true;
                 }
                 let rif = format!("vf{k}");
-                netns::veth(&ns, "eth0", &format!("10.{n}.2.{}/24", spec.octet), &lab.router, &rif, &format!("10.{n}.2.254/24"))?;
+                netns::veth(
+                    &ns,
+                    "eth0",
+                    &format!("10.{n}.2.{}/24", spec.octet),
+                    &lab.router,
+                    &rif,
+                    &format!("10.{n}.2.254/24"),
+                )?;
                 set_mac(&ns, spec.mac.as_deref())?;
-                ns.exec_ok(&["ip", "route", "add", "default", "via", &format!("10.{n}.2.254")])?;
+                ns.exec_ok(&[
+                    "ip",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &format!("10.{n}.2.254"),
+                ])?;
                 Ipv4Addr::new(10, n, 2, spec.octet)
             } else {
                 lab.attach_lan(&ns, &format!("vh{k}"), spec.octet, spec.mac.as_deref())?;
@@ -192,10 +213,25 @@ impl Lab {
 
     fn attach_lan(&self, ns: &Netns, rif: &str, octet: u8, mac: Option<&str>) -> hound::Result<()> {
         let n = self.n;
-        netns::veth(ns, "eth0", &format!("10.{n}.1.{octet}/24"), &self.router, rif, "")?;
-        self.router.exec_ok(&["ip", "link", "set", rif, "master", "br0"])?;
+        netns::veth(
+            ns,
+            "eth0",
+            &format!("10.{n}.1.{octet}/24"),
+            &self.router,
+            rif,
+            "",
+        )?;
+        self.router
+            .exec_ok(&["ip", "link", "set", rif, "master", "br0"])?;
         set_mac(ns, mac)?;
-        ns.exec_ok(&["ip", "route", "add", "default", "via", &format!("10.{n}.1.254")])?;
+        ns.exec_ok(&[
+            "ip",
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.{n}.1.254"),
+        ])?;
         Ok(())
     }
 
@@ -205,7 +241,11 @@ impl Lab {
         self.eval_in(&self.scanner, script)
     }
 
-    pub fn eval_in(&self, ns: &Netns, script: &str) -> (Result<serde_json::Value, String>, Vec<String>) {
+    pub fn eval_in(
+        &self,
+        ns: &Netns,
+        script: &str,
+    ) -> (Result<serde_json::Value, String>, Vec<String>) {
         let script = script.to_string();
         ns.run(move || {
             let sink = Arc::new(hound::runtime::CollectSink::default());

@@ -156,7 +156,8 @@ pub async fn scan(
                 proto: "tcp",
                 state,
                 reason,
-                rtt_ms: (state != "filtered").then(|| (took.as_secs_f64() * 100_000.0).round() / 100.0),
+                rtt_ms: (state != "filtered")
+                    .then(|| (took.as_secs_f64() * 100_000.0).round() / 100.0),
                 service: None,
                 partial: false,
             });

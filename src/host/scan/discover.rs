@@ -115,12 +115,30 @@ impl Driver for DiscDriver<'_> {
                     if let Some(s) = &self.tcp {
                         let c = self.cookie.of(dst, 0);
                         let mut b = [0u8; 24];
-                        packet::tcp_probe(src, dst, self.sport, self.syn_port, c, 0, TCP_SYN, &mut b);
+                        packet::tcp_probe(
+                            src,
+                            dst,
+                            self.sport,
+                            self.syn_port,
+                            c,
+                            0,
+                            TCP_SYN,
+                            &mut b,
+                        );
                         match sock::send_to(s, &b, dst) {
                             Ok(_) => sent = true,
                             Err(e) => last_err = Some(e),
                         }
-                        packet::tcp_probe(src, dst, self.sport, self.ack_port, 0, c, TCP_ACK, &mut b);
+                        packet::tcp_probe(
+                            src,
+                            dst,
+                            self.sport,
+                            self.ack_port,
+                            0,
+                            c,
+                            TCP_ACK,
+                            &mut b,
+                        );
                         if sock::send_to(s, &b, dst).is_ok() {
                             sent = true;
                         }
@@ -205,7 +223,9 @@ pub fn hosts(
             out.push(HostResult {
                 ip: h.to_string(),
                 mac: mac.map(|m| oui::fmt_mac(&m)),
-                vendor: mac.and_then(|m| oui::vendor(&oui::fmt_mac(&m))).map(String::from),
+                vendor: mac
+                    .and_then(|m| oui::vendor(&oui::fmt_mac(&m)))
+                    .map(String::from),
                 method: "local".into(),
                 rtt_ms: Some(0.0),
                 partial: false,
@@ -235,7 +255,9 @@ pub fn hosts(
                 plans.push(Plan::Arp(k));
             }
             _ if o.method == HostMethod::Arp => {
-                warn(format!("{h}: not on a directly attached link; ARP cannot reach it"));
+                warn(format!(
+                    "{h}: not on a directly attached link; ARP cannot reach it"
+                ));
                 continue;
             }
             _ => {
@@ -254,8 +276,10 @@ pub fn hosts(
         (None, None)
     };
     if need_ip && icmp.is_none() && tcp.is_none() {
-        return Err(Error::permission("cannot open raw sockets for ICMP/TCP probes")
-            .with_hint("run as root, or use method: \"connect\""));
+        return Err(
+            Error::permission("cannot open raw sockets for ICMP/TCP probes")
+                .with_hint("run as root, or use method: \"connect\""),
+        );
     }
     let mut d = DiscDriver {
         hosts: &probe_hosts,
@@ -263,7 +287,11 @@ pub fn hosts(
         ifaces,
         icmp,
         tcp,
-        index: probe_hosts.iter().enumerate().map(|(i, h)| (*h, i)).collect(),
+        index: probe_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (*h, i))
+            .collect(),
         method: o.method,
         syn_port: o.tcp_ports.first().copied().unwrap_or(443),
         ack_port: o.tcp_ports.get(1).copied().unwrap_or(80),
@@ -283,7 +311,13 @@ pub fn hosts(
         max_rto: o.timeout,
     };
     progress.set(out.len() as u64);
-    let res = engine::run(&mut d, probe_hosts.len(), &tuning, cancel, &progress.offset(out.len() as u64));
+    let res = engine::run(
+        &mut d,
+        probe_hosts.len(),
+        &tuning,
+        cancel,
+        &progress.offset(out.len() as u64),
+    );
     for (i, r) in res.results.iter().enumerate() {
         let Some((how, us)) = r else { continue };
         let (method, mac) = match how {

@@ -98,7 +98,10 @@ pub fn parse_arp_reply(frame: &[u8], me: Ipv4Addr) -> Option<(Ipv4Addr, [u8; 6])
     }
     let mut mac = [0u8; 6];
     mac.copy_from_slice(&frame[22..28]);
-    Some((Ipv4Addr::new(frame[28], frame[29], frame[30], frame[31]), mac))
+    Some((
+        Ipv4Addr::new(frame[28], frame[29], frame[30], frame[31]),
+        mac,
+    ))
 }
 
 /// The fields of a TCP segment a scanner matches on.

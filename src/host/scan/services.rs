@@ -44,13 +44,25 @@ pub struct ServiceResult {
 fn client_first(port: u16) -> bool {
     matches!(
         port,
-        80 | 81 | 443 | 591 | 3000 | 3389 | 5000 | 5432 | 8000 | 8008 | 8080 | 8081 | 8443 | 8888 | 9000 | 9090
+        80 | 81
+            | 443
+            | 591
+            | 3000
+            | 3389
+            | 5000
+            | 5432
+            | 8000
+            | 8008
+            | 8080
+            | 8081
+            | 8443
+            | 8888
+            | 9000
+            | 9090
     )
 }
 
-const RDP_CR: &[u8] = &[
-    3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0,
-];
+const RDP_CR: &[u8] = &[3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0];
 const PG_SSL: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// Reads until EOF, `limit` bytes, the deadline, or a pause once data came.
@@ -82,7 +94,12 @@ pub async fn identify(addr: SocketAddr, timeout: Duration) -> Option<ServiceInfo
     let mut buf = Vec::new();
     let port = addr.port();
     if !client_first(port) {
-        read_some(&mut s, &mut buf, Instant::now() + timeout.min(Duration::from_millis(1500))).await;
+        read_some(
+            &mut s,
+            &mut buf,
+            Instant::now() + timeout.min(Duration::from_millis(1500)),
+        )
+        .await;
     }
     let mut sent: Option<&str> = None;
     if buf.is_empty() {
@@ -119,14 +136,27 @@ fn first_line(b: &[u8]) -> String {
 fn split_product(s: &str, sep: char) -> (Option<String>, Option<String>) {
     let word = s.split_whitespace().next().unwrap_or("");
     match word.split_once(sep) {
-        Some((p, v)) if !p.is_empty() => (Some(p.to_string()), Some(v.to_string()).filter(|v| !v.is_empty())),
+        Some((p, v)) if !p.is_empty() => (
+            Some(p.to_string()),
+            Some(v.to_string()).filter(|v| !v.is_empty()),
+        ),
         _ => (Some(word.to_string()).filter(|w| !w.is_empty()), None),
     }
 }
 
 const MAIL_FTP_PRODUCTS: &[&str] = &[
-    "Postfix", "Exim", "Sendmail", "OpenSMTPD", "vsFTPd", "ProFTPD", "Pure-FTPd", "FileZilla",
-    "Dovecot", "Cyrus", "Courier", "Microsoft",
+    "Postfix",
+    "Exim",
+    "Sendmail",
+    "OpenSMTPD",
+    "vsFTPd",
+    "ProFTPD",
+    "Pure-FTPd",
+    "FileZilla",
+    "Dovecot",
+    "Cyrus",
+    "Courier",
+    "Microsoft",
 ];
 
 fn known_product(line: &str) -> Option<String> {
@@ -190,7 +220,9 @@ pub fn classify(port: u16, b: &[u8], sent: Option<&str>) -> ServiceInfo {
         let head = text.split("\r\n\r\n").next().unwrap_or("");
         if let Some(server) = head.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("server").then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case("server")
+                .then(|| v.trim().to_string())
         }) {
             let (p, v) = split_product(&server, '/');
             i.product = p;
@@ -200,7 +232,10 @@ pub fn classify(port: u16, b: &[u8], sent: Option<&str>) -> ServiceInfo {
         let low = text.to_ascii_lowercase();
         if let Some(s) = low.find("<title>") {
             let rest = &text[s + 7..];
-            let e = rest.to_ascii_lowercase().find("</title>").unwrap_or(rest.len().min(200));
+            let e = rest
+                .to_ascii_lowercase()
+                .find("</title>")
+                .unwrap_or(rest.len().min(200));
             let t: String = rest[..e].split_whitespace().collect::<Vec<_>>().join(" ");
             i.title = Some(t.chars().take(200).collect());
         }
@@ -249,13 +284,21 @@ pub async fn identify_all(
     let mut done = 0u64;
     loop {
         while set.len() < concurrency.max(1) {
-            let Some((ip, port)) = queue.next() else { break };
-            set.spawn(async move { (ip, port, identify(SocketAddr::new(ip, port), timeout).await) });
+            let Some((ip, port)) = queue.next() else {
+                break;
+            };
+            set.spawn(
+                async move { (ip, port, identify(SocketAddr::new(ip, port), timeout).await) },
+            );
         }
-        let Some(j) = set.join_next().await else { break };
+        let Some(j) = set.join_next().await else {
+            break;
+        };
         done += 1;
         progress.set(done);
-        let Ok((ip, port, Some(info))) = j else { continue };
+        let Ok((ip, port, Some(info))) = j else {
+            continue;
+        };
         if let Ok(mut v) = out.lock() {
             v.push(ServiceResult {
                 ip: ip.to_string(),
@@ -275,15 +318,45 @@ mod tests {
     #[test]
     fn classifies_greetings() {
         let s = classify(22, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", None);
-        assert_eq!((s.service.as_str(), s.product.as_deref(), s.version.as_deref()), ("ssh", Some("OpenSSH"), Some("9.2p1")));
+        assert_eq!(
+            (
+                s.service.as_str(),
+                s.product.as_deref(),
+                s.version.as_deref()
+            ),
+            ("ssh", Some("OpenSSH"), Some("9.2p1"))
+        );
         let mut my = vec![0x2e, 0, 0, 0, 0x0a];
         my.extend_from_slice(b"5.5.5-10.11.6-MariaDB-0+deb12u1\0rest");
         let m = classify(3306, &my, None);
-        assert_eq!((m.service.as_str(), m.product.as_deref(), m.version.as_deref()), ("mysql", Some("MariaDB"), Some("10.11.6")));
+        assert_eq!(
+            (
+                m.service.as_str(),
+                m.product.as_deref(),
+                m.version.as_deref()
+            ),
+            ("mysql", Some("MariaDB"), Some("10.11.6"))
+        );
         let h = classify(80, b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.62 (Debian)\r\n\r\n<html><title>It works</title>", Some("http"));
-        assert_eq!((h.service.as_str(), h.product.as_deref(), h.version.as_deref(), h.title.as_deref()), ("http", Some("Apache"), Some("2.4.62"), Some("It works")));
-        assert_eq!(classify(25, b"220 mx ESMTP Postfix\r\n", None).product.as_deref(), Some("Postfix"));
-        assert_eq!(classify(3389, &[3, 0, 0, 19, 14, 0xd0, 0, 0], Some("rdp")).service, "rdp");
+        assert_eq!(
+            (
+                h.service.as_str(),
+                h.product.as_deref(),
+                h.version.as_deref(),
+                h.title.as_deref()
+            ),
+            ("http", Some("Apache"), Some("2.4.62"), Some("It works"))
+        );
+        assert_eq!(
+            classify(25, b"220 mx ESMTP Postfix\r\n", None)
+                .product
+                .as_deref(),
+            Some("Postfix")
+        );
+        assert_eq!(
+            classify(3389, &[3, 0, 0, 19, 14, 0xd0, 0, 0], Some("rdp")).service,
+            "rdp"
+        );
         assert_eq!(classify(5432, b"N", Some("pg")).service, "postgresql");
     }
 }

@@ -48,7 +48,7 @@ pub fn send_to(s: &Socket, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
 }
 
 /// Reads one datagram; `None` when nothing is waiting.
-pub fn recv<'a>(fd: RawFd, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+pub fn recv(fd: RawFd, buf: &mut [u8]) -> Option<&[u8]> {
     // SAFETY: buf is a valid writable region of buf.len() bytes.
     let n = unsafe {
         libc::recv(
@@ -163,8 +163,10 @@ pub fn arp_socket(ifindex: u32) -> Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        return Err(Error::io("opening an ARP socket", io::Error::last_os_error())
-            .with_hint("ARP discovery needs root or CAP_NET_RAW"));
+        return Err(
+            Error::io("opening an ARP socket", io::Error::last_os_error())
+                .with_hint("ARP discovery needs root or CAP_NET_RAW"),
+        );
     }
     // SAFETY: fd was just returned by socket(2) and is not owned elsewhere.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -182,7 +184,10 @@ pub fn arp_socket(ifindex: u32) -> Result<OwnedFd> {
         )
     };
     if r != 0 {
-        return Err(Error::io("binding the ARP socket", io::Error::last_os_error()));
+        return Err(Error::io(
+            "binding the ARP socket",
+            io::Error::last_os_error(),
+        ));
     }
     big_rcvbuf(fd);
     Ok(owned)

@@ -32,8 +32,9 @@ pub fn top_ports_len() -> usize {
 /// Refuses more than `max` addresses before allocating them.
 pub fn parse_targets(specs: &[String], max: u64) -> Result<Vec<IpAddr>> {
     if specs.is_empty() {
-        return Err(Error::invalid("targets: the list is empty")
-            .with_hint("give an address, a CIDR (\"172.20.0.0/24\") or a range (\"172.20.0.1-50\")"));
+        return Err(Error::invalid("targets: the list is empty").with_hint(
+            "give an address, a CIDR (\"172.20.0.0/24\") or a range (\"172.20.0.1-50\")",
+        ));
     }
     let mut total: u64 = 0;
     let mut parsed = Vec::new();
@@ -129,7 +130,9 @@ fn parse_one(s: &str) -> Result<Target> {
             .unwrap_or(addrs[0]);
         return Ok(Target::Names(vec![pick]));
     }
-    Err(Error::invalid(format!("targets: {s:?} is not an address, CIDR or range")))
+    Err(Error::invalid(format!(
+        "targets: {s:?} is not an address, CIDR or range"
+    )))
 }
 
 fn single(ip: IpAddr) -> Target {
@@ -147,7 +150,11 @@ fn parse_cidr(s: &str, net: &str, bits: &str) -> Result<Target> {
             if bits > 32 {
                 return Err(bad());
             }
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             let base = u32::from(v) & mask;
             Ok(Target::V4(base, base | !mask))
         }
@@ -155,7 +162,11 @@ fn parse_cidr(s: &str, net: &str, bits: &str) -> Result<Target> {
             if bits > 128 {
                 return Err(bad());
             }
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             let base = u128::from(v) & mask;
             Ok(Target::V6(base, base | !mask))
         }
@@ -231,8 +242,10 @@ fn port(s: &str, part: &str) -> Result<u16> {
         Ok(n) => Err(Error::invalid(format!(
             "ports: {n} is not a port (1 to 65535)"
         ))),
-        Err(_) => Err(Error::invalid(format!("ports: {part:?} is not a port or range"))
-            .with_hint("e.g. \"22,80,443\", \"1-1024\", \"top:100\" or \"all\"")),
+        Err(_) => Err(
+            Error::invalid(format!("ports: {part:?} is not a port or range"))
+                .with_hint("e.g. \"22,80,443\", \"1-1024\", \"top:100\" or \"all\""),
+        ),
     }
 }
 
@@ -245,7 +258,9 @@ pub fn check_port_ints(v: &[i64]) -> Result<Vec<u16>> {
     let mut out = Vec::new();
     for &n in v {
         if !(1..=65535).contains(&n) {
-            return Err(Error::invalid(format!("ports: {n} is not a port (1 to 65535)")));
+            return Err(Error::invalid(format!(
+                "ports: {n} is not a port (1 to 65535)"
+            )));
         }
         if seen.insert(n) {
             out.push(n as u16);

@@ -206,7 +206,13 @@ pub fn scan(
             buf: vec![0u8; 65536],
         };
         let sub = progress.offset(done_before);
-        let res = engine::run(&mut driver, routed.len() * ports.len(), &tuning, cancel, &sub);
+        let res = engine::run(
+            &mut driver,
+            routed.len() * ports.len(),
+            &tuning,
+            cancel,
+            &sub,
+        );
         done_before += (routed.len() * ports.len()) as u64;
         tcp = Some(driver.tcp);
         icmp = driver.icmp;
