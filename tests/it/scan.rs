@@ -247,6 +247,13 @@ fn discovery_ports_services_and_nmap_agree() {
         ("smtp", "Postfix")
     );
 
+    // IPv6 goes through connect probes.
+    let (v6, _) = ok(lab.eval(r#"scan::ports("::1", [22, 23])"#));
+    assert_eq!(ports_in(&v6, "closed"), vec![22, 23], "{v6:?}");
+    assert_eq!(field(&v6[0], "reason"), "conn-refused");
+    let (h6, _) = ok(lab.eval(r#"scan::hosts("::1")"#));
+    assert_eq!(field(&h6[0], "method"), "tcp-connect", "{h6:?}");
+
     // version: true on scan::ports adds the same fields to open ports.
     let (pv, _) = ok(lab.eval(&format!(
         r#"scan::ports("{}", "22,80", #{{ version: true }})"#,

@@ -335,6 +335,9 @@ pub fn hosts(
             partial: res.partial,
         });
     }
+    if res.partial {
+        out.iter_mut().for_each(|h| h.partial = true);
+    }
     sort_hosts(&mut out);
     Ok((out, res.partial))
 }

@@ -47,6 +47,8 @@ pub trait Driver {
     fn fds(&self) -> Vec<RawFd>;
     /// Reads everything waiting, reporting `(item, outcome)` per match.
     fn drain(&mut self, out: &mut Vec<(usize, Self::Outcome)>);
+    /// Called after each burst of `send`s, for drivers that queue them.
+    fn flush(&mut self) {}
 }
 
 const UNSENT: u8 = 0;
@@ -181,6 +183,7 @@ pub fn run<D: Driver>(
             sent_packets += ppi;
             sent_now += 1;
         }
+        d.flush();
         // Wait for replies: briefly when more can be sent, else until the
         // oldest probe times out.
         let now = us(Instant::now());

@@ -64,6 +64,34 @@ pub fn tcp_probe(
     out[16..18].copy_from_slice(&c.to_be_bytes());
 }
 
+/// An IPv4 header + the TCP probe, for an IPPROTO_RAW socket. The kernel
+/// fills in the IP checksum and the total length.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_tcp_probe(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    flags: u8,
+    id: u16,
+    out: &mut [u8; 44],
+) {
+    out[0] = 0x45;
+    out[1] = 0;
+    out[2..4].copy_from_slice(&44u16.to_be_bytes());
+    out[4..6].copy_from_slice(&id.to_be_bytes());
+    out[6..8].copy_from_slice(&[0x40, 0]); // don't fragment
+    out[8] = 64;
+    out[9] = 6;
+    out[10..12].fill(0);
+    out[12..16].copy_from_slice(&src.octets());
+    out[16..20].copy_from_slice(&dst.octets());
+    let mut t = [0u8; 24];
+    tcp_probe(src, dst, sport, dport, seq, 0, flags, &mut t);
+    out[20..44].copy_from_slice(&t);
+}
+
 /// An ICMP echo request with an 8-byte payload.
 pub fn icmp_echo(id: u16, seq: u16, out: &mut [u8; 16]) {
     out.fill(0);

@@ -41,6 +41,20 @@ fn big_rcvbuf(fd: RawFd) {
     }
 }
 
+/// A send-only raw IPv4 socket (IPPROTO_RAW: the caller writes the IP
+/// header, and the kernel delivers nothing to it, so it costs no copies of
+/// incoming traffic). Blocking: a full send buffer waits rather than drops.
+pub fn raw_sender() -> Result<Socket> {
+    Socket::new(
+        Domain::IPV4,
+        Type::RAW,
+        Some(Protocol::from(libc::IPPROTO_RAW)),
+    )
+    .map_err(|e| {
+        Error::io("opening a raw socket", e).with_hint("SYN scans need root or CAP_NET_RAW")
+    })
+}
+
 /// Sends `buf` to `dst` on a raw socket; `WouldBlock` when the send buffer
 /// is full (the caller waits and tries again).
 pub fn send_to(s: &Socket, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {

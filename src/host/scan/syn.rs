@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// A keyed hash of (ip, port): unguessable by others on the path, so a
@@ -54,8 +55,43 @@ enum Seen {
     Unreachable,
 }
 
+/// One probe, fully decided, for whichever thread sends it.
+#[derive(Clone, Copy)]
+struct Probe {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    dport: u16,
+    seq: u32,
+}
+
+fn send_probe(s: &Socket, sport: u16, p: &Probe) {
+    let mut b = [0u8; 44];
+    packet::ip_tcp_probe(p.src, p.dst, sport, p.dport, p.seq, TCP_SYN, 0, &mut b);
+    // A failed send (no route, buffer trouble) leaves the probe silent: it
+    // is retried and, failing that, reported filtered.
+    let _ = sock::send_to(s, &b, p.dst);
+}
+
+/// The second sender. On a veth or loopback path the kernel does the
+/// target's work (and routes its reply back) inside our send call, so a
+/// single sender is CPU-bound in the kernel; a second thread sending half
+/// of each burst puts the other core to work. Its socket was created by the
+/// calling thread (in its namespace) and handed over; the thread opens none.
+fn helper(rx: mpsc::Receiver<Vec<Probe>>, sock: Socket, sport: u16) {
+    for batch in rx {
+        for p in &batch {
+            send_probe(&sock, sport, p);
+        }
+    }
+}
+
 struct SynDriver<'a> {
+    /// Receives replies (every TCP segment for this namespace).
     tcp: Socket,
+    /// Sends probes (IPPROTO_RAW: receives nothing).
+    sender: Socket,
+    helper: Option<mpsc::Sender<Vec<Probe>>>,
+    batch: Vec<Probe>,
     icmp: Option<Socket>,
     hosts: &'a [Ipv4Addr],
     srcs: Vec<Ipv4Addr>,
@@ -80,12 +116,32 @@ impl Driver for SynDriver<'_> {
     // Items run port-major, so consecutive probes go to different hosts.
     fn send(&mut self, i: usize) -> std::io::Result<()> {
         let h = i % self.hosts.len();
-        let port = self.ports[i / self.hosts.len()];
+        let dport = self.ports[i / self.hosts.len()];
         let dst = self.hosts[h];
-        let mut b = [0u8; 24];
-        let seq = self.cookie.of(dst, port);
-        packet::tcp_probe(self.srcs[h], dst, self.sport, port, seq, 0, TCP_SYN, &mut b);
-        sock::send_to(&self.tcp, &b, dst).map(|_| ())
+        self.batch.push(Probe {
+            src: self.srcs[h],
+            dst,
+            dport,
+            seq: self.cookie.of(dst, dport),
+        });
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        let mut batch = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.helper {
+            if batch.len() >= 16 {
+                let theirs = batch.split_off(batch.len() / 2);
+                if let Err(mpsc::SendError(back)) = tx.send(theirs) {
+                    batch.extend(back);
+                }
+            }
+        }
+        for p in &batch {
+            send_probe(&self.sender, self.sport, p);
+        }
+        batch.clear();
+        self.batch = batch;
     }
 
     fn fds(&self) -> Vec<RawFd> {
@@ -156,9 +212,35 @@ pub fn scan(
     progress: &Progress,
     warn: &mut dyn FnMut(String),
 ) -> Result<(Vec<PortResult>, bool)> {
+    let sport = o.source_port.unwrap_or_else(pick_source_port);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || hosts.len() * ports.len() < 4096 {
+        return scan_with(hosts, ports, o, sport, None, cancel, progress, warn);
+    }
+    let helper_sock = sock::raw_sender()?;
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        s.spawn(move || helper(rx, helper_sock, sport));
+        // `tx` moves in and drops when the scan ends, which ends the helper.
+        scan_with(hosts, ports, o, sport, Some(tx), cancel, progress, warn)
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_with(
+    hosts: &[Ipv4Addr],
+    ports: &[u16],
+    o: &PortOpts,
+    sport: u16,
+    helper: Option<mpsc::Sender<Vec<Probe>>>,
+    cancel: &CancelToken,
+    progress: &Progress,
+    warn: &mut dyn FnMut(String),
+) -> Result<(Vec<PortResult>, bool)> {
     let tcp = sock::raw_ipv4(libc::IPPROTO_TCP)?;
     let icmp = sock::raw_ipv4(libc::IPPROTO_ICMP).ok();
-    let sport = o.source_port.unwrap_or_else(pick_source_port);
+    let mut sender = Some(sock::raw_sender()?);
+    let mut helper = helper;
     let mut port_index = vec![u32::MAX; 65536];
     for (k, &p) in ports.iter().enumerate() {
         port_index[usize::from(p)] = k as u32;
@@ -193,8 +275,14 @@ pub fn scan(
             continue;
         }
         let Some(tcp_sock) = tcp.take() else { break };
+        let Some(send_sock) = sender.take() else {
+            break;
+        };
         let mut driver = SynDriver {
             tcp: tcp_sock,
+            sender: send_sock,
+            helper: helper.take(),
+            batch: Vec::with_capacity(256),
             icmp: icmp.take(),
             hosts: &routed,
             srcs,
@@ -215,6 +303,8 @@ pub fn scan(
         );
         done_before += (routed.len() * ports.len()) as u64;
         tcp = Some(driver.tcp);
+        sender = Some(driver.sender);
+        helper = driver.helper;
         icmp = driver.icmp;
         port_index = driver.port_index;
         for (i, r) in res.results.iter().enumerate() {
