@@ -254,6 +254,42 @@ fn discovery_ports_services_and_nmap_agree() {
     let (h6, _) = ok(lab.eval(r#"scan::hosts("::1")"#));
     assert_eq!(field(&h6[0], "method"), "tcp-connect", "{h6:?}");
 
+    // Unprivileged: connect fallback, with a warning, same open ports.
+    if std::process::Command::new("setpriv")
+        .arg("--help")
+        .output()
+        .is_ok()
+    {
+        let (dir, path) = crate::common::script(
+            "u.rhai",
+            &format!(r#"scan::ports("{}", "20-25,80,3306")"#, web.ip),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = lab
+            .scanner
+            .command("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::common::hound_path())
+            .args(["--json", "run", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("falling back to a TCP connect scan"),
+            "{stderr}"
+        );
+        let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(ports_in(&rows, "open"), vec![22, 80, 3306]);
+        assert!(rows
+            .iter()
+            .all(|r| field(r, "state") == "open" || field(r, "reason") == "conn-refused"));
+    }
+
     // version: true on scan::ports adds the same fields to open ports.
     let (pv, _) = ok(lab.eval(&format!(
         r#"scan::ports("{}", "22,80", #{{ version: true }})"#,

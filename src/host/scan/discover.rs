@@ -232,6 +232,9 @@ pub fn hosts(
             });
             continue;
         }
+        if all_ifaces.iter().any(|i| i.broadcast() == Some(h)) {
+            continue;
+        }
         let src = match sock::source_for(IpAddr::V4(h)) {
             Some(IpAddr::V4(s)) => s,
             _ => {

@@ -120,6 +120,15 @@ pub struct Iface {
 }
 
 impl Iface {
+    /// The subnet's broadcast address (never a host; the kernel refuses to
+    /// route to it without SO_BROADCAST).
+    pub fn broadcast(&self) -> Option<Ipv4Addr> {
+        (self.prefix < 31 && !self.loopback).then(|| {
+            let host_bits = u32::MAX >> u32::from(self.prefix);
+            Ipv4Addr::from(u32::from(self.ip) | host_bits)
+        })
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let mask = if self.prefix == 0 {
             0

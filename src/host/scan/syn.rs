@@ -240,6 +240,7 @@ fn scan_with(
     let tcp = sock::raw_ipv4(libc::IPPROTO_TCP)?;
     let icmp = sock::raw_ipv4(libc::IPPROTO_ICMP).ok();
     let mut sender = Some(sock::raw_sender()?);
+    let ifaces = sock::interfaces();
     let mut helper = helper;
     let mut port_index = vec![u32::MAX; 65536];
     for (k, &p) in ports.iter().enumerate() {
@@ -263,6 +264,9 @@ fn scan_with(
         let mut routed = Vec::new();
         let mut srcs = Vec::new();
         for &h in chunk {
+            if ifaces.iter().any(|i| i.broadcast() == Some(h)) {
+                continue;
+            }
             match sock::source_for(IpAddr::V4(h)) {
                 Some(IpAddr::V4(s)) => {
                     routed.push(h);
