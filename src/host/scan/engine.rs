@@ -7,7 +7,10 @@
 //! Timeouts adapt to measured round trips as nmap's do: srtt and rttvar
 //! (RFC 6298), timeout = srtt + 4·rttvar, clamped. Samples come only from
 //! probes sent once (Karn's rule), so a late reply to a retransmission
-//! cannot shrink the timeout.
+//! cannot shrink the timeout. Round trips are kept per target host (a
+//! driver's "group"), falling back to the scan-wide figures for a host that
+//! has not answered yet, so a slow routed host is not judged by a fast
+//! neighbour's timings.
 //!
 //! Everything runs on the calling thread with nonblocking sockets and
 //! poll(2): the sockets live in the caller's network namespace, and
@@ -49,6 +52,13 @@ pub trait Driver {
     fn drain(&mut self, out: &mut Vec<(usize, Self::Outcome)>);
     /// Called after each burst of `send`s, for drivers that queue them.
     fn flush(&mut self) {}
+    /// Which timing group (target host) item `i` belongs to.
+    fn group(&self, _i: usize) -> usize {
+        0
+    }
+    fn group_count(&self) -> usize {
+        1
+    }
 }
 
 const UNSENT: u8 = 0;
@@ -101,12 +111,15 @@ pub fn run<D: Driver>(
     let mut next_fresh = 0usize;
     let mut outstanding = 0usize;
     let mut resolved = 0usize;
-    let mut rtt = Rtt {
+    let new_rtt = || Rtt {
         srtt: 0.0,
         rttvar: 0.0,
         samples: 0,
     };
-    let rto = |r: &Rtt| -> u32 {
+    let mut global = new_rtt();
+    let mut rtts: Vec<Rtt> = (0..d.group_count().max(1)).map(|_| new_rtt()).collect();
+    let rto = |g: &Rtt, all: &Rtt| -> u32 {
+        let r = if g.samples > 0 { g } else { all };
         let d = if r.samples == 0 {
             t.initial_rto
         } else {
@@ -114,6 +127,7 @@ pub fn run<D: Driver>(
         };
         d.clamp(t.min_rto, t.max_rto).as_micros() as u32
     };
+    let group_of = |d: &D, i: usize, n_groups: usize| d.group(i).min(n_groups - 1);
     let ppi = d.packets_per_item().max(1);
     let mut sent_packets: u64 = 0;
     let mut replies = Vec::new();
@@ -187,7 +201,6 @@ pub fn run<D: Driver>(
         // Wait for replies: briefly when more can be sent, else until the
         // oldest probe times out.
         let now = us(Instant::now());
-        let cur_rto = rto(&rtt);
         let can_send_more = outstanding < t.window && (next_fresh < n || !retry.is_empty());
         let wait = if blocked {
             Duration::from_micros(200)
@@ -198,7 +211,10 @@ pub fn run<D: Driver>(
         } else {
             let until = pending
                 .front()
-                .map(|&(_, s)| (s + cur_rto).saturating_sub(now))
+                .map(|&(i, s)| {
+                    let g = group_of(d, i as usize, rtts.len());
+                    (s + rto(&rtts[g], &global)).saturating_sub(now)
+                })
                 .unwrap_or(1000);
             Duration::from_micros(u64::from(until)).min(Duration::from_millis(10))
         };
@@ -215,7 +231,10 @@ pub fn run<D: Driver>(
             if state[i] == WAITING {
                 outstanding -= 1;
                 if tries[i] == 1 {
-                    rtt.update(f64::from(now.saturating_sub(sent_at[i])));
+                    let sample = f64::from(now.saturating_sub(sent_at[i]));
+                    let g = group_of(d, i, rtts.len());
+                    rtts[g].update(sample);
+                    global.update(sample);
                 }
             }
             results[i] = Some((o, now.saturating_sub(sent_at[i])));
@@ -223,14 +242,14 @@ pub fn run<D: Driver>(
             resolved += 1;
         }
         // Expire silent probes: retransmit or give up.
-        let cur_rto = rto(&rtt);
         while let Some(&(i, s)) = pending.front() {
             let iu = i as usize;
             if state[iu] != WAITING || sent_at[iu] != s {
                 pending.pop_front();
                 continue;
             }
-            if now.saturating_sub(s) < cur_rto {
+            let g = group_of(d, iu, rtts.len());
+            if now.saturating_sub(s) < rto(&rtts[g], &global) {
                 break;
             }
             pending.pop_front();

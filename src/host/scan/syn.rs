@@ -127,6 +127,14 @@ impl Driver for SynDriver<'_> {
         Ok(())
     }
 
+    fn group(&self, i: usize) -> usize {
+        i % self.hosts.len()
+    }
+
+    fn group_count(&self) -> usize {
+        self.hosts.len()
+    }
+
     fn flush(&mut self) {
         let mut batch = std::mem::take(&mut self.batch);
         if let Some(tx) = &self.helper {
