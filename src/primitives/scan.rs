@@ -485,12 +485,13 @@ pub mod scan_fns {
 
     /// Identifies what listens on the open ones among `ports`: scans them,
     /// connects to each open port, reads the greeting or sends the probe the
-    /// port suggests (HTTP GET, RDP X.224, PostgreSQL SSLRequest).
+    /// port suggests (HTTP GET, RDP X.224, PostgreSQL SSLRequest, TLS hello).
     ///
     /// Returns maps `ip`, `port`, `service` (`ssh`, `http`, `mysql`,
     /// `postgresql`, `smtp`, `ftp`, `pop3`, `imap`, `rdp`, `tls`, `unknown`),
     /// `product`, `version`, `banner` (first line, or the HTTP `Server`
-    /// header), `title` (HTTP). Banners are attacker text: printers escape them.
+    /// header), `title` (HTTP), `cert_subject`/`cert_issuer` (TLS, unverified).
+    /// Banners are attacker text: printers escape them.
     ///
     /// ```rhai
     /// // no_run

@@ -393,3 +393,62 @@ fn bad_inputs_are_named_errors() {
         assert!(msg.contains(want), "{script}: {msg:?} lacks {want:?}");
     }
 }
+
+#[test]
+fn services_read_a_tls_certificate_subject() {
+    require_root!();
+    require_cmd!("openssl");
+    let lab = Lab::build(&[HostSpec::new("tls", 10)]).expect("lab");
+    let host = lab.host("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=server01.lab/O=Hound Lab", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    // Killed with the namespace when the lab drops.
+    let mut server = host
+        .ns
+        .command("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("{}:8443", host.ip),
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it listens (a bounded poll, not a timing assertion).
+    let script = format!(
+        r#"scan::ports("{}", [8443]).filter(|p| p.state == "open").len()"#,
+        host.ip
+    );
+    for _ in 0..50 {
+        if lab.eval(&script).0.ok() == Some(Value::from(1)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (sv, _) = ok(lab.eval(&format!(r#"scan::services("{}", [8443])"#, host.ip)));
+    assert_eq!(field(&sv[0], "service"), "tls", "{sv:?}");
+    assert_eq!(
+        field(&sv[0], "cert_subject"),
+        "CN=server01.lab, O=Hound Lab"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -12,6 +12,7 @@ pub mod services;
 pub mod sock;
 pub mod spec;
 pub mod syn;
+pub mod tls;
 
 use serde::Serialize;
 use std::time::Duration;

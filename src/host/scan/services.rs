@@ -27,6 +27,10 @@ pub struct ServiceInfo {
     pub banner: Option<String>,
     /// The HTTP page title, when there is one.
     pub title: Option<String>,
+    /// TLS services: the certificate's subject and issuer (`CN=…, O=…`),
+    /// read from a TLS 1.2 handshake, not verified.
+    pub cert_subject: Option<String>,
+    pub cert_issuer: Option<String>,
 }
 
 /// One identified port.
@@ -38,6 +42,11 @@ pub struct ServiceResult {
     pub info: ServiceInfo,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+}
+
+/// Ports where TLS comes first (HTTPS, SMTPS, LDAPS, DoT, IMAPS, POP3S).
+fn tls_first(port: u16) -> bool {
+    matches!(port, 443 | 465 | 636 | 853 | 993 | 995 | 4443 | 8443 | 9443)
 }
 
 /// Ports where the client speaks first, so waiting for a greeting is wasted.
@@ -68,7 +77,7 @@ const PG_SSL: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 /// Reads until EOF, `limit` bytes, the deadline, or a pause once data came.
 async fn read_some(s: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) {
     let mut chunk = [0u8; 4096];
-    while buf.len() < 16384 {
+    while buf.len() < 65536 {
         let now = Instant::now();
         if now >= deadline {
             break;
@@ -87,12 +96,19 @@ async fn read_some(s: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) {
 
 /// Connects to `addr` and identifies the service; `None` when it cannot connect.
 pub async fn identify(addr: SocketAddr, timeout: Duration) -> Option<ServiceInfo> {
+    let port = addr.port();
+    if tls_first(port) {
+        // One connection at a time: a single-threaded server would serve an
+        // idle first connection and leave the handshake waiting.
+        if let Some(i) = tls(addr, timeout).await {
+            return Some(i);
+        }
+    }
     let mut s = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;
     let mut buf = Vec::new();
-    let port = addr.port();
     if !client_first(port) {
         read_some(
             &mut s,
@@ -120,7 +136,39 @@ pub async fn identify(addr: SocketAddr, timeout: Duration) -> Option<ServiceInfo
             read_some(&mut s, &mut buf, Instant::now() + timeout).await;
         }
     }
-    Some(classify(port, &buf, sent))
+    let info = classify(port, &buf, sent);
+    if info.service == "tls" {
+        // Our plaintext probe met a TLS server: ask again in its language.
+        drop(s);
+        return Some(tls(addr, timeout).await.unwrap_or(info));
+    }
+    Some(info)
+}
+
+/// A TLS handshake up to the server's certificate, on a new connection.
+async fn tls(addr: SocketAddr, timeout: Duration) -> Option<ServiceInfo> {
+    let mut s = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    s.write_all(&super::tls::client_hello(None)).await.ok()?;
+    let mut buf = Vec::new();
+    read_some(&mut s, &mut buf, Instant::now() + timeout).await;
+    if buf.first() != Some(&0x16) && buf.first() != Some(&0x15) {
+        return None;
+    }
+    let mut i = ServiceInfo {
+        service: "tls".into(),
+        ..Default::default()
+    };
+    if let Some((sub, iss)) =
+        super::tls::first_certificate(&buf).and_then(|c| super::tls::names(&c))
+    {
+        i.banner = Some(sub.chars().take(200).collect());
+        i.cert_subject = Some(sub);
+        i.cert_issuer = Some(iss);
+    }
+    Some(i)
 }
 
 fn first_line(b: &[u8]) -> String {
