@@ -406,5 +406,28 @@ mod tests {
             "rdp"
         );
         assert_eq!(classify(5432, b"N", Some("pg")).service, "postgresql");
+        let ftp = classify(21, b"220 (vsFTPd 3.0.3)\r\n", None);
+        assert_eq!(
+            (ftp.service.as_str(), ftp.product.as_deref()),
+            ("ftp", Some("vsFTPd"))
+        );
+        assert_eq!(
+            classify(110, b"+OK Dovecot ready.\r\n", None).service,
+            "pop3"
+        );
+        assert_eq!(
+            classify(143, b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", None)
+                .product
+                .as_deref(),
+            Some("Dovecot")
+        );
+        assert_eq!(
+            classify(443, &[0x15, 3, 3, 0, 2, 2, 40], Some("http")).service,
+            "tls"
+        );
+        assert_eq!(
+            classify(9999, b"\x1b[2Jhi", None).banner.as_deref(),
+            Some("\u{1b}[2Jhi")
+        );
     }
 }
