@@ -6,3 +6,5 @@ mod common;
 mod docs;
 mod fssyslog;
 mod stdlib;
+mod netlab;
+mod scan;

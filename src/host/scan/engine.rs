@@ -1,0 +1,268 @@
+//! The send/receive loop shared by the raw scans (SYN ports, ARP/ICMP/TCP
+//! discovery), in the manner of masscan and ZMap: probes go out as fast as
+//! the rate and window allow, replies are matched statelessly by the driver
+//! (a keyed cookie in the packet, not a per-probe table), and only probes
+//! that stayed silent are sent again.
+//!
+//! Timeouts adapt to measured round trips as nmap's do: srtt and rttvar
+//! (RFC 6298), timeout = srtt + 4·rttvar, clamped. Samples come only from
+//! probes sent once (Karn's rule), so a late reply to a retransmission
+//! cannot shrink the timeout. Round trips are kept per target host (a
+//! driver's "group"), falling back to the scan-wide figures for a host that
+//! has not answered yet, so a slow routed host is not judged by a fast
+//! neighbour's timings.
+//!
+//! Everything runs on the calling thread with nonblocking sockets and
+//! poll(2): the sockets live in the caller's network namespace, and
+//! cancellation is checked every few milliseconds.
+
+use super::Progress;
+use crate::runtime::CancelToken;
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// Knobs for one run.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Packets per second (0 = no limit beyond the window).
+    pub rate: u64,
+    /// Probes awaiting an answer at once.
+    pub window: usize,
+    /// Retransmissions of a silent probe.
+    pub retries: u32,
+    /// Timeout before any round trip was measured.
+    pub initial_rto: Duration,
+    pub min_rto: Duration,
+    pub max_rto: Duration,
+}
+
+/// What a protocol plugs into the loop.
+pub trait Driver {
+    type Outcome: Copy;
+    /// Packets sent per item (for the rate limit).
+    fn packets_per_item(&self) -> u64 {
+        1
+    }
+    /// Sends the probe(s) for item `i`. `Err(WouldBlock)` means "try later".
+    fn send(&mut self, i: usize) -> std::io::Result<()>;
+    /// The sockets to wait on.
+    fn fds(&self) -> Vec<RawFd>;
+    /// Reads everything waiting, reporting `(item, outcome)` per match.
+    fn drain(&mut self, out: &mut Vec<(usize, Self::Outcome)>);
+    /// Called after each burst of `send`s, for drivers that queue them.
+    fn flush(&mut self) {}
+    /// Which timing group (target host) item `i` belongs to.
+    fn group(&self, _i: usize) -> usize {
+        0
+    }
+    fn group_count(&self) -> usize {
+        1
+    }
+}
+
+const UNSENT: u8 = 0;
+const WAITING: u8 = 1;
+const REQUEUED: u8 = 2;
+const DONE: u8 = 3;
+
+/// Per item: the outcome (None = never answered) and the round trip of the
+/// answered probe in microseconds.
+pub struct Outcomes<T> {
+    pub results: Vec<Option<(T, u32)>>,
+    pub partial: bool,
+}
+
+struct Rtt {
+    srtt: f64,
+    rttvar: f64,
+    samples: u64,
+}
+
+impl Rtt {
+    fn update(&mut self, r: f64) {
+        if self.samples == 0 {
+            self.srtt = r;
+            self.rttvar = r / 2.0;
+        } else {
+            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
+            self.srtt = 0.875 * self.srtt + 0.125 * r;
+        }
+        self.samples += 1;
+    }
+}
+
+/// Runs items `0..n` through `d`, in the order given by `order`.
+pub fn run<D: Driver>(
+    d: &mut D,
+    n: usize,
+    t: &Tuning,
+    cancel: &CancelToken,
+    progress: &Progress,
+) -> Outcomes<D::Outcome> {
+    let start = Instant::now();
+    let us = |i: Instant| i.duration_since(start).as_micros().min(u32::MAX as u128) as u32;
+    let mut state = vec![UNSENT; n];
+    let mut tries = vec![0u8; n];
+    let mut sent_at = vec![0u32; n];
+    let mut results: Vec<Option<(D::Outcome, u32)>> = vec![None; n];
+    let mut pending: VecDeque<(u32, u32)> = VecDeque::new();
+    let mut retry: VecDeque<u32> = VecDeque::new();
+    let mut next_fresh = 0usize;
+    let mut outstanding = 0usize;
+    let mut resolved = 0usize;
+    let new_rtt = || Rtt {
+        srtt: 0.0,
+        rttvar: 0.0,
+        samples: 0,
+    };
+    let mut global = new_rtt();
+    let mut rtts: Vec<Rtt> = (0..d.group_count().max(1)).map(|_| new_rtt()).collect();
+    let rto = |g: &Rtt, all: &Rtt| -> u32 {
+        let r = if g.samples > 0 { g } else { all };
+        let d = if r.samples == 0 {
+            t.initial_rto
+        } else {
+            Duration::from_micros((r.srtt + 4.0 * r.rttvar) as u64)
+        };
+        d.clamp(t.min_rto, t.max_rto).as_micros() as u32
+    };
+    let group_of = |d: &D, i: usize, n_groups: usize| d.group(i).min(n_groups - 1);
+    let ppi = d.packets_per_item().max(1);
+    let mut sent_packets: u64 = 0;
+    let mut replies = Vec::new();
+    let fds = d.fds();
+    let mut partial = false;
+    let mut last_check = Instant::now();
+
+    while resolved < n {
+        if last_check.elapsed() >= Duration::from_millis(10) {
+            last_check = Instant::now();
+            if cancel.is_cancelled() {
+                partial = true;
+                break;
+            }
+            progress.set(resolved as u64);
+        }
+        // Send what the window and the rate allow.
+        let mut blocked = false;
+        let mut rate_limited = false;
+        let mut sent_now = 0;
+        while outstanding < t.window && sent_now < 256 {
+            if t.rate > 0 {
+                let allowed = (start.elapsed().as_secs_f64() * t.rate as f64) as u64 + ppi;
+                if sent_packets + ppi > allowed {
+                    rate_limited = true;
+                    break;
+                }
+            }
+            let i = loop {
+                match retry.pop_front() {
+                    Some(i) if state[i as usize] == REQUEUED => break Some(i as usize),
+                    Some(_) => continue,
+                    None => {
+                        break (next_fresh < n).then(|| {
+                            next_fresh += 1;
+                            next_fresh - 1
+                        })
+                    }
+                }
+            };
+            let Some(i) = i else { break };
+            match d.send(i) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The send queue is full: retry this item first, later.
+                    if state[i] == UNSENT {
+                        next_fresh -= 1;
+                    } else {
+                        retry.push_front(i as u32);
+                    }
+                    blocked = true;
+                    break;
+                }
+                Err(_) => {
+                    // Unroutable or refused locally: nothing will answer.
+                    state[i] = DONE;
+                    resolved += 1;
+                    continue;
+                }
+            }
+            let now = us(Instant::now());
+            state[i] = WAITING;
+            tries[i] = tries[i].saturating_add(1);
+            sent_at[i] = now;
+            pending.push_back((i as u32, now));
+            outstanding += 1;
+            sent_packets += ppi;
+            sent_now += 1;
+        }
+        d.flush();
+        // Wait for replies: briefly when more can be sent, else until the
+        // oldest probe times out.
+        let now = us(Instant::now());
+        let can_send_more = outstanding < t.window && (next_fresh < n || !retry.is_empty());
+        let wait = if blocked {
+            Duration::from_micros(200)
+        } else if rate_limited {
+            Duration::from_millis(1)
+        } else if can_send_more {
+            Duration::ZERO
+        } else {
+            let until = pending
+                .front()
+                .map(|&(i, s)| {
+                    let g = group_of(d, i as usize, rtts.len());
+                    (s + rto(&rtts[g], &global)).saturating_sub(now)
+                })
+                .unwrap_or(1000);
+            Duration::from_micros(u64::from(until)).min(Duration::from_millis(10))
+        };
+        if !wait.is_zero() {
+            super::sock::poll_read(&fds, wait.max(Duration::from_millis(1)));
+        }
+        replies.clear();
+        d.drain(&mut replies);
+        let now = us(Instant::now());
+        for &(i, o) in &replies {
+            if i >= n || state[i] == DONE {
+                continue;
+            }
+            if state[i] == WAITING {
+                outstanding -= 1;
+                if tries[i] == 1 {
+                    let sample = f64::from(now.saturating_sub(sent_at[i]));
+                    let g = group_of(d, i, rtts.len());
+                    rtts[g].update(sample);
+                    global.update(sample);
+                }
+            }
+            results[i] = Some((o, now.saturating_sub(sent_at[i])));
+            state[i] = DONE;
+            resolved += 1;
+        }
+        // Expire silent probes: retransmit or give up.
+        while let Some(&(i, s)) = pending.front() {
+            let iu = i as usize;
+            if state[iu] != WAITING || sent_at[iu] != s {
+                pending.pop_front();
+                continue;
+            }
+            let g = group_of(d, iu, rtts.len());
+            if now.saturating_sub(s) < rto(&rtts[g], &global) {
+                break;
+            }
+            pending.pop_front();
+            outstanding -= 1;
+            if u32::from(tries[iu]) <= t.retries {
+                state[iu] = REQUEUED;
+                retry.push_back(i);
+            } else {
+                state[iu] = DONE;
+                resolved += 1;
+            }
+        }
+    }
+    progress.set(resolved as u64);
+    Outcomes { results, partial }
+}
