@@ -30,7 +30,15 @@ fn req_json(r: &Request) -> Value {
 
 /// The common path of every change: policy, journal first, dry-run, apply.
 /// `noop` names the status when the plan changes nothing.
-fn change(nc: &NativeCallContext, p: &str, args: Value, plan: Plan, undo: Option<Value>, done: &str, noop: &str) -> RhaiResult<Dynamic> {
+fn change(
+    nc: &NativeCallContext,
+    p: &str,
+    args: Value,
+    plan: Plan,
+    undo: Option<Value>,
+    done: &str,
+    noop: &str,
+) -> RhaiResult<Dynamic> {
     let c = ctx(nc, p)?;
     let mut out = json!({
         "table": format!("inet {}", plan.table), "changes": plan.changes, "unchanged": plan.unchanged,
@@ -40,8 +48,13 @@ fn change(nc: &NativeCallContext, p: &str, args: Value, plan: Plan, undo: Option
         return to_dyn(&out);
     }
     c.require_destructive(p, &plan.changes.join(", ")).rhai(p)?;
-    c.journal(p, args.clone(), json!({ "planned": plan.changes, "batch": plan.batch }), undo)
-        .rhai(p)?;
+    c.journal(
+        p,
+        args.clone(),
+        json!({ "planned": plan.changes, "batch": plan.batch }),
+        undo,
+    )
+    .rhai(p)?;
     if c.dry_run() {
         out["status"] = json!("dry_run");
         out["batch"] = json!(plan.batch);
@@ -61,7 +74,15 @@ fn block_impl(nc: &NativeCallContext, target: Dynamic, opts: Map) -> RhaiResult<
     let r = request(P, &target, opts)?;
     let plan = fw::plan_block(&r).rhai(P)?;
     let undo = json!({ "primitive": "fw::unblock", "args": req_json(&r) });
-    change(nc, P, req_json(&r), plan, Some(undo), "blocked", "already_blocked")
+    change(
+        nc,
+        P,
+        req_json(&r),
+        plan,
+        Some(undo),
+        "blocked",
+        "already_blocked",
+    )
 }
 
 fn unblock_impl(nc: &NativeCallContext, target: Dynamic, opts: Map) -> RhaiResult<Dynamic> {
@@ -69,7 +90,15 @@ fn unblock_impl(nc: &NativeCallContext, target: Dynamic, opts: Map) -> RhaiResul
     let r = request(P, &target, opts)?;
     let plan = fw::plan_unblock(&r).rhai(P)?;
     let undo = json!({ "primitive": "fw::block", "args": req_json(&r) });
-    change(nc, P, req_json(&r), plan, Some(undo), "unblocked", "not_blocked")
+    change(
+        nc,
+        P,
+        req_json(&r),
+        plan,
+        Some(undo),
+        "unblocked",
+        "not_blocked",
+    )
 }
 
 fn isolate_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
@@ -83,7 +112,12 @@ fn isolate_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
             .into_array()
             .map_err(|_| args::bad(P, "option \"ports\": expected an array of ports"))?
             .iter()
-            .map(|x| x.as_int().ok().and_then(|i| u16::try_from(i).ok()).filter(|p| *p > 0))
+            .map(|x| {
+                x.as_int()
+                    .ok()
+                    .and_then(|i| u16::try_from(i).ok())
+                    .filter(|p| *p > 0)
+            })
             .collect::<Option<Vec<u16>>>()
             .ok_or_else(|| args::bad(P, "option \"ports\": every port must be 1-65535"))?,
     };
@@ -96,13 +130,23 @@ fn isolate_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
     if !c.dry_run() {
         // The management path must survive; if the responder's own session
         // died, undo at once rather than leave the host unreachable.
-        c.cancel.sleep(std::time::Duration::from_millis(1500)).rhai(P)?;
+        c.cancel
+            .sleep(std::time::Duration::from_millis(1500))
+            .rhai(P)?;
         if !fw::isolate::session_alive() {
             let lift = fw::isolate::plan_lift().rhai(P)?;
             fw::apply(&lift).rhai(P)?;
-            let _ = c.journal(P, json!({}), json!({ "rolled_back": "own SSH session did not survive" }), None);
+            let _ = c.journal(
+                P,
+                json!({}),
+                json!({ "rolled_back": "own SSH session did not survive" }),
+                None,
+            );
             return Err(crate::primitives::to_rhai(
-                crate::Error::io_msg("the management session did not survive isolation; rolled back").in_primitive(P),
+                crate::Error::io_msg(
+                    "the management session did not survive isolation; rolled back",
+                )
+                .in_primitive(P),
             ));
         }
     }
@@ -191,7 +235,15 @@ pub mod fw_fns {
     pub fn rollback(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "fw::rollback";
         let plan = fw::plan_rollback().rhai(P)?;
-        change(&nc, P, json!({}), plan, None, "rolled_back", "nothing_to_roll_back")
+        change(
+            &nc,
+            P,
+            json!({}),
+            plan,
+            None,
+            "rolled_back",
+            "nothing_to_roll_back",
+        )
     }
 
     /// The whole nftables ruleset as data (nft's JSON objects), read-only.

@@ -6,7 +6,12 @@ use rhai::plugin::*;
 use rhai::Dynamic;
 use std::time::Duration;
 
-fn probe_impl(nc: &NativeCallContext, ip: &str, port: i64, timeout: Duration) -> RhaiResult<Dynamic> {
+fn probe_impl(
+    nc: &NativeCallContext,
+    ip: &str,
+    port: i64,
+    timeout: Duration,
+) -> RhaiResult<Dynamic> {
     const P: &str = "net::probe";
     let c = ctx(nc, P)?;
     let addr: std::net::IpAddr = ip
@@ -18,11 +23,15 @@ fn probe_impl(nc: &NativeCallContext, ip: &str, port: i64, timeout: Duration) ->
         .filter(|p| *p > 0)
         .ok_or_else(|| args::bad(P, format!("port: {port} is out of range 1..=65535")))?;
     let before = fw::blocking(addr, port, "tcp");
-    let mut r = c.block_on(async { Ok(fw::probe::connect(addr, port, timeout).await) }).rhai(P)?;
+    let mut r = c
+        .block_on(async { Ok(fw::probe::connect(addr, port, timeout).await) })
+        .rhai(P)?;
     // A drop looks like silence from the socket; hound's own counters tell.
     if r.state == "filtered" {
         if let Some(b) = before {
-            let after = fw::blocking(addr, port, "tcp").map(|a| a.packets).unwrap_or(b.packets);
+            let after = fw::blocking(addr, port, "tcp")
+                .map(|a| a.packets)
+                .unwrap_or(b.packets);
             r.state = "blocked";
             r.reason = format!(
                 "dropped by hound's block of {} ({} more packet(s) counted)",
@@ -60,7 +69,12 @@ pub mod net_verify_fns {
     /// net::probe("172.20.0.10", 22, "500ms")
     /// ```
     #[rhai_fn(name = "probe", return_raw)]
-    pub fn probe_timeout(nc: NativeCallContext, ip: &str, port: i64, timeout: Dynamic) -> RhaiResult<Dynamic> {
+    pub fn probe_timeout(
+        nc: NativeCallContext,
+        ip: &str,
+        port: i64,
+        timeout: Dynamic,
+    ) -> RhaiResult<Dynamic> {
         let t = args::duration("net::probe", "timeout", &timeout)?;
         probe_impl(&nc, ip, port, t)
     }

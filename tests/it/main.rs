@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod docs;
 mod fssyslog;
-mod stdlib;
+mod fw;
 mod netlab;
 mod scan;
+mod stdlib;

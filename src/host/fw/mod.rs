@@ -56,7 +56,11 @@ impl Request {
         let proto_port = match (&self.proto, self.port) {
             (None, None) => None,
             (Some(p), Some(port)) if p == "tcp" || p == "udp" => Some((p.clone(), port)),
-            (Some(p), Some(_)) => return Err(Error::invalid(format!("proto {p:?}: expected \"tcp\" or \"udp\""))),
+            (Some(p), Some(_)) => {
+                return Err(Error::invalid(format!(
+                    "proto {p:?}: expected \"tcp\" or \"udp\""
+                )))
+            }
             (None, Some(port)) => Some(("tcp".to_string(), port)),
             (Some(p), None) => return Err(Error::invalid(format!("proto {p:?} needs a port"))),
         };
@@ -64,7 +68,11 @@ impl Request {
         for t in &self.targets {
             let net = target::parse_net(t)?;
             for d in &dirs {
-                out.push(Block { net, direction: *d, proto_port: proto_port.clone() });
+                out.push(Block {
+                    net,
+                    direction: *d,
+                    proto_port: proto_port.clone(),
+                });
             }
         }
         Ok(out)
@@ -107,28 +115,58 @@ pub fn plan_block(req: &Request) -> Result<Plan> {
     let blocks = req.blocks()?;
     if let Some(ttl) = req.ttl {
         if ttl.as_secs() == 0 || ttl.as_secs() > u32::MAX as u64 {
-            return Err(Error::invalid(format!("ttl: {ttl:?} must be between 1 s and 136 years")));
+            return Err(Error::invalid(format!(
+                "ttl: {ttl:?} must be between 1 s and 136 years"
+            )));
         }
     }
     let current = nft::list_table(&table)?;
     let existing = current.as_deref().map(read::blocks_of).unwrap_or_default();
-    let mut batch = if current.is_none() { skeleton(&table) } else { Vec::new() };
-    let mut plan = Plan { table: table.clone(), changes: vec![], unchanged: vec![], batch: vec![] };
+    let mut batch = if current.is_none() {
+        skeleton(&table)
+    } else {
+        Vec::new()
+    };
+    let mut plan = Plan {
+        table: table.clone(),
+        changes: vec![],
+        unchanged: vec![],
+        batch: vec![],
+    };
     for b in &blocks {
-        let same_kind = |e: &&BlockInfo| e.set == b.set_name() && e.block.proto_port == b.proto_port;
-        if let Some(e) = existing.iter().filter(same_kind).find(|e| e.block.net.contains(&b.net)) {
-            let note = if e.block.net == b.net { String::new() } else { format!(" (covered by {})", e.target) };
-            plan.unchanged.push(format!("{} {}{note}", b.label(), b.direction.as_str()));
+        let same_kind =
+            |e: &&BlockInfo| e.set == b.set_name() && e.block.proto_port == b.proto_port;
+        if let Some(e) = existing
+            .iter()
+            .filter(same_kind)
+            .find(|e| e.block.net.contains(&b.net))
+        {
+            let note = if e.block.net == b.net {
+                String::new()
+            } else {
+                format!(" (covered by {})", e.target)
+            };
+            plan.unchanged
+                .push(format!("{} {}{note}", b.label(), b.direction.as_str()));
             continue;
         }
         // Narrower blocks inside the new one would make the interval set refuse it.
-        for inner in existing.iter().filter(same_kind).filter(|e| b.net.contains(&e.block.net)) {
+        for inner in existing
+            .iter()
+            .filter(same_kind)
+            .filter(|e| b.net.contains(&e.block.net))
+        {
             batch.push(json!({ "delete": element(&table, &inner.block, None, None) }));
         }
         batch.push(json!({ "add": element(&table, b, req.ttl, req.comment.as_deref()) }));
-        plan.changes.push(format!("{} {}", b.label(), b.direction.as_str()));
+        plan.changes
+            .push(format!("{} {}", b.label(), b.direction.as_str()));
     }
-    plan.batch = if plan.changes.is_empty() { Vec::new() } else { batch };
+    plan.batch = if plan.changes.is_empty() {
+        Vec::new()
+    } else {
+        batch
+    };
     Ok(plan)
 }
 
@@ -136,18 +174,30 @@ pub fn plan_block(req: &Request) -> Result<Plan> {
 pub fn plan_unblock(req: &Request) -> Result<Plan> {
     let table = nft::table_name();
     let blocks = req.blocks()?;
-    let existing = nft::list_table(&table)?.as_deref().map(read::blocks_of).unwrap_or_default();
-    let mut plan = Plan { table: table.clone(), changes: vec![], unchanged: vec![], batch: vec![] };
+    let existing = nft::list_table(&table)?
+        .as_deref()
+        .map(read::blocks_of)
+        .unwrap_or_default();
+    let mut plan = Plan {
+        table: table.clone(),
+        changes: vec![],
+        unchanged: vec![],
+        batch: vec![],
+    };
     for b in &blocks {
-        let found = existing
-            .iter()
-            .find(|e| e.set == b.set_name() && e.block.net == b.net && e.block.proto_port == b.proto_port);
+        let found = existing.iter().find(|e| {
+            e.set == b.set_name() && e.block.net == b.net && e.block.proto_port == b.proto_port
+        });
         match found {
             Some(e) => {
-                plan.batch.push(json!({ "delete": element(&table, &e.block, None, None) }));
-                plan.changes.push(format!("{} {}", b.label(), b.direction.as_str()));
+                plan.batch
+                    .push(json!({ "delete": element(&table, &e.block, None, None) }));
+                plan.changes
+                    .push(format!("{} {}", b.label(), b.direction.as_str()));
             }
-            None => plan.unchanged.push(format!("{} {}", b.label(), b.direction.as_str())),
+            None => plan
+                .unchanged
+                .push(format!("{} {}", b.label(), b.direction.as_str())),
         }
     }
     Ok(plan)
@@ -159,7 +209,11 @@ pub fn plan_rollback() -> Result<Plan> {
     let exists = nft::list_table(&table)?.is_some();
     Ok(Plan {
         table: table.clone(),
-        changes: if exists { vec![format!("delete table inet {table}")] } else { vec![] },
+        changes: if exists {
+            vec![format!("delete table inet {table}")]
+        } else {
+            vec![]
+        },
         unchanged: vec![],
         batch: if exists {
             vec![json!({ "delete": { "table": { "family": "inet", "name": table } } })]
@@ -179,7 +233,10 @@ pub fn apply(plan: &Plan) -> Result<()> {
 
 /// Every block in hound's table, with counters and time left.
 pub fn blocks() -> Result<Vec<BlockInfo>> {
-    Ok(nft::list_table(&nft::table_name())?.as_deref().map(read::blocks_of).unwrap_or_default())
+    Ok(nft::list_table(&nft::table_name())?
+        .as_deref()
+        .map(read::blocks_of)
+        .unwrap_or_default())
 }
 
 /// The outbound block that covers `ip:port`, if any (for `net::probe`).
@@ -191,7 +248,10 @@ pub fn blocking(ip: std::net::IpAddr, port: u16, proto: &str) -> Option<BlockInf
     blocks().ok()?.into_iter().find(|b| {
         b.block.direction == Direction::Out
             && b.block.net.contains(&ip)
-            && b.block.proto_port.as_ref().is_none_or(|(p, pt)| p == proto && *pt == port)
+            && b.block
+                .proto_port
+                .as_ref()
+                .is_none_or(|(p, pt)| p == proto && *pt == port)
     })
 }
 

@@ -10,13 +10,19 @@ use serde_json::{json, Value};
 pub fn table_name() -> String {
     std::env::var("HOUND_FW_TABLE")
         .ok()
-        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|t| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
         .unwrap_or_else(|| "hound".to_string())
 }
 
 fn map_err(e: NftablesError, doing: &str) -> Error {
     match e {
-        NftablesError::NftExecution { inner, .. } if inner.kind() == std::io::ErrorKind::NotFound => {
+        NftablesError::NftExecution { inner, .. }
+            if inner.kind() == std::io::ErrorKind::NotFound =>
+        {
             Error::unsupported(format!("{doing}: the `nft` command is not installed"))
                 .with_hint("install nftables (apt-get install nftables)")
         }
@@ -48,7 +54,8 @@ pub fn apply(commands: &[Value]) -> Result<()> {
 }
 
 fn list(args: &[&str], doing: &str) -> Result<Vec<Value>> {
-    let out = helper::get_current_ruleset_raw(helper::DEFAULT_NFT, args).map_err(|e| map_err(e, doing))?;
+    let out = helper::get_current_ruleset_raw(helper::DEFAULT_NFT, args)
+        .map_err(|e| map_err(e, doing))?;
     let v: Value = serde_json::from_str(&out)
         .map_err(|e| Error::io_msg(format!("{doing}: nft printed invalid JSON: {e}")))?;
     Ok(v["nftables"].as_array().cloned().unwrap_or_default())
@@ -57,7 +64,10 @@ fn list(args: &[&str], doing: &str) -> Result<Vec<Value>> {
 /// The objects of hound's table, or `None` when it does not exist. Only our
 /// table is read: the crate cannot model every rule others may have.
 pub fn list_table(table: &str) -> Result<Option<Vec<Value>>> {
-    match list(&["list", "table", "inet", table], "reading hound's nftables table") {
+    match list(
+        &["list", "table", "inet", table],
+        "reading hound's nftables table",
+    ) {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -76,7 +86,9 @@ pub fn ruleset_text() -> Result<String> {
         .output()
         .map_err(|e| Error::io("running nft", e))?;
     if !out.status.success() {
-        return Err(Error::io_msg(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(Error::io_msg(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

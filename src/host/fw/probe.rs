@@ -19,17 +19,31 @@ pub struct Probe {
 pub async fn connect(ip: IpAddr, port: u16, timeout: Duration) -> Probe {
     let start = Instant::now();
     let ms = || Some((start.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0);
-    let (state, reason, rtt) =
-        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(SocketAddr::new(ip, port))).await {
-            Ok(Ok(_)) => ("open", "syn-ack".to_string(), ms()),
-            Ok(Err(e)) => match e.raw_os_error() {
-                Some(libc::ECONNREFUSED) => ("closed", "rst".to_string(), ms()),
-                Some(libc::EPERM) | Some(libc::EACCES) => ("blocked", "refused by a local firewall rule".to_string(), ms()),
-                Some(libc::EHOSTUNREACH) => ("filtered", "host-unreachable".to_string(), ms()),
-                Some(libc::ENETUNREACH) => ("filtered", "no route to the network".to_string(), ms()),
-                _ => ("filtered", e.to_string(), ms()),
-            },
-            Err(_) => ("filtered", "timeout".to_string(), None),
-        };
-    Probe { ip: ip.to_string(), port, state, reason, rtt_ms: rtt }
+    let (state, reason, rtt) = match tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect(SocketAddr::new(ip, port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => ("open", "syn-ack".to_string(), ms()),
+        Ok(Err(e)) => match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) => ("closed", "rst".to_string(), ms()),
+            Some(libc::EPERM) | Some(libc::EACCES) => (
+                "blocked",
+                "refused by a local firewall rule".to_string(),
+                ms(),
+            ),
+            Some(libc::EHOSTUNREACH) => ("filtered", "host-unreachable".to_string(), ms()),
+            Some(libc::ENETUNREACH) => ("filtered", "no route to the network".to_string(), ms()),
+            _ => ("filtered", e.to_string(), ms()),
+        },
+        Err(_) => ("filtered", "timeout".to_string(), None),
+    };
+    Probe {
+        ip: ip.to_string(),
+        port,
+        state,
+        reason,
+        rtt_ms: rtt,
+    }
 }

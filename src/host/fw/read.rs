@@ -28,7 +28,9 @@ fn net_of(v: &Value) -> Option<IpNet> {
         return super::target::parse_net(s).ok();
     }
     if let Some(p) = v.get("prefix") {
-        return format!("{}/{}", p["addr"].as_str()?, p["len"].as_u64()?).parse().ok();
+        return format!("{}/{}", p["addr"].as_str()?, p["len"].as_u64()?)
+            .parse()
+            .ok();
     }
     if let Some(r) = v.get("range").and_then(Value::as_array) {
         // An interval nft prints as a range: find the prefix it spans.
@@ -56,10 +58,22 @@ fn element(set: &str, raw: &Value) -> Option<BlockInfo> {
         }
         None => (net_of(&val)?, None),
     };
-    let direction = if set.starts_with("out") { Direction::Out } else { Direction::In };
-    let block = Block { net, direction, proto_port: proto_port.clone() };
+    let direction = if set.starts_with("out") {
+        Direction::Out
+    } else {
+        Direction::In
+    };
+    let block = Block {
+        net,
+        direction,
+        proto_port: proto_port.clone(),
+    };
     Some(BlockInfo {
-        target: if net.prefix_len() == net.max_prefix_len() { net.addr().to_string() } else { net.to_string() },
+        target: if net.prefix_len() == net.max_prefix_len() {
+            net.addr().to_string()
+        } else {
+            net.to_string()
+        },
         direction: direction.as_str(),
         proto: proto_port.as_ref().map(|p| p.0.clone()),
         port: proto_port.as_ref().map(|p| p.1),
@@ -93,10 +107,19 @@ fn canonical(v: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m
                 .keys()
-                .filter(|k| !matches!(k.as_str(), "handle" | "expires" | "counter" | "packets" | "bytes"))
+                .filter(|k| {
+                    !matches!(
+                        k.as_str(),
+                        "handle" | "expires" | "counter" | "packets" | "bytes"
+                    )
+                })
                 .collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&m[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&m[k])))
+                    .collect(),
+            )
         }
         Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
         other => other.clone(),
@@ -106,7 +129,10 @@ fn canonical(v: &Value) -> Value {
 /// What was added to and removed from the ruleset since a snapshot.
 pub fn diff(before: &[Value], after: &[Value]) -> Value {
     let set = |v: &[Value]| -> BTreeSet<String> {
-        v.iter().filter(|o| o.get("metainfo").is_none()).map(|o| canonical(o).to_string()).collect()
+        v.iter()
+            .filter(|o| o.get("metainfo").is_none())
+            .map(|o| canonical(o).to_string())
+            .collect()
     };
     let (b, a) = (set(before), set(after));
     let parse = |s: &String| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);

@@ -22,7 +22,9 @@ impl Direction {
             "out" => Ok(vec![Direction::Out]),
             "in" => Ok(vec![Direction::In]),
             "both" => Ok(vec![Direction::Out, Direction::In]),
-            _ => Err(Error::invalid(format!("direction {s:?}: expected \"out\", \"in\" or \"both\""))),
+            _ => Err(Error::invalid(format!(
+                "direction {s:?}: expected \"out\", \"in\" or \"both\""
+            ))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -116,8 +118,16 @@ pub fn set_names() -> Vec<String> {
 /// The set declaration (typed address, or address . proto . port), with
 /// timeouts for native expiry and a counter per element.
 pub fn set_decl(table: &str, name: &str) -> Value {
-    let addr = if name.contains('6') { "ipv6_addr" } else { "ipv4_addr" };
-    let ty = if name.ends_with('p') { json!([addr, "inet_proto", "inet_service"]) } else { json!(addr) };
+    let addr = if name.contains('6') {
+        "ipv6_addr"
+    } else {
+        "ipv4_addr"
+    };
+    let ty = if name.ends_with('p') {
+        json!([addr, "inet_proto", "inet_service"])
+    } else {
+        json!(addr)
+    };
     json!({ "set": {
         "family": "inet", "table": table, "name": name, "type": ty,
         "flags": ["interval", "timeout"], "stmt": [{ "counter": null }],
@@ -127,9 +137,17 @@ pub fn set_decl(table: &str, name: &str) -> Value {
 /// The drop rule of a set: `ip daddr @out4 counter drop`, or with
 /// `. meta l4proto . th dport` for port sets.
 pub fn rule_decl(table: &str, name: &str) -> Value {
-    let chain = if name.starts_with("out") { "output" } else { "input" };
+    let chain = if name.starts_with("out") {
+        "output"
+    } else {
+        "input"
+    };
     let proto = if name.contains('6') { "ip6" } else { "ip" };
-    let field = if name.starts_with("out") { "daddr" } else { "saddr" };
+    let field = if name.starts_with("out") {
+        "daddr"
+    } else {
+        "saddr"
+    };
     let addr = json!({ "payload": { "protocol": proto, "field": field } });
     let left = if name.ends_with('p') {
         json!({ "concat": [addr, { "meta": { "key": "l4proto" } }, { "payload": { "protocol": "th", "field": "dport" } }] })
