@@ -77,6 +77,14 @@ pub fn register(engine: &mut Engine) {
     }
 }
 
+thread_local! {
+    /// Where the primitive being called was called from. Rhai fills in the
+    /// position of errors from plain calls but not from namespaced ones
+    /// (`fs::stat(..)`), so bindings record it (in [`ctx`]) for [`to_rhai`].
+    static CALL_POS: std::cell::RefCell<(String, Position)> =
+        const { std::cell::RefCell::new((String::new(), Position::NONE)) };
+}
+
 /// Turns a hound error into the value a script's `catch (e)` receives.
 pub fn to_rhai(err: Error) -> Box<EvalAltResult> {
     let mut m = Map::new();
@@ -94,7 +102,16 @@ pub fn to_rhai(err: Error) -> Box<EvalAltResult> {
         "hint".into(),
         err.hint.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
     );
-    Box::new(EvalAltResult::ErrorRuntime(m.into(), Position::NONE))
+    // Only a position recorded by the very primitive that failed is trusted.
+    let pos = CALL_POS.with(|p| {
+        let (name, pos) = &*p.borrow();
+        if err.primitive.as_deref() == Some(name.as_str()) {
+            *pos
+        } else {
+            Position::NONE
+        }
+    });
+    Box::new(EvalAltResult::ErrorRuntime(m.into(), pos))
 }
 
 /// `result.rhai("fs::stat")?` in a binding: names the primitive and converts.
@@ -115,5 +132,6 @@ pub fn to_dyn<T: Serialize + ?Sized>(value: &T) -> RhaiResult<Dynamic> {
 
 /// Shorthand for the context, named for errors.
 pub fn ctx(nc: &rhai::NativeCallContext, primitive: &str) -> RhaiResult<crate::runtime::Ctx> {
+    CALL_POS.with(|p| *p.borrow_mut() = (primitive.to_string(), nc.call_position()));
     crate::runtime::Ctx::from_call(nc).rhai(primitive)
 }

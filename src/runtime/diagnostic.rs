@@ -50,6 +50,35 @@ impl ScriptError {
         self
     }
 
+    /// Rhai loses the position of errors raised in namespaced calls
+    /// (`fs::stat(..)`): point at the call in the source instead, exactly
+    /// when it is called once, else naming every line that calls it.
+    fn at_call(self, file: Option<&str>, source: &str, primitive: &str) -> Self {
+        let needle = format!("{primitive}(");
+        let hits: Vec<(usize, usize)> = source
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| l.find(&needle).map(|c| (i + 1, c + 1)))
+            .collect();
+        match hits.as_slice() {
+            [(line, col)] => {
+                let pos = Position::new(*line as u16, *col as u16);
+                self.at(file, Some(source), pos)
+            }
+            [] => self.at(file, None, Position::NONE),
+            many => {
+                let lines: Vec<String> = many.iter().map(|(l, _)| l.to_string()).collect();
+                let mut e = self.at(file, None, Position::NONE);
+                let note = format!("{primitive} is called on lines {}", lines.join(", "));
+                e.hint = Some(match e.hint {
+                    Some(h) => format!("{h}; {note}"),
+                    None => note,
+                });
+                e
+            }
+        }
+    }
+
     pub fn from_parse(err: &ParseError, file: &str, source: &str) -> Self {
         let mut msg = err.err_type().to_string();
         if msg.is_empty() {
@@ -94,6 +123,11 @@ impl ScriptError {
             Some(f) => read_source(f),
             None => None,
         };
+        if pos.is_none() {
+            if let (Some(t), Some(prim)) = (text.as_deref(), primitive_of(cur)) {
+                return e.at_call(cur_file.as_deref(), t, &prim);
+            }
+        }
         e.at(cur_file.as_deref(), text.as_deref(), pos)
     }
 }
@@ -106,6 +140,18 @@ fn read_source(name: &str) -> Option<String> {
     std::fs::read_to_string(name)
         .or_else(|_| std::fs::read_to_string(format!("{name}.rhai")))
         .ok()
+}
+
+/// The primitive a caught-able hound error names.
+fn primitive_of(err: &EvalAltResult) -> Option<String> {
+    match err {
+        EvalAltResult::ErrorRuntime(v, _) => v.read_lock::<rhai::Map>().and_then(|m| {
+            m.get("primitive")
+                .filter(|p| p.is_string())
+                .map(|p| p.to_string())
+        }),
+        _ => None,
+    }
 }
 
 fn leaf(err: &EvalAltResult, max_ops: u64) -> ScriptError {

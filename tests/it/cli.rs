@@ -211,3 +211,19 @@ fn case_is_a_usable_namespace() {
         .assert()
         .success();
 }
+
+/// Regression: Rhai drops the position of errors raised in namespaced calls;
+/// hound still points at the call.
+#[test]
+fn namespaced_primitive_errors_keep_their_position() {
+    let (_d, p) = script(
+        "n.rhai",
+        "let x = 1;\nlet s = fs::stat(\"/nonexistent/x\");\n",
+    );
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error[not_found]: fs::stat:"))
+        .stderr(predicate::str::contains("n.rhai:2:9"));
+}
