@@ -2,6 +2,7 @@
 //! 2 usage or script error, 130 cancelled.
 
 mod doc;
+mod lab;
 mod repl;
 mod run;
 
@@ -79,6 +80,9 @@ pub enum Cmd {
         /// `proc::list`, `proc`, or a hunt name; nothing for the index
         name: Option<String>,
     },
+    /// The incident's network on this machine, for practice and tests
+    #[command(subcommand)]
+    Lab(lab::LabCmd),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -101,6 +105,7 @@ pub fn main() -> i32 {
         Some(Cmd::Check { files }) => run::check(&cli.global, &files),
         Some(Cmd::List) => doc::list(&cli.global),
         Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
+        Some(Cmd::Lab(cmd)) => lab::main(&cli.global, &cmd),
         Some(Cmd::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "hound", &mut std::io::stdout());
             EXIT_OK

@@ -6,6 +6,7 @@ mod common;
 mod docs;
 mod fssyslog;
 mod fw;
+mod lab;
 mod netlab;
 mod scan;
 mod stdlib;

@@ -1,0 +1,104 @@
+//! `hound lab`: the incident's network on this machine, in namespaces.
+
+use super::{Global, EXIT_ERROR, EXIT_OK};
+use hound::host::lab::{self, DEFAULT_PREFIX};
+use hound::output::{escape, print_value};
+use hound::ScriptError;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum LabCmd {
+    /// Build the lab: analyst, client, router, server (with the bot), victim, isolated host
+    Up {
+        #[arg(long, default_value = DEFAULT_PREFIX)]
+        name: String,
+    },
+    /// Remove the lab and everything in it (also after a crash)
+    Down {
+        #[arg(long, default_value = DEFAULT_PREFIX)]
+        name: String,
+    },
+    /// Hosts, addresses, listening ports and bot processes
+    Status {
+        #[arg(long, default_value = DEFAULT_PREFIX)]
+        name: String,
+    },
+    /// Run a command on a lab host (its network and mount namespaces)
+    Exec {
+        #[arg(long, default_value = DEFAULT_PREFIX)]
+        name: String,
+        /// analyst, client, router, server, victim or isolated
+        host: String,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Serve a lab role's fake services (started by `lab up`)
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn fail(g: &Global, e: hound::Error) -> i32 {
+    super::report_error(g, &ScriptError::from(e));
+    EXIT_ERROR
+}
+
+pub fn main(g: &Global, cmd: &LabCmd) -> i32 {
+    match cmd {
+        LabCmd::Up { name } => {
+            let exe = match std::env::current_exe() {
+                Ok(p) => p,
+                Err(e) => return fail(g, hound::Error::io("locating the hound binary", e)),
+            };
+            match lab::up(name, &exe) {
+                Ok(lines) => {
+                    if !g.quiet {
+                        eprintln!("lab {name} is up (hound lab exec --name {name} HOST -- CMD):");
+                        for l in lines {
+                            eprintln!("  {l}");
+                        }
+                    }
+                    EXIT_OK
+                }
+                Err(e) => fail(g, e),
+            }
+        }
+        LabCmd::Down { name } => match lab::down(name) {
+            Ok(removed) => {
+                if !g.quiet {
+                    eprintln!("lab {name} is down ({} namespaces removed)", removed.len());
+                }
+                EXIT_OK
+            }
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Status { name } => match lab::status(name) {
+            Ok(s) => {
+                let v = rhai::serde::to_dynamic(&s).unwrap_or_default();
+                print_value(&v, super::style(g));
+                EXIT_OK
+            }
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Exec {
+            name,
+            host,
+            command,
+        } => match lab::command(name, host, command) {
+            Ok(mut c) => match c.status() {
+                Ok(s) => s.code().unwrap_or(EXIT_ERROR),
+                Err(e) => fail(
+                    g,
+                    hound::Error::io(format!("running {}", escape(&command[0])), e),
+                ),
+            },
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Serve { role } => match lab::services::serve(role) {
+            Ok(()) => EXIT_OK,
+            Err(e) => fail(g, e),
+        },
+    }
+}

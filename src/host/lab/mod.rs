@@ -1,0 +1,345 @@
+//! `hound lab`: the incident's network on one machine, for tests and for
+//! training. Every host is a network namespace (`PREFIX-HOST`) with its own
+//! mount namespace for /tmp and /var/log; the segments are bridges inside a
+//! router namespace. Nothing links to the host's namespace: the veth pairs
+//! are created with both ends inside lab namespaces.
+
+pub mod services;
+pub mod topology;
+
+use crate::error::{Error, Result};
+use crate::host::netns::{self, Netns};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use topology::{HOSTS, ROUTER, SEGMENTS};
+
+pub const DEFAULT_PREFIX: &str = "hlab";
+const RUN_DIR: &str = "/run/hound-lab";
+
+fn check_prefix(prefix: &str) -> Result<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= 24
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !prefix.starts_with('_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "--name {prefix:?}: use 1-24 letters, digits or _ (it prefixes namespace names)"
+        )))
+    }
+}
+
+pub fn ns_name(prefix: &str, host: &str) -> String {
+    format!("{prefix}-{host}")
+}
+
+fn mnt_dir(prefix: &str) -> PathBuf {
+    Path::new(RUN_DIR).join(prefix).join("mnt")
+}
+
+fn mnt_file(prefix: &str, host: &str) -> PathBuf {
+    mnt_dir(prefix).join(host)
+}
+
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::io(format!("running {program}"), e).with_hint("install util-linux and iproute2")
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::io_msg(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// A command run on a lab host: inside its network namespace and, when it
+/// has one, its mount namespace.
+pub fn command(prefix: &str, host: &str, argv: &[String]) -> Result<Command> {
+    check_prefix(prefix)?;
+    if !topology::names().contains(&host) {
+        return Err(Error::invalid(format!(
+            "host {host:?}: the lab has {}",
+            topology::names().join(", ")
+        )));
+    }
+    let ns = ns_name(prefix, host);
+    if !Path::new("/run/netns").join(&ns).exists() {
+        return Err(Error::not_found(format!("lab host {ns} does not exist"))
+            .with_hint(format!("start the lab: hound lab up --name {prefix}")));
+    }
+    let (prog, rest) = argv.split_first().ok_or_else(|| {
+        Error::invalid("command: nothing to run (hound lab exec HOST -- CMD ...)")
+    })?;
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{ns}"));
+    let mnt = mnt_file(prefix, host);
+    if mnt.exists() {
+        c.arg(format!("--mount={}", mnt.display()));
+    }
+    c.arg("--").arg(prog).args(rest);
+    Ok(c)
+}
+
+/// Starts a detached process on a lab host (it survives `lab up` exiting).
+fn spawn_detached(prefix: &str, host: &str, argv: &[&str]) -> Result<()> {
+    let mut full = vec!["setsid".to_string(), "-f".to_string()];
+    full.extend(argv.iter().map(|s| s.to_string()));
+    let status = command(prefix, host, &full)?
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| Error::io("starting a lab process", e))?;
+    if !status.success() {
+        return Err(Error::io_msg(format!(
+            "starting {} on {host} failed",
+            argv.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+fn mount_namespaces(prefix: &str) -> Result<()> {
+    let dir = mnt_dir(prefix);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+    let d = dir.to_string_lossy().to_string();
+    // A persistent mount namespace is bind-mounted onto a file; the folder
+    // holding it must itself be a private mount.
+    run("mount", &["--bind", &d, &d])?;
+    run("mount", &["--make-private", &d])?;
+    for h in HOSTS {
+        let file = mnt_file(prefix, h.name);
+        std::fs::File::create(&file).map_err(|e| Error::io(file.display(), e))?;
+        let f = file.to_string_lossy().to_string();
+        run(
+            "unshare",
+            &[
+                &format!("--mount={f}"),
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount -t tmpfs -o mode=1777 hound-lab-tmp /tmp && mount -t tmpfs hound-lab-log /var/log && mkdir -p /var/log/apache2",
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn network(prefix: &str) -> Result<()> {
+    let router = Netns::create(&ns_name(prefix, ROUTER))?.keep();
+    router.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+    for s in SEGMENTS {
+        let br = format!("br-{}", s.name);
+        router.exec_ok(&["ip", "link", "add", "name", &br, "type", "bridge"])?;
+        router.exec_ok(&["ip", "link", "set", &br, "address", s.router_mac])?;
+        router.exec_ok(&["ip", "addr", "add", s.router_addr, "dev", &br])?;
+        router.exec_ok(&["ip", "link", "set", &br, "up"])?;
+    }
+    for h in HOSTS {
+        let ns = Netns::create(&ns_name(prefix, h.name))?.keep();
+        let Some(seg) = h.segment else { continue };
+        let port = format!("v-{}", h.name);
+        netns::veth(&ns, "eth0", "", &router, &port, "")?;
+        ns.exec_ok(&["ip", "link", "set", "eth0", "down"])?;
+        ns.exec_ok(&["ip", "link", "set", "eth0", "address", h.mac])?;
+        ns.exec_ok(&["ip", "addr", "add", h.addr, "dev", "eth0"])?;
+        ns.exec_ok(&["ip", "link", "set", "eth0", "up"])?;
+        router.exec_ok(&["ip", "link", "set", &port, "master", &format!("br-{seg}")])?;
+        if let Some(gw) = topology::gateway(seg) {
+            ns.exec_ok(&["ip", "route", "add", "default", "via", gw])?;
+        }
+    }
+    Ok(())
+}
+
+fn wait_listening(prefix: &str, host: &str, ports: &[u16]) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let listening = listening_ports(prefix, host);
+        if ports.iter().all(|p| listening.contains(p)) {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(Error::timeout(format!(
+                "services on {host} did not start ({ports:?})"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Builds the lab. On any failure, removes what was built.
+pub fn up(prefix: &str, hound: &Path) -> Result<Vec<String>> {
+    check_prefix(prefix)?;
+    if !nix::unistd::Uid::effective().is_root() {
+        return Err(
+            Error::permission("the lab creates network and mount namespaces")
+                .with_hint("run as root"),
+        );
+    }
+    if !netns::list_prefix(&format!("{prefix}-")).is_empty() {
+        return Err(
+            Error::invalid(format!("a lab named {prefix} is already up"))
+                .with_hint(format!("hound lab down --name {prefix}")),
+        );
+    }
+    let built = (|| -> Result<Vec<String>> {
+        network(prefix)?;
+        mount_namespaces(prefix)?;
+        let exe = hound.to_string_lossy().to_string();
+        for h in HOSTS {
+            if let Some(role) = h.serve {
+                spawn_detached(prefix, h.name, &[&exe, "lab", "serve", "--role", role])?;
+            }
+        }
+        for h in HOSTS {
+            if let Some(role) = h.serve {
+                wait_listening(prefix, h.name, services::ports(role)?)?;
+            }
+        }
+        plant_bot(prefix)?;
+        Ok(HOSTS
+            .iter()
+            .map(|h| {
+                format!(
+                    "{:<9} {:<16} {}",
+                    h.name,
+                    h.addr.split('/').next().unwrap_or("-"),
+                    h.what
+                )
+            })
+            .collect())
+    })();
+    if built.is_err() {
+        let _ = down(prefix);
+    }
+    built
+}
+
+/// Writes /tmp/bot.sh on the server (its own /tmp) and starts it.
+fn plant_bot(prefix: &str) -> Result<()> {
+    let script = format!(
+        "cat > {p} && chmod 0755 {p} && chown root:root {p}",
+        p = topology::BOT_PATH
+    );
+    let mut child = command(prefix, "server", &["sh".into(), "-c".into(), script])?
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("writing the bot", e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(topology::BOT.as_bytes())
+            .map_err(|e| Error::io("writing the bot", e))?;
+    }
+    let status = child.wait().map_err(|e| Error::io("writing the bot", e))?;
+    if !status.success() {
+        return Err(Error::io_msg("writing /tmp/bot.sh on the server failed"));
+    }
+    spawn_detached(prefix, "server", &["bash", topology::BOT_PATH])
+}
+
+/// Removes a lab completely, also after a crash: processes, namespaces,
+/// mount namespaces and the run folder. Idempotent.
+pub fn down(prefix: &str) -> Result<Vec<String>> {
+    check_prefix(prefix)?;
+    let removed = netns::cleanup_prefix(&format!("{prefix}-"));
+    let dir = mnt_dir(prefix);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let _ = run("umount", &[&e.path().to_string_lossy()]);
+        }
+    }
+    let _ = run("umount", &[&dir.to_string_lossy()]);
+    let top = Path::new(RUN_DIR).join(prefix);
+    if top.exists() {
+        std::fs::remove_dir_all(&top).map_err(|e| Error::io(top.display(), e))?;
+    }
+    Ok(removed)
+}
+
+fn listening_ports(prefix: &str, host: &str) -> Vec<u16> {
+    let ns = Netns::existing(&ns_name(prefix, host), true);
+    let out = ns
+        .exec(&["ss", "-ltnH"])
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let mut ports: Vec<u16> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ports
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostStatus {
+    pub host: String,
+    pub namespace: String,
+    pub up: bool,
+    pub addresses: Vec<String>,
+    pub listening: Vec<u16>,
+    pub bot_pids: Vec<i32>,
+}
+
+/// What is running, host by host.
+pub fn status(prefix: &str) -> Result<Vec<HostStatus>> {
+    check_prefix(prefix)?;
+    let mut out = Vec::new();
+    for host in topology::names() {
+        let name = ns_name(prefix, host);
+        let up = Path::new("/run/netns").join(&name).exists();
+        let ns = Netns::existing(&name, true);
+        let (addresses, listening, bot_pids) = if up {
+            let addrs = ns
+                .exec(&["ip", "-o", "-4", "addr", "show"])
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(3).map(String::from))
+                .collect();
+            let bots = ns
+                .pids()
+                .into_iter()
+                .filter(|p| {
+                    std::fs::read(format!("/proc/{p}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("bot.sh"))
+                })
+                .collect();
+            (addrs, listening_ports(prefix, host), bots)
+        } else {
+            (vec![], vec![], vec![])
+        };
+        out.push(HostStatus {
+            host: host.to_string(),
+            namespace: name,
+            up,
+            addresses,
+            listening,
+            bot_pids,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,173 @@
+//! `hound lab`: the incident's network, built and torn down in namespaces.
+
+use crate::common::hound;
+use hound::host::netns::{list_prefix, unique_tag};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+struct Lab(String);
+
+impl Lab {
+    fn up() -> Lab {
+        let lab = Lab(format!("l{}", unique_tag()));
+        let out = hound()
+            .args(["lab", "up", "--name", &lab.0])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+    fn exec(&self, host: &str, argv: &[&str]) -> Output {
+        hound()
+            .args(["lab", "exec", "--name", &self.0, host, "--"])
+            .args(argv)
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, host: &str, argv: &[&str]) -> String {
+        let out = self.exec(host, argv);
+        assert!(
+            out.status.success(),
+            "{host}: {argv:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = hound().args(["lab", "down", "--name", &self.0]).output();
+    }
+}
+
+#[test]
+fn the_lab_replays_the_incident_network() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    let lab = Lab::up();
+
+    // Services, reached from the analyst seat through the router.
+    for (ip, port) in [
+        ("172.20.0.10", "22"),
+        ("172.20.0.10", "80"),
+        ("172.20.0.10", "3306"),
+        ("172.19.0.22", "3389"),
+    ] {
+        assert!(
+            lab.exec("analyst", &["nc", "-z", "-w", "3", ip, port])
+                .status
+                .success(),
+            "{ip}:{port}"
+        );
+    }
+    let banner = lab.ok(
+        "analyst",
+        &["sh", "-c", "nc -w 2 172.20.0.10 22 </dev/null | head -1"],
+    );
+    assert!(
+        banner.starts_with("SSH-2.0-OpenSSH_9.2p1 Debian"),
+        "{banner}"
+    );
+
+    // Each host has its own /tmp: the bot is on the server only, as found.
+    let ls = lab.ok("server", &["stat", "-c", "%s %a %U", "/tmp/bot.sh"]);
+    assert_eq!(ls.trim(), "64 755 root");
+    let bot = lab.ok("server", &["cat", "/tmp/bot.sh"]);
+    assert!(bot.contains("while true; do nc -zv 10.0.0.196 80; sleep 2; done"));
+    assert!(!lab
+        .exec("client", &["test", "-e", "/tmp/bot.sh"])
+        .status
+        .success());
+
+    // The bot reaches the victim: a new nc every two seconds.
+    let start = Instant::now();
+    loop {
+        let ss = lab.ok("server", &["ss", "-tanH", "dst", "10.0.0.196"]);
+        if ss.contains("10.0.0.196:80") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "no bot traffic to the victim"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The web server logs ordinary requests, old and new.
+    lab.ok(
+        "analyst",
+        &[
+            "sh",
+            "-c",
+            "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 172.20.0.10 80 >/dev/null",
+        ],
+    );
+    let log = lab.ok("server", &["cat", "/var/log/apache2/access.log"]);
+    assert!(log.contains("10.0.0.203 - - ["), "seeded: {log}");
+    assert!(log.contains("172.19.0.100 - - ["), "appended: {log}");
+
+    // The client's MAC is the incident's (a Proxmox VM).
+    let neigh = lab.ok("analyst", &["ip", "neigh", "show", "172.19.0.22"]);
+    assert!(neigh.contains("bc:24:11:fb:f0:03"), "{neigh}");
+
+    // The lost host has nothing but loopback.
+    let links = lab.ok("isolated", &["ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+
+    // Status, then down leaves nothing behind.
+    let status = hound()
+        .args(["lab", "status", "--name", &lab.0, "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("\"host\":\"server\"") && text.contains("\"listening\":[22,80,3306]"),
+        "{text}"
+    );
+    let name = lab.0.clone();
+    drop(lab);
+    assert!(
+        list_prefix(&format!("{name}-")).is_empty(),
+        "namespaces left"
+    );
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(&format!("/run/hound-lab/{name}")),
+        "mounts left"
+    );
+    let procs = std::process::Command::new("pgrep")
+        .args(["-f", "/tmp/bot.sh"])
+        .output()
+        .unwrap();
+    assert!(
+        procs.stdout.is_empty()
+            || !String::from_utf8_lossy(&procs.stdout).lines().any(|p| {
+                std::fs::read_link(format!("/proc/{p}/ns/net"))
+                    .is_ok_and(|l| l.to_string_lossy().contains(&name))
+            })
+    );
+}
+
+#[test]
+fn lab_errors_are_clear() {
+    hound()
+        .args(["lab", "exec", "--name", "nolab", "server", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does not exist"));
+    hound()
+        .args(["lab", "up", "--name", "bad name"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--name"));
+    hound()
+        .args(["lab", "exec", "--name", "x", "mars", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("the lab has analyst, client"));
+}
