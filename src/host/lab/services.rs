@@ -105,10 +105,8 @@ fn handle(port: u16, role: &str, mut s: TcpStream) {
             let _ = s.write_all(&mysql_greeting());
             let _ = s.read(&mut sink);
         }
-        3389 => {
-            if s.read(&mut sink).is_ok_and(|n| n > 0) {
-                let _ = s.write_all(&RDP_CONFIRM);
-            }
+        3389 if s.read(&mut sink).is_ok_and(|n| n > 0) => {
+            let _ = s.write_all(&RDP_CONFIRM);
         }
         _ => {}
     }
