@@ -1,6 +1,189 @@
-//! `net::` primitives.
+//! `net::` primitives that read: sockets, neighbours, interfaces, routes,
+//! watch (`net::probe` lives in `net_verify.rs`).
 
+use crate::host::net::{self as host, Filter};
+use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use rhai::plugin::*;
+use rhai::{Dynamic, Map};
+use std::time::Duration;
+
+const KEYS: &[&str] = &[
+    "proto",
+    "state",
+    "local",
+    "remote",
+    "port",
+    "local_port",
+    "remote_port",
+    "pid",
+];
+
+fn nets(p: &str, o: &Opts, key: &str) -> RhaiResult<Vec<ipnet::IpNet>> {
+    o.strings(key)?
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            host::parse_net(s).map_err(|e| args::bad(p, format!("option {key:?}: {}", e.message)))
+        })
+        .collect()
+}
+
+fn port(o: &Opts, key: &str) -> RhaiResult<Option<u16>> {
+    Ok(o.int(key, 0, 65535)?.map(|v| v as u16))
+}
+
+pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
+    let o = Opts::new(p, m, KEYS)?;
+    let proto = o.str("proto")?;
+    if let Some(pr) = proto.as_deref() {
+        if pr != "tcp" && pr != "udp" {
+            return Err(args::bad(
+                p,
+                format!("option \"proto\": {pr:?} is not \"tcp\" or \"udp\""),
+            ));
+        }
+    }
+    Ok(Filter {
+        proto,
+        state: o.strings("state")?,
+        local: nets(p, &o, "local")?,
+        remote: nets(p, &o, "remote")?,
+        port: port(&o, "port")?,
+        local_port: port(&o, "local_port")?,
+        remote_port: port(&o, "remote_port")?,
+        pid: o.int("pid", 1, i32::MAX as i64)?.map(|v| v as i32),
+    })
+}
+
+fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynamic> {
+    let c = ctx(nc, p)?;
+    to_dyn(&host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?)
+}
 
 #[export_module]
-pub mod net_fns {}
+pub mod net_fns {
+    use super::*;
+
+    /// TCP and UDP sockets, IPv4 and IPv6, of this network namespace, with
+    /// their owners: the `ss -tunap` view. Fields: `proto`, `family`,
+    /// `state` (`ESTAB`, `SYN-SENT`, `LISTEN`, `TIME-WAIT`, `UNCONN`, ...),
+    /// `local_ip`, `local_port`, `remote_ip`, `remote_port`, `inode`, `uid`,
+    /// `pids`, `pid`, `process`. Unprivileged, other users' sockets have no
+    /// owner (a warning says so).
+    ///
+    /// ```rhai
+    /// net::sockets().filter(|s| s.state == "ESTAB").len() >= 0
+    /// ```
+    #[rhai_fn(name = "sockets", return_raw)]
+    pub fn sockets(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        sockets_impl(&nc, "net::sockets", Filter::default())
+    }
+
+    /// `net::sockets(filter)`. Keys: `proto` (`"tcp"`/`"udp"`), `state`
+    /// (one or an array), `local` / `remote` (address, CIDR or an array),
+    /// `port` (either side), `local_port`, `remote_port`, `pid`.
+    ///
+    /// ```rhai
+    /// net::sockets(#{ proto: "tcp", remote: "10.0.0.0/8", state: ["ESTAB", "SYN-SENT"] })
+    /// ```
+    #[rhai_fn(name = "sockets", return_raw)]
+    pub fn sockets_with(nc: NativeCallContext, filter_map: Map) -> RhaiResult<Dynamic> {
+        let f = filter("net::sockets", filter_map)?;
+        sockets_impl(&nc, "net::sockets", f)
+    }
+
+    /// Sockets connected (or trying) to an address or CIDR, with owners:
+    /// the `lsof -i @IP` view.
+    ///
+    /// ```rhai
+    /// net::connections_to("10.0.0.196")
+    /// ```
+    #[rhai_fn(name = "connections_to", return_raw)]
+    pub fn connections_to(nc: NativeCallContext, target: &str) -> RhaiResult<Dynamic> {
+        const P: &str = "net::connections_to";
+        let net = host::parse_net(target).rhai(P)?;
+        sockets_impl(
+            &nc,
+            P,
+            Filter {
+                remote: vec![net],
+                ..Filter::default()
+            },
+        )
+    }
+
+    /// Listening TCP sockets and bound UDP sockets, with owners.
+    ///
+    /// ```rhai
+    /// net::listening().map(|s| `${s.proto}/${s.local_port} ${s.process}`)
+    /// ```
+    #[rhai_fn(name = "listening", return_raw)]
+    pub fn listening(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        const P: &str = "net::listening";
+        let c = ctx(&nc, P)?;
+        let all = host::sockets(&Filter::default(), &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
+        let l: Vec<_> = all
+            .into_iter()
+            .filter(|s| s.state == "LISTEN" || (s.proto == "udp" && s.state == "UNCONN"))
+            .collect();
+        to_dyn(&l)
+    }
+
+    /// The ARP table: `ip`, `mac`, `device`, `state` (`ip neigh`, IPv4).
+    ///
+    /// ```rhai
+    /// net::neighbors().filter(|n| n.mac != ())
+    /// ```
+    #[rhai_fn(name = "neighbors", return_raw)]
+    pub fn neighbors(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        let _ = ctx(&nc, "net::neighbors")?;
+        to_dyn(&host::neighbors().rhai("net::neighbors")?)
+    }
+
+    /// Interfaces: `name`, `mac`, `addresses` (CIDR strings), `up`, `mtu`,
+    /// `rx_bytes`, `tx_bytes`, `rx_packets`, `tx_packets`.
+    ///
+    /// ```rhai
+    /// net::interfaces().map(|i| i.name)
+    /// ```
+    #[rhai_fn(name = "interfaces", return_raw)]
+    pub fn interfaces(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        let _ = ctx(&nc, "net::interfaces")?;
+        to_dyn(&host::interfaces().rhai("net::interfaces")?)
+    }
+
+    /// Routes: `destination` (`default` or a CIDR), `gateway`, `device`,
+    /// `metric`, `family`.
+    ///
+    /// ```rhai
+    /// net::routes().filter(|r| r.destination == "default")
+    /// ```
+    #[rhai_fn(name = "routes", return_raw)]
+    pub fn routes(nc: NativeCallContext) -> RhaiResult<Dynamic> {
+        let _ = ctx(&nc, "net::routes")?;
+        to_dyn(&host::routes().rhai("net::routes")?)
+    }
+
+    /// Watches connections for `seconds` (sampling every 100 ms) and returns
+    /// `#{attempts, summary, seconds, partial}`. Each attempt (a connection
+    /// first seen during the watch): `proto`, `local_ip`, `local_port`,
+    /// `remote_ip`, `remote_port`, `states`, `established`, `first_seen`,
+    /// `first_seen_s`, `last_seen_s`, `pid`, `process`, `ppid`, `chain` (the
+    /// parent chain when first seen). `summary`: `attempts`, `established`,
+    /// `by_process`, `by_destination`. Filter keys as for `net::sockets`.
+    /// Ctrl-C returns what was seen, with `partial: true`.
+    ///
+    /// ```rhai
+    /// let w = net::watch(#{ remote: "10.0.0.196" }, 0.2);
+    /// w.summary.established == 0
+    /// ```
+    #[rhai_fn(name = "watch", return_raw)]
+    pub fn watch(nc: NativeCallContext, filter_map: Map, seconds: Dynamic) -> RhaiResult<Dynamic> {
+        const P: &str = "net::watch";
+        let c = ctx(&nc, P)?;
+        let f = filter(P, filter_map)?;
+        let d = args::duration(P, "seconds", &seconds)?;
+        let w = host::watch::watch(&f, d, Duration::from_millis(100), &c.cancel).rhai(P)?;
+        to_dyn(&w)
+    }
+}

@@ -8,5 +8,6 @@ mod fssyslog;
 mod fw;
 mod lab;
 mod netlab;
+mod procnet;
 mod scan;
 mod stdlib;

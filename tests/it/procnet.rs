@@ -1,0 +1,246 @@
+//! proc:: and net:: against their oracles: `ss -tunap` on sockets opened in
+//! a namespace the test creates, and procfs for a process the test starts.
+
+use crate::common::{hound, hound_path, script};
+use hound::host::netns::Netns;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+struct Kids(Vec<Child>);
+impl Drop for Kids {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(ns: &Netns, cmd: &str) -> Child {
+    ns.command("sh")
+        .args(["-c", cmd])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// (proto, state, local port, remote port, owner pid) rows from `ss -tunapH`.
+fn ss_rows(ns: &Netns) -> BTreeSet<(String, String, u16, u16, Option<i32>)> {
+    let out = ns.exec(&["ss", "-tunapH"]).unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            let port = |s: &str| {
+                s.rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .unwrap_or(0)
+            };
+            let pid = l
+                .split("pid=")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|p| p.parse().ok());
+            Some((
+                c.first()?.to_string(),
+                c.get(1)?.to_string(),
+                port(c.get(4)?),
+                port(c.get(5)?),
+                pid,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn sockets_agree_with_ss() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    let ns = Netns::create_unique("hpn").unwrap();
+    let _kids = Kids(vec![
+        spawn(&ns, "exec nc -lk 127.0.0.1 7001"),
+        spawn(&ns, "exec nc -6 -lk ::1 7002"),
+        spawn(&ns, "exec nc -u -l 127.0.0.1 7003"),
+        spawn(&ns, "exec nc -lk 127.0.0.1 7004"),
+        spawn(&ns, "sleep 0.3; exec sleep 60 | nc 127.0.0.1 7004"),
+    ]);
+    let start = Instant::now();
+    while ss_rows(&ns).iter().filter(|r| r.1 == "ESTAB").count() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "fixture sockets did not open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_d, p) = script("s.rhai", "#{ v: net::sockets() }\n");
+    let out = ns
+        .command(hound_path().to_str().unwrap())
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours: BTreeSet<(String, String, u16, u16, Option<i32>)> = v["v"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["proto"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+                s["local_port"].as_u64().unwrap() as u16,
+                s["remote_port"].as_u64().unwrap() as u16,
+                s["pid"].as_i64().map(|p| p as i32),
+            )
+        })
+        .collect();
+    let theirs = ss_rows(&ns);
+    assert_eq!(ours, theirs, "hound vs ss -tunap");
+    for want in [
+        ("tcp", "LISTEN", 7001),
+        ("tcp", "LISTEN", 7002),
+        ("udp", "UNCONN", 7003),
+        ("tcp", "ESTAB", 7004),
+    ] {
+        assert!(
+            ours.iter()
+                .any(|r| r.0 == want.0 && r.1 == want.1 && (r.2 == want.2 || r.3 == want.2)),
+            "{want:?}"
+        );
+    }
+}
+
+#[test]
+fn process_facts_agree_with_procfs_including_a_deleted_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("sleepy");
+    std::fs::copy("/bin/sleep", &copy).unwrap();
+    let mut child = std::process::Command::new(&copy).arg("30").spawn().unwrap();
+    let _k = Kids(vec![]);
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::remove_file(&copy).unwrap();
+    let pid = child.id();
+    let (_d, p) = script(
+        "p.rhai",
+        &format!("let p = proc::get({pid});\n#{{ p: p, chain: proc::ancestors({pid}).map(|a| a.pid), kids: proc::children(p.ppid).map(|c| c.pid) }}\n"),
+    );
+    let out = hound()
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pr = procfs::process::Process::new(pid as i32).ok();
+    let p = &v["p"];
+    assert_eq!(p["pid"], pid);
+    assert_eq!(p["name"], "sleepy");
+    assert_eq!(
+        p["cmdline"],
+        serde_json::json!([copy.to_str().unwrap(), "30"])
+    );
+    assert_eq!(p["exe_deleted"], true, "{p}");
+    assert_eq!(p["exe"], copy.to_str().unwrap());
+    assert_eq!(p["ppid"], std::process::id(), "started by the test");
+    if let Some(pr) = pr {
+        if let Ok(uid) = pr.uid() {
+            assert_eq!(p["uid"], uid);
+        }
+    }
+    let chain = v["chain"].as_array().unwrap();
+    assert_eq!(
+        chain.last().and_then(Value::as_i64),
+        Some(1),
+        "ancestors reach pid 1: {chain:?}"
+    );
+    assert!(
+        v["kids"].as_array().unwrap().iter().any(|k| k == pid),
+        "the test's children include it"
+    );
+}
+
+#[test]
+fn watch_attributes_stuck_attempts_to_the_process_and_its_loop() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    crate::require_cmd!("nft");
+    let ns = Netns::create_unique("hpw").unwrap();
+    ns.exec_ok(&["ip", "addr", "add", "10.9.9.1/24", "dev", "lo"])
+        .unwrap();
+    // The destination drops everything: attempts hang in SYN-SENT, as after containment.
+    for cmd in [
+        "add table inet t",
+        "add chain inet t o { type filter hook output priority 0 ; }",
+        "add rule inet t o ip daddr 10.9.9.9 drop",
+    ] {
+        let mut argv = vec!["nft"];
+        argv.extend(cmd.split(' '));
+        ns.exec_ok(&argv).unwrap();
+    }
+    let _k = Kids(vec![spawn(
+        &ns,
+        "exec bash -c 'while true; do nc -z -w 1 10.9.9.9 80; sleep 0.2; done'",
+    )]);
+    let (_d, p) = script(
+        "w.rhai",
+        "net::watch(#{ remote: \"10.9.9.9\", remote_port: 80 }, 3)\n",
+    );
+    let out = ns
+        .command(hound_path().to_str().unwrap())
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = v["summary"]["attempts"].as_u64().unwrap();
+    assert!(n >= 2, "repeated attempts are counted: {v}");
+    assert_eq!(v["summary"]["established"], 0);
+    let a = &v["attempts"][0];
+    assert_eq!(a["process"], "nc", "{a}");
+    assert!(a["states"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("SYN-SENT")));
+    let chain = a["chain"].as_str().unwrap();
+    assert!(
+        chain.contains("bash -c while true") && chain.contains("nc -z"),
+        "{chain}"
+    );
+}
+
+#[test]
+fn filters_reject_bad_input_by_name() {
+    let (_d, p) = script(
+        "f.rhai",
+        "let m = [];\ntry { net::sockets(#{ remot: \"1.2.3.4\" }); } catch (e) { m.push(e.message); }\ntry { net::sockets(#{ remote: \"10.0.0.0/33\" }); } catch (e) { m.push(e.message); }\ntry { net::watch(#{}, -1); } catch (e) { m.push(e.message); }\ntry { proc::get(0); } catch (e) { m.push(e.message); }\ntry { proc::get(999999999); } catch (e) { m.push(e.kind); }\nm\n",
+    );
+    let out = hound().args(["run", p.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "net::sockets: unknown option \"remot\"",
+        "\"10.0.0.0/33\" is not a valid CIDR",
+        "net::watch: seconds",
+        "proc::get: pid: 0 is not a process id",
+        "not_found",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in {text}");
+    }
+}
