@@ -1,6 +1,7 @@
 //! Subcommands. Exit status: 0 ran with no findings, 1 ran with findings,
 //! 2 usage or script error, 130 cancelled.
 
+mod case;
 mod doc;
 mod lab;
 mod repl;
@@ -80,6 +81,16 @@ pub enum Cmd {
         /// `proc::list`, `proc`, or a hunt name; nothing for the index
         name: Option<String>,
     },
+    /// Case folders: verify a journal
+    #[command(subcommand)]
+    Case(case::CaseCmd),
+    /// Write (and print) the incident report of a case folder
+    Report {
+        dir: PathBuf,
+        /// md or json
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
     /// The incident's network on this machine, for practice and tests
     #[command(subcommand)]
     Lab(lab::LabCmd),
@@ -106,6 +117,8 @@ pub fn main() -> i32 {
         Some(Cmd::List) => doc::list(&cli.global),
         Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
         Some(Cmd::Lab(cmd)) => lab::main(&cli.global, &cmd),
+        Some(Cmd::Case(cmd)) => case::main(&cli.global, &cmd),
+        Some(Cmd::Report { dir, format }) => case::report(&cli.global, &dir, &format),
         Some(Cmd::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "hound", &mut std::io::stdout());
             EXIT_OK

@@ -1,6 +1,7 @@
 //! Plain Rust that reads and changes the system. Nothing here knows Rhai:
 //! functions take Rust values, return serde structs and [`crate::Error`].
 
+pub mod evidence;
 pub mod fs;
 pub mod fw;
 pub mod ioc;
@@ -9,5 +10,6 @@ pub mod log;
 pub mod net;
 pub mod netns;
 pub mod proc;
+pub mod remediate;
 pub mod scan;
 pub mod sys;

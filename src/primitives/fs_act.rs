@@ -1,6 +1,178 @@
-//! `fs::` primitives (second file of the family; see `mod.rs`).
+//! `fs::` primitives that act: quarantine and restore (plus `exists`).
 
+use crate::host::{evidence, remediate};
+use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use rhai::plugin::*;
+use rhai::{Dynamic, Map};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
+    const P: &str = "fs::quarantine";
+    let c = ctx(nc, P)?;
+    let o = Opts::new(P, opts, &["recursive"])?;
+    let recursive = o.bool("recursive")?.unwrap_or(false);
+    let p = Path::new(path);
+    let case_dir = c.case.lock().map(|s| s.dir.clone()).unwrap_or_default();
+    remediate::check_removable(p, &case_dir).rhai(P)?;
+    let meta = std::fs::symlink_metadata(p)
+        .map_err(|e| crate::Error::io(path, e))
+        .rhai(P)?;
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        if !recursive {
+            return Err(args::bad(
+                P,
+                format!(
+                    "{path:?} is a directory; pass #{{ recursive: true }} to quarantine its files"
+                ),
+            ));
+        }
+        walkdir::WalkDir::new(p)
+            .follow_links(false)
+            .into_iter()
+            .flatten()
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| e.into_path())
+            .collect()
+    } else {
+        vec![p.to_path_buf()]
+    };
+    c.require_destructive(P, &format!("quarantine {path} ({} file(s))", files.len()))
+        .rhai(P)?;
+    if c.dry_run() {
+        c.journal(
+            P,
+            json!({ "path": path }),
+            json!({ "would_quarantine": files }),
+            None,
+        )
+        .rhai(P)?;
+        return to_dyn(
+            &json!({ "status": "dry_run", "original": path, "would_quarantine": files }),
+        );
+    }
+    let qdir = c
+        .case
+        .lock()
+        .map_err(|_| args::bad(P, "case state poisoned"))?
+        .quarantine_dir()
+        .rhai(P)?;
+    let mut done = Vec::new();
+    for f in &files {
+        let sha = if f.is_file() {
+            evidence::sha256_file(f).ok()
+        } else {
+            None
+        };
+        c.journal(
+            P,
+            json!({ "path": f, "sha256": sha }),
+            json!({ "planned": "copy, verify, fsync, then remove" }),
+            Some(json!({ "primitive": "fs::restore", "args": { "id": sha } })),
+        )
+        .rhai(P)?;
+        let q = remediate::quarantine(f, &qdir).rhai(P)?;
+        let _ = c.journal(
+            P,
+            json!({ "path": f, "outcome": true }),
+            serde_json::to_value(&q).unwrap_or_default(),
+            None,
+        );
+        done.push(q);
+    }
+    if meta.is_dir() {
+        // Only empty folders go, deepest first: nothing unquarantined is lost.
+        let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(p)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_dir())
+            .map(|e| e.into_path())
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+        return to_dyn(&json!({ "status": "quarantined", "original": path, "files": done }));
+    }
+    let mut v = serde_json::to_value(done.pop()).unwrap_or_default();
+    v["status"] = json!("quarantined");
+    to_dyn(&v)
+}
 
 #[export_module]
-pub mod fs_act_fns {}
+pub mod fs_act_fns {
+    use super::*;
+
+    /// Moves a file into the case's quarantine without losing it: copies it
+    /// (named by its sha256) with a metadata record (original path, owner,
+    /// mode, times, hash), verifies the copy, fsyncs, and only then removes
+    /// the original. A symlink is kept as a link, never followed. Refuses
+    /// system paths and directories (unless `recursive: true`). Returns
+    /// `#{id, original, sha256, size, stored, status}`; `fs::restore(id)`
+    /// undoes it. Destructive.
+    ///
+    /// ```rhai
+    /// // no_run
+    /// let q = fs::quarantine("/tmp/bot.sh");
+    /// q.sha256
+    /// ```
+    #[rhai_fn(name = "quarantine", return_raw)]
+    pub fn quarantine(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
+        quarantine_impl(&nc, path, Map::new())
+    }
+
+    /// `fs::quarantine(path, #{ recursive: true })` for a folder's files.
+    ///
+    /// ```rhai
+    /// // no_run
+    /// fs::quarantine("/dev/shm/.x", #{ recursive: true })
+    /// ```
+    #[rhai_fn(name = "quarantine", return_raw)]
+    pub fn quarantine_with(nc: NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
+        quarantine_impl(&nc, path, opts)
+    }
+
+    /// Puts a quarantined file back where it was, byte for byte, with its
+    /// owner, mode and times. Refuses if something exists there again.
+    ///
+    /// ```rhai
+    /// // no_run
+    /// fs::restore("a0f4a1571bb43eec90419d46865ff507c6cd5a2abdb3c02d217ebcd10d491c67")
+    /// ```
+    #[rhai_fn(name = "restore", return_raw)]
+    pub fn restore(nc: NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
+        const P: &str = "fs::restore";
+        let c = ctx(&nc, P)?;
+        let qdir = c
+            .case
+            .lock()
+            .map_err(|_| args::bad(P, "case state poisoned"))?
+            .quarantine_dir()
+            .rhai(P)?;
+        let rec = remediate::record(id, &qdir).rhai(P)?;
+        c.require_destructive(P, &format!("restore {}", rec["original"]))
+            .rhai(P)?;
+        c.journal(
+            P,
+            json!({ "id": id }),
+            json!({ "original": rec["original"] }),
+            Some(json!({ "primitive": "fs::quarantine", "args": { "path": rec["original"] } })),
+        )
+        .rhai(P)?;
+        if c.dry_run() {
+            return to_dyn(&json!({ "status": "dry_run", "would_restore": rec["original"] }));
+        }
+        let path = remediate::restore(id, &qdir).rhai(P)?;
+        to_dyn(&json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }))
+    }
+
+    /// Whether something exists at `path` (a broken symlink counts).
+    ///
+    /// ```rhai
+    /// fs::exists("/") && !fs::exists("/nonexistent/x")
+    /// ```
+    #[rhai_fn(name = "exists")]
+    pub fn exists(path: &str) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+}

@@ -11,6 +11,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL: &str = "journal.jsonl";
+/// The last entry's seq and hash, replaced atomically after each append, so
+/// cutting whole entries off the end of the journal is detected too.
+pub const HEAD: &str = "journal.head";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
@@ -161,9 +164,22 @@ impl CaseState {
             .and_then(|_| file.flush())
             .and_then(|_| file.sync_all())
             .map_err(|e| Error::io(path.display(), e))?;
-        self.prev_hash = hash;
+        self.prev_hash = hash.clone();
         self.seq += 1;
-        Ok(())
+        write_head(&self.dir, self.seq - 1, &hash)
+    }
+
+    /// Where preserved copies go (the case is opened if needed).
+    pub fn evidence_dir(&mut self) -> Result<PathBuf> {
+        Ok(self.open()?.join("evidence"))
+    }
+
+    pub fn quarantine_dir(&mut self) -> Result<PathBuf> {
+        Ok(self.open()?.join("quarantine"))
+    }
+
+    pub fn entries(&self) -> u64 {
+        self.seq
     }
 
     pub fn add_finding(&mut self, finding: Finding, dry_run: bool) -> Result<()> {
@@ -172,6 +188,91 @@ impl CaseState {
         self.findings.push(finding);
         Ok(())
     }
+}
+
+fn write_head(dir: &Path, seq: u64, hash: &str) -> Result<()> {
+    let tmp = dir.join(".journal.head.tmp");
+    let body = json!({ "seq": seq, "hash": hash }).to_string();
+    let mut f = File::create(&tmp).map_err(|e| Error::io(tmp.display(), e))?;
+    f.write_all(body.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(tmp.display(), e))?;
+    std::fs::rename(&tmp, dir.join(HEAD)).map_err(|e| Error::io(dir.join(HEAD).display(), e))
+}
+
+/// Reads every entry of a journal.
+pub fn read_journal(dir: &Path) -> Result<Vec<Value>> {
+    let path = dir.join(JOURNAL);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), e))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
+/// Checks a journal: every line parses, sequence numbers follow, each entry
+/// hashes to its `hash` and names its predecessor's, and the last entry is
+/// the one `journal.head` recorded. Returns the number of entries.
+pub fn verify(dir: &Path) -> Result<u64> {
+    let path = dir.join(JOURNAL);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), e))?;
+    let bad = |n: usize, why: &str| Error::invalid(format!("{}: line {n}: {why}", path.display()));
+    let mut prev = String::new();
+    let mut count = 0u64;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let n = i + 1;
+        if !line.ends_with('\n') {
+            return Err(bad(n, "incomplete line (the journal was cut)"));
+        }
+        let v: Value = serde_json::from_str(line.trim_end())
+            .map_err(|_| bad(n, "not a JSON entry (edited or cut)"))?;
+        if v["seq"].as_u64() != Some(count) {
+            return Err(bad(
+                n,
+                &format!(
+                    "sequence {} where {count} was expected (an entry is missing)",
+                    v["seq"]
+                ),
+            ));
+        }
+        if v["prev"].as_str() != Some(prev.as_str()) {
+            return Err(bad(
+                n,
+                "does not follow the previous entry (removed or reordered)",
+            ));
+        }
+        let hash = v["hash"].as_str().unwrap_or_default().to_string();
+        if entry_hash(&v) != hash {
+            return Err(bad(n, "content does not match its hash (edited)"));
+        }
+        prev = hash;
+        count += 1;
+    }
+    let head_path = dir.join(HEAD);
+    match std::fs::read_to_string(&head_path) {
+        Ok(h) => {
+            let h: Value = serde_json::from_str(&h)
+                .map_err(|_| Error::invalid(format!("{}: unreadable", head_path.display())))?;
+            if h["hash"].as_str() != Some(prev.as_str())
+                || h["seq"].as_u64().map(|s| s + 1) != Some(count)
+            {
+                return Err(Error::invalid(format!(
+                    "{}: the journal ends at entry {} but its head records entry {} (entries were cut off the end)",
+                    path.display(),
+                    count as i64 - 1,
+                    h["seq"]
+                )));
+            }
+        }
+        Err(_) if count == 0 => {}
+        Err(_) => {
+            return Err(Error::invalid(format!(
+                "{}: missing (cannot tell whether entries were cut)",
+                head_path.display()
+            )))
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -195,5 +296,31 @@ mod tests {
         again.open().unwrap();
         assert_eq!(again.prev_hash, first);
         assert_eq!(again.seq, 1);
+        again
+            .append("fw::unblock", json!({}), json!("ok"), None, true)
+            .unwrap();
+        assert_eq!(verify(&dir.path().join("case")).unwrap(), 2);
+    }
+
+    #[test]
+    fn verification_catches_edits_and_cuts() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("case");
+        let mut c = CaseState::new(d.clone());
+        for i in 0..3 {
+            c.append("proc::kill", json!({ "pid": i }), json!("ok"), None, false)
+                .unwrap();
+        }
+        let j = d.join(JOURNAL);
+        let text = std::fs::read_to_string(&j).unwrap();
+        std::fs::write(&j, text.replace("\"pid\":1", "\"pid\":7")).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("line 2"));
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&j, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("cut off the end"));
+        std::fs::write(&j, &text[..text.len() - 5]).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("incomplete line"));
+        std::fs::write(&j, &text).unwrap();
+        assert_eq!(verify(&d).unwrap(), 3);
     }
 }

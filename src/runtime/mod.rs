@@ -16,6 +16,7 @@ pub mod docs;
 pub mod header;
 pub mod modules;
 pub mod params;
+pub mod report;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};
 pub use diagnostic::ScriptError;

@@ -1,0 +1,348 @@
+//! Acting on the host: signals that are checked, and a quarantine that
+//! loses nothing. Evidence and journaling happen in the binding, before any
+//! of this runs.
+
+use crate::error::{Error, Result};
+use crate::host::evidence::{copy_synced, metadata, sha256_file};
+use crate::host::proc;
+use crate::output::lossless;
+use crate::runtime::CancelToken;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Refuses targets whose death would hurt the host or hound itself.
+pub fn check_killable(pid: i32) -> Result<proc::Process> {
+    if pid <= 1 {
+        return Err(Error::invalid(format!(
+            "pid {pid}: refusing to signal init"
+        )));
+    }
+    let me = std::process::id() as i32;
+    if pid == me
+        || proc::ancestors(me as i64)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.pid == pid)
+    {
+        return Err(Error::invalid(format!(
+            "pid {pid}: refusing to signal hound itself or its parents"
+        )));
+    }
+    let p = proc::get(pid as i64)?;
+    if p.ppid == 2 || pid == 2 {
+        return Err(Error::invalid(format!(
+            "pid {pid} ({}): refusing to signal a kernel thread",
+            p.name
+        )));
+    }
+    Ok(p)
+}
+
+/// The process and all its descendants, parents before children.
+pub fn tree(pid: i32, cancel: &CancelToken) -> Result<Vec<i32>> {
+    let all = proc::list(cancel, &mut |_| {})?;
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(
+            all.iter()
+                .filter(|p| p.ppid == parent && !out.contains(&p.pid))
+                .map(|p| p.pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn alive(pid: i32) -> bool {
+    proc::get(pid as i64).is_ok_and(|p| p.state != "zombie" && p.state != "dead")
+}
+
+pub fn signal_of(name: &str) -> Result<Signal> {
+    match name.trim_start_matches("SIG").to_ascii_uppercase().as_str() {
+        "TERM" => Ok(Signal::SIGTERM),
+        "KILL" => Ok(Signal::SIGKILL),
+        "INT" => Ok(Signal::SIGINT),
+        "HUP" => Ok(Signal::SIGHUP),
+        "STOP" => Ok(Signal::SIGSTOP),
+        "CONT" => Ok(Signal::SIGCONT),
+        other => Err(Error::invalid(format!(
+            "signal {other:?}: expected TERM, KILL, INT, HUP, STOP or CONT"
+        ))),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Killed {
+    pub pid: i32,
+    pub signal: String,
+    pub killed: Vec<i32>,
+    pub gone: bool,
+    pub respawned: bool,
+    pub new_pid: Option<i32>,
+}
+
+/// Stops every pid in `targets` (the first is the one asked for): `signal`
+/// first, then KILL after `grace` for what is still there; then checks
+/// whether something with the same command line came back.
+pub fn kill_all(
+    targets: &[i32],
+    signal: Signal,
+    grace: Duration,
+    cancel: &CancelToken,
+) -> Result<Killed> {
+    let first = *targets
+        .first()
+        .ok_or_else(|| Error::invalid("pid: nothing to kill"))?;
+    let before = proc::get(first as i64).ok();
+    // Stop them all first, so a parent loop cannot respawn a child between signals.
+    for &p in targets {
+        let _ = kill(Pid::from_raw(p), Signal::SIGSTOP);
+    }
+    for &p in targets {
+        let _ = kill(Pid::from_raw(p), signal);
+        let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
+    }
+    let start = Instant::now();
+    while targets.iter().any(|p| alive(*p)) && start.elapsed() < grace {
+        cancel.sleep(Duration::from_millis(50))?;
+    }
+    let mut used = format!("{signal:?}").trim_start_matches("SIG").to_string();
+    if targets.iter().any(|p| alive(*p)) {
+        for &p in targets {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        used.push_str(" then KILL");
+        let start = Instant::now();
+        while targets.iter().any(|p| alive(*p)) && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let gone = !targets.iter().any(|p| alive(*p));
+    // A supervisor or a parent loop would start the same command again.
+    let mut new_pid = None;
+    if let Some(b) = before.filter(|b| !b.cmdline.is_empty()) {
+        let start = Instant::now();
+        while new_pid.is_none() && start.elapsed() < Duration::from_millis(1500) {
+            cancel.sleep(Duration::from_millis(100))?;
+            new_pid = proc::list(cancel, &mut |_| {})?
+                .into_iter()
+                .find(|p| p.cmdline == b.cmdline && !targets.contains(&p.pid) && p.pid != b.pid)
+                .map(|p| p.pid);
+        }
+    }
+    Ok(Killed {
+        pid: first,
+        signal: used,
+        killed: targets.to_vec(),
+        gone,
+        respawned: new_pid.is_some(),
+        new_pid,
+    })
+}
+
+/// Paths whose removal would break the system.
+const CRITICAL: &[&str] = &[
+    "/",
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/etc",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/sudoers",
+    "/etc/fstab",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/var",
+    "/home",
+    "/root",
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+];
+
+/// Refuses critical paths and anything inside the case folder.
+pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let shown = lossless(abs.as_os_str().as_bytes());
+    let norm = shown.trim_end_matches('/');
+    let norm = if norm.is_empty() { "/" } else { norm };
+    if CRITICAL.contains(&norm) || norm.starts_with("/proc/") || norm.starts_with("/sys/") {
+        return Err(Error::invalid(format!(
+            "{shown:?} is a system path; refusing to remove it"
+        )));
+    }
+    if abs.starts_with(case_dir) {
+        return Err(Error::invalid(format!(
+            "{shown:?} is inside the case folder"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Quarantined {
+    pub id: String,
+    pub original: String,
+    pub sha256: Option<String>,
+    pub size: u64,
+    pub stored: String,
+    pub kind: &'static str,
+}
+
+fn failpoint(name: &str) -> Result<()> {
+    // Documented for tests of crash safety: HOUND_FAILPOINT=quarantine_after_copy.
+    if std::env::var("HOUND_FAILPOINT").is_ok_and(|v| v == name) {
+        return Err(Error::io_msg(format!("failpoint {name} triggered")));
+    }
+    Ok(())
+}
+
+/// Moves one file (or symlink, kept as a link) into `qdir`: copy, verify,
+/// fsync, metadata, and only then remove the original.
+pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
+    let meta = metadata(path)?;
+    let original = lossless(path.as_os_str().as_bytes());
+    std::fs::create_dir_all(qdir).map_err(|e| Error::io(qdir.display(), e))?;
+    let (id, sha, kind) = if meta["symlink"] == true {
+        (
+            format!("link-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f")),
+            None,
+            "symlink",
+        )
+    } else {
+        let sha = sha256_file(path)?;
+        let id = sha.clone();
+        let stored = qdir.join(&id);
+        if !stored.exists() {
+            let tmp = qdir.join(format!(".{id}.part"));
+            let _ = std::fs::remove_file(&tmp);
+            let copied = copy_synced(path, &tmp)?;
+            if copied != sha {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::io_msg(format!(
+                    "{original}: changed while it was copied; nothing removed"
+                )));
+            }
+            std::fs::rename(&tmp, &stored).map_err(|e| Error::io(stored.display(), e))?;
+        }
+        (id, Some(sha), "file")
+    };
+    let record = json!({ "id": id, "original": original, "sha256": sha, "kind": kind, "metadata": meta,
+                         "quarantined_at": chrono::Utc::now().to_rfc3339() });
+    let meta_path = qdir.join(format!("{id}.json"));
+    std::fs::write(
+        &meta_path,
+        serde_json::to_string_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(|e| Error::io(meta_path.display(), e))?;
+    if let Ok(d) = std::fs::File::open(qdir) {
+        let _ = d.sync_all();
+    }
+    failpoint("quarantine_after_copy")?;
+    std::fs::remove_file(path).map_err(|e| Error::io(format!("removing {original}"), e))?;
+    Ok(Quarantined {
+        id: id.clone(),
+        original,
+        sha256: sha,
+        size: meta["size"].as_u64().unwrap_or(0),
+        stored: qdir.join(&id).display().to_string(),
+        kind,
+    })
+}
+
+/// The record of a quarantined item.
+pub fn record(id: &str, qdir: &Path) -> Result<Value> {
+    if id.is_empty() || id.contains('/') || id.starts_with('.') {
+        return Err(Error::invalid(format!("id {id:?} is not a quarantine id")));
+    }
+    let p = qdir.join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&p).map_err(|_| {
+        Error::not_found(format!(
+            "id {id:?}: nothing with that id in {}",
+            qdir.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::io_msg(format!("{}: {e}", p.display())))
+}
+
+/// Puts a quarantined item back, byte for byte, with owner, mode and times.
+pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
+    let rec = record(id, qdir)?;
+    let original = PathBuf::from(rec["original"].as_str().unwrap_or_default());
+    if std::fs::symlink_metadata(&original).is_ok() {
+        return Err(Error::invalid(format!(
+            "{}: something exists there again; move it away first",
+            original.display()
+        )));
+    }
+    let m = &rec["metadata"];
+    if rec["kind"] == "symlink" {
+        let target = m["link_target"].as_str().unwrap_or_default();
+        std::os::unix::fs::symlink(target, &original)
+            .map_err(|e| Error::io(original.display(), e))?;
+        return Ok(original);
+    }
+    let stored = qdir.join(id);
+    let sha = copy_synced(&stored, &original)?;
+    if Some(sha.as_str()) != rec["sha256"].as_str() {
+        return Err(Error::io_msg(format!(
+            "{}: restored copy does not match its hash",
+            original.display()
+        )));
+    }
+    let mode = u32::from_str_radix(m["mode"].as_str().unwrap_or("0644"), 8).unwrap_or(0o644);
+    let _ = nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &original,
+        nix::sys::stat::Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    );
+    let uid = m["uid"]
+        .as_u64()
+        .map(|u| nix::unistd::Uid::from_raw(u as u32));
+    let gid = m["gid"]
+        .as_u64()
+        .map(|g| nix::unistd::Gid::from_raw(g as u32));
+    let _ = nix::unistd::chown(&original, uid, gid);
+    let ts = |k: &str| {
+        let a = m[k].as_array()?;
+        Some(nix::sys::time::TimeSpec::new(
+            a.first()?.as_i64()?,
+            a.get(1)?.as_i64()?,
+        ))
+    };
+    if let (Some(at), Some(mt)) = (ts("atime_ns"), ts("mtime_ns")) {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &original,
+            &at,
+            &mt,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| Error::io(original.display(), e.into()))?;
+    }
+    Ok(original)
+}

@@ -1,0 +1,244 @@
+//! The incident report, written from the case journal: what was found, on
+//! what evidence, what was done (and how to undo it), what to do next.
+
+use crate::error::{Error, Result};
+use crate::runtime::case::{read_journal, SEVERITIES};
+use serde_json::{json, Value};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Text safe in a Markdown table cell: no control characters, no cell or
+/// code breakers.
+fn cell(s: &str) -> String {
+    crate::output::escape(s)
+        .replace('|', "\\|")
+        .replace('`', "\\`")
+        .replace('<', "&lt;")
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn rank(sev: &str) -> usize {
+    SEVERITIES.iter().position(|x| *x == sev).unwrap_or(0)
+}
+
+const ACTIONS: &[&str] = &[
+    "proc::kill",
+    "proc::suspend",
+    "proc::resume",
+    "fs::quarantine",
+    "fs::restore",
+    "fw::block",
+    "fw::unblock",
+    "fw::rollback",
+    "fw::isolate",
+    "fw::unisolate",
+];
+
+/// The report as data (what `--format json` writes).
+pub fn build(dir: &Path) -> Result<Value> {
+    let entries = read_journal(dir)?;
+    let host = entries.first().map(|e| s(&e["host"])).unwrap_or_default();
+    let first = entries.first().map(|e| s(&e["time"])).unwrap_or_default();
+    let last = entries.last().map(|e| s(&e["time"])).unwrap_or_default();
+    let mut findings: Vec<Value> = entries
+        .iter()
+        .filter(|e| e["primitive"] == "case::finding")
+        .map(|e| json!({ "time": e["time"], "severity": e["args"]["severity"], "title": e["args"]["title"],
+                          "details": e["args"]["details"], "mitre": e["args"]["details"]["mitre"] }))
+        .collect();
+    findings.sort_by(|a, b| rank(&s(&b["severity"])).cmp(&rank(&s(&a["severity"]))));
+    let evidence: Vec<Value> = entries
+        .iter()
+        .filter(|e| e["primitive"] == "case::evidence")
+        .map(|e| e["result"].clone())
+        .collect();
+    let actions: Vec<Value> = entries
+        .iter()
+        .filter(|e| ACTIONS.contains(&e["primitive"].as_str().unwrap_or_default()))
+        .map(|e| {
+            json!({ "time": e["time"], "primitive": e["primitive"], "args": e["args"],
+                          "result": e["result"], "undo": e["undo"], "dry_run": e["dry_run"] })
+        })
+        .collect();
+    let top = findings
+        .first()
+        .map(|f| s(&f["severity"]))
+        .unwrap_or_default();
+    let verdict = if rank(&top) >= rank("high") {
+        format!(
+            "{host} was compromised: {}",
+            findings.first().map(|f| s(&f["title"])).unwrap_or_default()
+        )
+    } else if findings.is_empty() {
+        format!("No findings were recorded on {host}.")
+    } else {
+        format!("{host} shows findings of at most {top} severity; no compromise was established.")
+    };
+    Ok(json!({
+        "host": host, "from": first, "to": last, "verdict": verdict,
+        "findings": findings, "evidence": evidence, "actions": actions,
+        "journal_entries": entries.len(),
+        "timeline": entries.iter().map(|e| json!({ "time": e["time"], "primitive": e["primitive"],
+            "dry_run": e["dry_run"], "summary": summary(e) })).collect::<Vec<_>>(),
+    }))
+}
+
+fn summary(e: &Value) -> String {
+    let a = &e["args"];
+    match e["primitive"].as_str().unwrap_or_default() {
+        "case::finding" => format!("[{}] {}", s(&a["severity"]), s(&a["title"])),
+        "case::evidence" => format!("preserved {}", s(&e["result"]["what"])),
+        "proc::kill" => format!("stopped pid {} ({})", s(&a["pid"]), s(&e["result"]["what"])),
+        "fs::quarantine" => format!("quarantined {}", s(&a["path"])),
+        "fs::restore" => format!("restored {}", s(&a["id"])),
+        p if p.starts_with("fw::") => format!("{p} {}", s(&e["result"]["planned"])),
+        p => format!("{p} {}", s(a)),
+    }
+}
+
+fn recommendations(r: &Value) -> Vec<String> {
+    let mut v = Vec::new();
+    let compromised = r["verdict"]
+        .as_str()
+        .is_some_and(|t| t.contains("was compromised"));
+    if compromised {
+        v.push("Keep the host isolated (or its offending traffic blocked) until it is rebuilt; a cleaned system cannot be fully trusted. Reinstall from known-good media when possible.".into());
+        v.push("Find the way in: review the web and authentication logs around the first sign of activity, and patch what was exploited. Rotate credentials and SSH keys that lived on the host.".into());
+        v.push("Answer the party that reported the attack with the evidence below (hashes, times, processes) and the containment in place.".into());
+    }
+    if r["actions"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| s(&x["primitive"]).starts_with("fw::block"))
+    }) {
+        v.push("Review the nftables blocks in hound's table (`fw::blocks()`) and decide how long each stays; `fw::rollback()` removes them all.".into());
+    }
+    v.push("Patch the system and its services, and remove software that is not needed.".into());
+    v.push("Deploy network and host intrusion detection (IDS/IPS) and send logs to a central place (a SIEM), so the next beacon is seen in minutes, not reported by an outsider.".into());
+    v.push("Train the team on this procedure: detect, contain, verify, investigate, remediate, report.".into());
+    v
+}
+
+/// Writes `reports/report.<ext>` in the case folder and returns its path.
+pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
+    let r = build(dir)?;
+    let (ext, text) = match format {
+        "md" | "markdown" => ("md", markdown(&r)),
+        "json" => ("json", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        other => {
+            return Err(Error::invalid(format!(
+                "format {other:?}: expected \"md\" or \"json\""
+            )))
+        }
+    };
+    let out = dir.join("reports");
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(out.display(), e))?;
+    let path = out.join(format!("report.{ext}"));
+    std::fs::write(&path, text).map_err(|e| Error::io(path.display(), e))?;
+    Ok(path)
+}
+
+pub fn markdown(r: &Value) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# Incident report: {}\n", cell(&s(&r["host"])));
+    let _ = writeln!(m, "- Period: {} to {}", s(&r["from"]), s(&r["to"]));
+    let _ = writeln!(
+        m,
+        "- Journal entries: {} (verify with `hound case verify`)",
+        s(&r["journal_entries"])
+    );
+    let _ = writeln!(m, "\n## Conclusion\n\n{}\n", cell(&s(&r["verdict"])));
+    let findings = r["findings"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(m, "## Findings ({})\n", findings.len());
+    if findings.is_empty() {
+        let _ = writeln!(m, "None recorded.\n");
+    } else {
+        let _ = writeln!(
+            m,
+            "| severity | finding | evidence | MITRE |\n|---|---|---|---|"
+        );
+        for f in &findings {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                cell(&s(&f["severity"])),
+                cell(&s(&f["title"])),
+                cell(&s(&f["details"]["evidence"])),
+                cell(&s(&f["mitre"]))
+            );
+        }
+        m.push('\n');
+    }
+    let evidence = r["evidence"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(m, "## Evidence preserved ({})\n", evidence.len());
+    if !evidence.is_empty() {
+        let _ = writeln!(m, "| id | what | sha256 | stored at |\n|---|---|---|---|");
+        for e in &evidence {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                cell(&s(&e["id"])),
+                cell(&s(&e["what"])),
+                cell(&s(&e["sha256"])),
+                cell(&s(&e["stored"]))
+            );
+        }
+        m.push('\n');
+    }
+    let actions = r["actions"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(m, "## Actions taken ({})\n", actions.len());
+    if !actions.is_empty() {
+        let _ = writeln!(
+            m,
+            "| time | action | target | result | undo |\n|---|---|---|---|---|"
+        );
+        for a in &actions {
+            let dry = if a["dry_run"] == true {
+                " (dry run)"
+            } else {
+                ""
+            };
+            let undo = if a["undo"].is_null() {
+                "-".to_string()
+            } else {
+                format!("{} {}", s(&a["undo"]["primitive"]), s(&a["undo"]["args"]))
+            };
+            let _ = writeln!(
+                m,
+                "| {} | {}{dry} | {} | {} | {} |",
+                cell(&s(&a["time"])),
+                cell(&s(&a["primitive"])),
+                cell(&s(&a["args"])),
+                cell(&s(&a["result"])),
+                cell(&undo)
+            );
+        }
+        m.push('\n');
+    }
+    let _ = writeln!(m, "## Timeline\n");
+    for t in r["timeline"].as_array().into_iter().flatten() {
+        let dry = if t["dry_run"] == true {
+            " (dry run)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            m,
+            "- {} {}{dry}: {}",
+            s(&t["time"]),
+            cell(&s(&t["primitive"])),
+            cell(&s(&t["summary"]))
+        );
+    }
+    let _ = writeln!(m, "\n## Recommendations\n");
+    for rec in recommendations(r) {
+        let _ = writeln!(m, "- {rec}");
+    }
+    m
+}
