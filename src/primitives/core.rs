@@ -246,4 +246,16 @@ pub mod core_fns {
             ))
         }
     }
+
+    /// Replaces every match of `pattern` in `text` (`$1` names a group).
+    ///
+    /// ```rhai
+    /// re_replace("nc -zv 10.0.0.196 80", "\\d+\\.\\d+\\.\\d+\\.\\d+", "ADDR") == "nc -zv ADDR 80"
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn re_replace(text: &str, pattern: &str, with: &str) -> RhaiResult<String> {
+        crate::primitives::regex_cache::with("re_replace", pattern, |re| {
+            re.replace_all(text, with).into_owned()
+        })
+    }
 }

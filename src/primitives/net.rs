@@ -18,12 +18,13 @@ const KEYS: &[&str] = &[
     "pid",
 ];
 
-fn nets(p: &str, o: &Opts, key: &str) -> RhaiResult<Vec<ipnet::IpNet>> {
+fn nets(p: &str, o: &Opts, key: &str) -> RhaiResult<Vec<crate::host::ioc::Indicator>> {
     o.strings(key)?
         .unwrap_or_default()
         .iter()
         .map(|s| {
-            host::parse_net(s).map_err(|e| args::bad(p, format!("option {key:?}: {}", e.message)))
+            s.parse()
+                .map_err(|e: crate::Error| args::bad(p, format!("option {key:?}: {}", e.message)))
         })
         .collect()
 }
@@ -80,7 +81,8 @@ pub mod net_fns {
     }
 
     /// `net::sockets(filter)`. Keys: `proto` (`"tcp"`/`"udp"`), `state`
-    /// (one or an array), `local` / `remote` (address, CIDR or an array),
+    /// (one or an array), `local` / `remote` (indicators, one or an array:
+    /// `"10.0.0.196"`, `"10.0.0.0/24"`, `"10.0.0.196:80"`, `":443"`),
     /// `port` (either side), `local_port`, `remote_port`, `pid`.
     ///
     /// ```rhai
@@ -92,8 +94,8 @@ pub mod net_fns {
         sockets_impl(&nc, "net::sockets", f)
     }
 
-    /// Sockets connected (or trying) to an address or CIDR, with owners:
-    /// the `lsof -i @IP` view.
+    /// Sockets connected (or trying) to an address, CIDR or `address:port`,
+    /// with owners: the `lsof -i @IP` view.
     ///
     /// ```rhai
     /// net::connections_to("10.0.0.196")
@@ -101,12 +103,12 @@ pub mod net_fns {
     #[rhai_fn(name = "connections_to", return_raw)]
     pub fn connections_to(nc: NativeCallContext, target: &str) -> RhaiResult<Dynamic> {
         const P: &str = "net::connections_to";
-        let net = host::parse_net(target).rhai(P)?;
+        let ind: crate::host::ioc::Indicator = target.parse().rhai(P)?;
         sockets_impl(
             &nc,
             P,
             Filter {
-                remote: vec![net],
+                remote: vec![ind],
                 ..Filter::default()
             },
         )

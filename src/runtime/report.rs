@@ -24,6 +24,15 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// Long values (a whole nft batch) cut for a table cell; the journal keeps them.
+fn short(text: &str) -> String {
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(159).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
 fn rank(sev: &str) -> usize {
     SEVERITIES.iter().position(|x| *x == sev).unwrap_or(0)
 }
@@ -59,9 +68,26 @@ pub fn build(dir: &Path) -> Result<Value> {
         .filter(|e| e["primitive"] == "case::evidence")
         .map(|e| e["result"].clone())
         .collect();
+    // An action journals its intent, then its outcome: the table shows the
+    // intent with the outcome's result when there is one.
     let actions: Vec<Value> = entries
         .iter()
-        .filter(|e| ACTIONS.contains(&e["primitive"].as_str().unwrap_or_default()))
+        .enumerate()
+        .filter(|(_, e)| {
+            ACTIONS.contains(&e["primitive"].as_str().unwrap_or_default())
+                && e["args"]["outcome"] != true
+        })
+        .map(|(i, e)| {
+            let outcome = entries[i + 1..]
+                .iter()
+                .take(3)
+                .find(|o| o["primitive"] == e["primitive"] && o["args"]["outcome"] == true);
+            let mut e = e.clone();
+            if let Some(o) = outcome {
+                e["result"] = o["result"].clone();
+            }
+            e
+        })
         .map(|e| {
             json!({ "time": e["time"], "primitive": e["primitive"], "args": e["args"],
                           "result": e["result"], "undo": e["undo"], "dry_run": e["dry_run"] })
@@ -96,6 +122,7 @@ fn summary(e: &Value) -> String {
         "case::finding" => format!("[{}] {}", s(&a["severity"]), s(&a["title"])),
         "case::evidence" => format!("preserved {}", s(&e["result"]["what"])),
         "proc::kill" => format!("stopped pid {} ({})", s(&a["pid"]), s(&e["result"]["what"])),
+        _ if a["outcome"] == true => format!("done: {}", short(&s(&e["result"]["status"]))),
         "fs::quarantine" => format!("quarantined {}", s(&a["path"])),
         "fs::restore" => format!("restored {}", s(&a["id"])),
         p if p.starts_with("fw::") => format!("{p} {}", s(&e["result"]["planned"])),
@@ -169,7 +196,7 @@ pub fn markdown(r: &Value) -> String {
                 "| {} | {} | {} | {} |",
                 cell(&s(&f["severity"])),
                 cell(&s(&f["title"])),
-                cell(&s(&f["details"]["evidence"])),
+                cell(&short(&s(&f["details"]["evidence"]))),
                 cell(&s(&f["mitre"]))
             );
         }
@@ -214,9 +241,9 @@ pub fn markdown(r: &Value) -> String {
                 "| {} | {}{dry} | {} | {} | {} |",
                 cell(&s(&a["time"])),
                 cell(&s(&a["primitive"])),
-                cell(&s(&a["args"])),
-                cell(&s(&a["result"])),
-                cell(&undo)
+                cell(&short(&s(&a["args"]))),
+                cell(&short(&s(&a["result"]))),
+                cell(&short(&undo))
             );
         }
         m.push('\n');

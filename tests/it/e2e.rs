@@ -23,8 +23,15 @@ impl Lab {
     fn up() -> Lab {
         let name = format!("e{}", unique_tag());
         let lab = Lab { name };
-        let out = hound().args(["lab", "up", "--name", &lab.name]).output().unwrap();
-        assert!(out.status.success(), "lab up: {}", String::from_utf8_lossy(&out.stderr));
+        let out = hound()
+            .args(["lab", "up", "--name", &lab.name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lab up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         lab
     }
 
@@ -53,13 +60,25 @@ impl Drop for Lab {
 /// The last JSON line of a run: the script's return value.
 fn result_of(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or("null");
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("null");
     serde_json::from_str(last).unwrap_or(Value::Null)
 }
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -73,24 +92,50 @@ fn the_incident_end_to_end() {
     // 1. Discovery from the analyst seat finds exactly the incident's hosts and services.
     let out = lab.hound_on(
         "analyst",
-        &["run", "sweep", "--json", "-p", "networks=172.19.0.0/24,172.20.0.0/24", "-p", "ports=top:100"],
+        &[
+            "run",
+            "sweep",
+            "--json",
+            "-p",
+            "networks=172.19.0.0/24,172.20.0.0/24",
+            "-p",
+            "ports=top:100",
+        ],
     );
     let sweep = result_of(&out);
     let hosts: BTreeSet<String> = sweep["hosts"]
         .as_array()
-        .map(|a| a.iter().filter_map(|h| h["ip"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h["ip"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let expected: BTreeSet<String> = ["172.19.0.22", "172.19.0.254", "172.20.0.10", "172.20.0.254"]
         .into_iter()
         .map(String::from)
         .collect();
     let found: BTreeSet<String> = hosts.into_iter().filter(|h| h != "172.19.0.100").collect();
-    assert_eq!(found, expected, "sweep: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        found,
+        expected,
+        "sweep: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let open: BTreeSet<String> = sweep["open"]
         .as_array()
-        .map(|a| a.iter().map(|r| format!("{}:{}", r["ip"].as_str().unwrap_or(""), r["port"])).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| format!("{}:{}", r["ip"].as_str().unwrap_or(""), r["port"]))
+                .collect()
+        })
         .unwrap_or_default();
-    for svc in ["172.20.0.10:22", "172.20.0.10:80", "172.20.0.10:3306", "172.19.0.22:3389"] {
+    for svc in [
+        "172.20.0.10:22",
+        "172.20.0.10:80",
+        "172.20.0.10:3306",
+        "172.19.0.22:3389",
+    ] {
         assert!(open.contains(svc), "{svc} open in {open:?}");
     }
 
@@ -104,30 +149,61 @@ fn the_incident_end_to_end() {
     let out = lab.hound_on(
         "server",
         &[
-            "run", "incident-response", "--json", "--allow-destructive", "--case", case_dir,
-            "-p", &format!("victim={VICTIM}"), "-p", "victim_port=80", "-p", &services,
-            "-p", "watch_seconds=6",
+            "run",
+            "incident-response",
+            "--json",
+            "--allow-destructive",
+            "--case",
+            case_dir,
+            "-p",
+            &format!("victim={VICTIM}"),
+            "-p",
+            "victim_port=80",
+            "-p",
+            &services,
+            "-p",
+            "watch_seconds=6",
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "findings make exit 1; stderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings make exit 1; stderr:\n{stderr}"
+    );
     let r = result_of(&out);
     assert_eq!(r["compromised"], Value::Bool(true), "{r}\n{stderr}");
     let evidence = strings(&r["evidence"]).join("\n");
-    assert!(evidence.contains("nc"), "the bot's tool is named: {evidence}");
-    assert!(evidence.contains("/tmp/bot.sh"), "the loop behind it is named: {evidence}");
+    assert!(
+        evidence.contains("nc"),
+        "the bot's tool is named: {evidence}"
+    );
+    assert!(
+        evidence.contains("/tmp/bot.sh"),
+        "the loop behind it is named: {evidence}"
+    );
     assert!(strings(&r["services_broken"]).is_empty(), "{r}");
     assert!(strings(&r["came_back"]).is_empty(), "{r}");
 
     // 3. The report names the bot, the victim, the evidence and the actions.
     let report = std::fs::read_to_string(r["report"].as_str().unwrap_or_default()).unwrap();
     for needle in [VICTIM, "bot.sh", "nc", "quarantine", "kill"] {
-        assert!(report.to_lowercase().contains(&needle.to_lowercase()), "report lacks {needle}:\n{report}");
+        assert!(
+            report.to_lowercase().contains(&needle.to_lowercase()),
+            "report lacks {needle}:\n{report}"
+        );
     }
 
     // 4. The payload is gone from the server and kept in quarantine.
-    assert!(!lab.exec("server", &["test", "-e", "/tmp/bot.sh"]).status.success(), "bot.sh removed");
-    let quarantined = std::fs::read_dir(case.path().join("quarantine")).unwrap().count();
+    assert!(
+        !lab.exec("server", &["test", "-e", "/tmp/bot.sh"])
+            .status
+            .success(),
+        "bot.sh removed"
+    );
+    let quarantined = std::fs::read_dir(case.path().join("quarantine"))
+        .unwrap()
+        .count();
     assert!(quarantined > 0, "payload kept in quarantine");
 
     // 5. Legitimate services still serve the client.
@@ -141,7 +217,10 @@ fn the_incident_end_to_end() {
     while start.elapsed() < Duration::from_secs(10) {
         let ss = lab.exec("server", &["ss", "-tnpH", "dst", VICTIM]);
         let text = String::from_utf8_lossy(&ss.stdout);
-        assert!(!text.contains("\"nc\""), "an nc to the victim came back:\n{text}");
+        assert!(
+            !text.contains("\"nc\""),
+            "an nc to the victim came back:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod docs;
+mod e2e;
 mod fssyslog;
 mod fw;
 mod lab;

@@ -12,8 +12,8 @@ pub mod watch;
 pub use links::{interfaces, neighbors, routes, Interface, Neighbor, Route};
 
 use crate::error::{Error, Result};
+use crate::host::ioc::Indicator;
 use crate::runtime::CancelToken;
-use ipnet::IpNet;
 use procfs::net::{TcpState, UdpState};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -115,13 +115,14 @@ fn raw(protos: (bool, bool)) -> Result<Vec<Raw>> {
     Ok(out)
 }
 
-/// What to keep. Address filters take addresses or CIDRs.
+/// What to keep. `local` and `remote` take indicators: an address, a CIDR,
+/// `address:port` or `:port` (any of them matches).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub proto: Option<String>,
     pub state: Option<Vec<String>>,
-    pub local: Vec<IpNet>,
-    pub remote: Vec<IpNet>,
+    pub local: Vec<Indicator>,
+    pub remote: Vec<Indicator>,
     pub port: Option<u16>,
     pub local_port: Option<u16>,
     pub remote_port: Option<u16>,
@@ -129,22 +130,22 @@ pub struct Filter {
 }
 
 /// `10.0.0.196` or `10.0.0.0/24` as a network.
-pub fn parse_net(s: &str) -> Result<IpNet> {
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet> {
     crate::host::fw::target::parse_net(s)
 }
 
 impl Filter {
     fn keep_raw(&self, r: &Raw) -> bool {
-        let ip_in = |nets: &[IpNet], ip: IpAddr| {
-            nets.is_empty() || nets.iter().any(|n| n.contains(&plain(ip)))
+        let ip_in = |inds: &[Indicator], a: SocketAddr| {
+            inds.is_empty() || inds.iter().any(|i| i.matches(&plain(a.ip()), a.port()))
         };
         self.proto.as_deref().is_none_or(|p| p == r.proto)
             && self
                 .state
                 .as_ref()
                 .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(r.state)))
-            && ip_in(&self.local, r.local.ip())
-            && ip_in(&self.remote, r.remote.ip())
+            && ip_in(&self.local, r.local)
+            && ip_in(&self.remote, r.remote)
             && self
                 .port
                 .is_none_or(|p| p == r.local.port() || p == r.remote.port())
