@@ -39,11 +39,24 @@ pub mod core_fns {
     /// sleep(0.01);
     /// sleep("10ms");
     /// ```
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(name = "sleep", return_raw)]
     pub fn sleep(nc: NativeCallContext, duration: Dynamic) -> RhaiResult<()> {
         let c = ctx(&nc, "sleep")?;
         let d = args::duration("sleep", "duration", &duration)?;
         c.cancel.sleep(d).rhai("sleep")
+    }
+
+    // Rhai's core package has its own sleep(INT) and sleep(FLOAT), which
+    // exact type matching would prefer over `sleep(Dynamic)`, and which
+    // Ctrl-C cannot interrupt: these overloads take precedence.
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_int(nc: NativeCallContext, seconds: i64) -> RhaiResult<()> {
+        sleep(nc, Dynamic::from(seconds))
+    }
+
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_float(nc: NativeCallContext, seconds: f64) -> RhaiResult<()> {
+        sleep(nc, Dynamic::from(seconds))
     }
 
     /// The current time, ISO 8601 in UTC.

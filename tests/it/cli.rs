@@ -227,3 +227,23 @@ fn namespaced_primitive_errors_keep_their_position() {
         .stderr(predicate::str::contains("error[not_found]: fs::stat:"))
         .stderr(predicate::str::contains("n.rhai:2:9"));
 }
+
+/// Ctrl-C stops a script blocked in a primitive, with exit status 130.
+#[test]
+fn ctrl_c_cancels_a_blocked_primitive() {
+    let (_d, p) = script("slow.rhai", "sleep(30);\n");
+    let child = std::process::Command::new(crate::common::hound_path())
+        .args(["run", p.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
+}

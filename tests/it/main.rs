@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so they link once. Each area has its own
 //! module; shared fixtures live in `common`.
 
+mod case;
 mod cli;
 mod common;
 mod docs;
