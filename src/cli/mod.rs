@@ -145,6 +145,12 @@ pub fn runtime_with(
     cancel: CancelToken,
     sink: Arc<ConsoleSink>,
 ) -> Result<Runtime, ScriptError> {
+    builder(g, cancel, sink).build().map_err(ScriptError::from)
+}
+
+/// The builder behind every subcommand's runtime, for callers that add to it
+/// (the REPL adds its confirmation prompt).
+pub fn builder(g: &Global, cancel: CancelToken, sink: Arc<ConsoleSink>) -> hound::RuntimeBuilder {
     let mut b = Runtime::builder()
         .dry_run(g.dry_run)
         .allow_destructive(g.allow_destructive)
@@ -159,7 +165,7 @@ pub fn runtime_with(
     for d in &g.lib {
         b = b.lib_dir(d);
     }
-    b.build().map_err(ScriptError::from)
+    b
 }
 
 /// Prints an error for a person (or, with --json, as one JSON object on stderr).
@@ -170,7 +176,8 @@ pub fn report_error(g: &Global, e: &ScriptError) {
         use owo_colors::OwoColorize;
         use std::io::IsTerminal;
         let text = e.to_string();
-        if !g.no_color && std::io::stderr().is_terminal() {
+        if !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+        {
             eprint!("{}", text.red());
         } else {
             eprint!("{text}");

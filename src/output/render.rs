@@ -252,8 +252,9 @@ fn is_finding(v: &Value) -> bool {
 /// other records are gathered and printed as one table by [`ConsoleSink::flush`]
 /// (the CLI flushes after every run, also after an error or Ctrl-C).
 pub struct ConsoleSink {
-    pub style: Style,
+    style: Style,
     pub quiet: bool,
+    json: std::sync::atomic::AtomicBool,
     pending: std::sync::Mutex<Vec<Value>>,
 }
 
@@ -262,8 +263,21 @@ impl ConsoleSink {
         ConsoleSink {
             style,
             quiet,
+            json: std::sync::atomic::AtomicBool::new(style.json),
             pending: Default::default(),
         }
+    }
+
+    /// The style now (the REPL's `:json` switches JSON on and off).
+    pub fn current_style(&self) -> Style {
+        Style {
+            json: self.json.load(std::sync::atomic::Ordering::Relaxed),
+            ..self.style
+        }
+    }
+
+    pub fn set_json(&self, on: bool) {
+        self.json.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Prints the gathered records.
@@ -280,7 +294,7 @@ impl ConsoleSink {
         } else {
             Value::Array(rows)
         };
-        if let Some(s) = render(&v, self.style) {
+        if let Some(s) = render(&v, self.current_style()) {
             let _ = writeln!(std::io::stdout().lock(), "{s}");
         }
     }
@@ -288,8 +302,9 @@ impl ConsoleSink {
 
 impl Sink for ConsoleSink {
     fn emit(&self, value: &Dynamic) {
-        if self.style.json {
-            print_value(value, self.style);
+        let style = self.current_style();
+        if style.json {
+            print_value(value, style);
             return;
         }
         let v = to_json(value);
@@ -322,7 +337,7 @@ impl Sink for ConsoleSink {
         }
     }
     fn interactive(&self) -> bool {
-        !self.style.json && !self.quiet && std::io::stderr().is_terminal()
+        !self.current_style().json && !self.quiet && std::io::stderr().is_terminal()
     }
 }
 

@@ -23,6 +23,10 @@ impl CancelToken {
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
+    /// The flag itself, for a signal handler to set (signal-hook's `flag::register`).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
     pub fn reset(&self) {
         self.0.store(false, Ordering::SeqCst);
     }

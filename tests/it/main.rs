@@ -11,5 +11,6 @@ mod fw;
 mod lab;
 mod netlab;
 mod procnet;
+mod repl;
 mod scan;
 mod stdlib;
