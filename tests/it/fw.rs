@@ -346,3 +346,23 @@ fn bad_arguments_are_named() {
         assert!(text.contains(needle), "missing {needle} in {text}");
     }
 }
+
+#[test]
+fn isolation_keeps_only_the_management_path() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("nc");
+    let s = Shape::build();
+    let refused = s.hound("fw::isolate(#{})", &["--allow-destructive"]);
+    assert_eq!(refused.status.code(), Some(2), "an empty allow-list would cut everything");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no management address"));
+    let r = s.value("fw::isolate(#{ allow: [\"10.99.2.2\"], ports: [22] })");
+    assert_eq!(r["status"], "isolated", "{r}");
+    assert!(s.reaches(&s.client, SERVER_FOR_CLIENT, "22"), "management path kept");
+    assert!(!s.reaches(&s.client, SERVER_FOR_CLIENT, "80"), "other services cut");
+    assert!(!s.reaches(&s.server, VICTIM, "80"), "outbound cut");
+    let u = s.value("fw::unisolate()");
+    assert_eq!(u["status"], "lifted");
+    assert!(s.reaches(&s.client, SERVER_FOR_CLIENT, "80"));
+    assert!(s.reaches(&s.server, VICTIM, "80"));
+}
