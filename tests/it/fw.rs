@@ -148,6 +148,7 @@ impl Shape {
         ])
         .args(extra)
         .env("HOUND_FW_TABLE", &self.table)
+        .env_remove("SSH_CONNECTION")
         .env("NO_COLOR", "1");
         c.output().unwrap()
     }
@@ -354,12 +355,22 @@ fn isolation_keeps_only_the_management_path() {
     crate::require_cmd!("nc");
     let s = Shape::build();
     let refused = s.hound("fw::isolate(#{})", &["--allow-destructive"]);
-    assert_eq!(refused.status.code(), Some(2), "an empty allow-list would cut everything");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "an empty allow-list would cut everything"
+    );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no management address"));
     let r = s.value("fw::isolate(#{ allow: [\"10.99.2.2\"], ports: [22] })");
     assert_eq!(r["status"], "isolated", "{r}");
-    assert!(s.reaches(&s.client, SERVER_FOR_CLIENT, "22"), "management path kept");
-    assert!(!s.reaches(&s.client, SERVER_FOR_CLIENT, "80"), "other services cut");
+    assert!(
+        s.reaches(&s.client, SERVER_FOR_CLIENT, "22"),
+        "management path kept"
+    );
+    assert!(
+        !s.reaches(&s.client, SERVER_FOR_CLIENT, "80"),
+        "other services cut"
+    );
     assert!(!s.reaches(&s.server, VICTIM, "80"), "outbound cut");
     let u = s.value("fw::unisolate()");
     assert_eq!(u["status"], "lifted");
