@@ -4,7 +4,7 @@
 //!
 //! Everything happens inside the lab's namespaces (no link to the host's).
 
-use crate::common::{hound, hound_path};
+use crate::common::hound;
 use hound::host::netns::unique_tag;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -43,9 +43,9 @@ impl Lab {
             .unwrap()
     }
 
+    /// hound on a lab host (`hound` there is the lab's copy of this binary).
     fn hound_on(&self, host: &str, args: &[&str]) -> Output {
-        let bin = hound_path();
-        let mut argv = vec![bin.to_str().unwrap()];
+        let mut argv = vec!["hound"];
         argv.extend_from_slice(args);
         self.exec(host, &argv)
     }
@@ -140,9 +140,11 @@ fn the_incident_end_to_end() {
     }
 
     // 2. The playbook on the server, with the victim as its only input.
+    // Under /run: lab hosts have their own /tmp, and the test reads the case.
+    std::fs::create_dir_all("/run/hound-test").unwrap();
     let case = tempfile::Builder::new()
         .prefix("e2e-case")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in("/run/hound-test")
         .unwrap();
     let case_dir = case.path().to_str().unwrap();
     let services = format!("services={SERVER}:22,{SERVER}:80,{SERVER}:3306");

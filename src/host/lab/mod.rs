@@ -43,6 +43,12 @@ fn mnt_dir(prefix: &str) -> PathBuf {
     Path::new(RUN_DIR).join(prefix).join("mnt")
 }
 
+/// The lab's own copy of hound: visible on every host, wherever the
+/// original lives (a binary under /tmp would be hidden by the hosts' /tmp).
+pub fn hound_copy(prefix: &str) -> PathBuf {
+    Path::new(RUN_DIR).join(prefix).join("bin/hound")
+}
+
 fn mnt_file(prefix: &str, host: &str) -> PathBuf {
     mnt_dir(prefix).join(host)
 }
@@ -90,7 +96,13 @@ pub fn command(prefix: &str, host: &str, argv: &[String]) -> Result<Command> {
     if mnt.exists() {
         c.arg(format!("--mount={}", mnt.display()));
     }
-    c.arg("--").arg(prog).args(rest);
+    // `hound` on a lab host means this hound (the lab's copy).
+    let copy = hound_copy(prefix);
+    if prog == "hound" && copy.exists() {
+        c.arg("--").arg(copy).args(rest);
+    } else {
+        c.arg("--").arg(prog).args(rest);
+    }
     Ok(c)
 }
 
@@ -199,9 +211,14 @@ pub fn up(prefix: &str, hound: &Path) -> Result<Vec<String>> {
         );
     }
     let built = (|| -> Result<Vec<String>> {
+        let copy = hound_copy(prefix);
+        if let Some(dir) = copy.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        }
+        std::fs::copy(hound, &copy).map_err(|e| Error::io(copy.display(), e))?;
         network(prefix)?;
         mount_namespaces(prefix)?;
-        let exe = hound.to_string_lossy().to_string();
+        let exe = copy.to_string_lossy().to_string();
         for h in HOSTS {
             if let Some(role) = h.serve {
                 spawn_detached(prefix, h.name, &[&exe, "lab", "serve", "--role", role])?;
