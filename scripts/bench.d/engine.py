@@ -28,6 +28,7 @@ class Contender:
         self.ok_codes = ok_codes
         self.times = []
         self.rss = []
+        self.cpu = []
         self.contents = []
         self.error = None  # text: the contender failed; results unusable
         self.missing = False  # hound only: the primitive does not exist yet
@@ -68,7 +69,10 @@ class Contender:
             return
         if keep:
             self.times.append(res.seconds)
-            self.rss.append(res.rss_kib)
+            if res.rss_kib is not None:
+                self.rss.append(res.rss_kib)
+            if res.cpu_s is not None:
+                self.cpu.append(res.cpu_s)
             self.contents.append(content)
         return res
 

@@ -30,10 +30,11 @@ def debug(msg):
 class Result:
     """One run of one command."""
 
-    def __init__(self, argv, seconds, rss_kib, rc, stdout, stderr, timed_out):
+    def __init__(self, argv, seconds, rss_kib, cpu_s, rc, stdout, stderr, timed_out):
         self.argv = argv
         self.seconds = seconds
         self.rss_kib = rss_kib
+        self.cpu_s = cpu_s  # user + system, from GNU time
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
@@ -68,7 +69,7 @@ def run_timed(argv, timeout=600, ok_codes=(0,)):
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile(prefix="hbench-rss-") as rss:
-        wrapped = [GNU_TIME, "-q", "-f", "%M", "-o", rss.name, "--"] + list(argv)
+        wrapped = [GNU_TIME, "-q", "-f", "%M %U %S", "-o", rss.name, "--"] + list(argv)
         t0 = time.perf_counter()
         # Its own process group, so a timeout or Ctrl-C kills the command
         # and anything it started, not just GNU time.
@@ -101,10 +102,14 @@ def run_timed(argv, timeout=600, ok_codes=(0,)):
         err.seek(0)
         stdout = out.read().decode("utf-8", "surrogateescape")
         stderr = err.read().decode("utf-8", "surrogateescape")
-        lines = open(rss.name).read().split()
-    rss_kib = int(lines[-1]) if lines and lines[-1].isdigit() else None
+        with open(rss.name) as f:
+            last = (f.read().strip().splitlines() or [""])[-1].split()
+    try:
+        rss_kib, cpu_s = int(last[0]), float(last[1]) + float(last[2])
+    except (IndexError, ValueError):  # killed before GNU time could write
+        rss_kib, cpu_s = None, None
     rc = 0 if p.returncode in ok_codes else p.returncode
-    return Result(argv, t1 - t0, rss_kib, rc, stdout, stderr, timed_out.is_set())
+    return Result(argv, t1 - t0, rss_kib, cpu_s, rc, stdout, stderr, timed_out.is_set())
 
 
 def check(argv, **kw):

@@ -4,10 +4,11 @@ import datetime
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 
 from engine import MISSING
-from harness import fmt_kib
+from harness import fmt_kib, fmt_secs
 
 
 def _first_line(argv):
@@ -65,6 +66,12 @@ def _cell(contender):
     if contender.error:
         return "failed"
     return contender.stats().text()
+
+
+def _cpu(c):
+    if c is None or not c.cpu:
+        return "—"
+    return fmt_secs(statistics.median(c.cpu))  # GNU time counts in 10 ms steps
 
 
 def table(rows):
@@ -127,12 +134,23 @@ def write(path, rows, facts, commands, replace, runs, files, quick, elapsed_s):
     notes = [f"- {r.task}: {r.note}" for r in rows if r.note]
     if notes:
         lines += ["## Notes", ""] + notes + [""]
+    cpu = [f"| {r.task} | {_cpu(r.hound)} | {_cpu(r.ref)} |" for r in rows if r.hound.cpu]
+    if cpu:
+        lines += [
+            "## CPU time",
+            "",
+            "User + system seconds (median over the runs, GNU time `%U + %S`): what each side",
+            "spent computing rather than waiting, less sensitive than wall time to other load.",
+            "",
+            "| Task | hound | Reference |",
+            "|---|---|---|",
+        ] + cpu + [""]
     lines += ["## Commands measured", ""]
     lines.append("`$SCRIPTS` and `$TREE` stand for the run's temporary directories.")
     lines.append("")
 
     def readable(s):
-        for k, v in replace.items():
+        for k, v in sorted(replace.items(), key=lambda kv: -len(kv[0])):  # paths before the tag
             s = s.replace(k, v)
         return s
 
