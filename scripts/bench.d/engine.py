@@ -53,11 +53,13 @@ class Contender:
             res = run_timed(self.argv, ok_codes=self.ok_codes)
             if res.ok():
                 break
+            if self.hound and len(self.argvs) > 1:
+                # Another spelling of the call may be the one this build
+                # accepts (an option name, an overload); try it.
+                debug(f"{self.label}: {res.stderr.strip()[:300]}")
+                self.argvs.pop(0)
+                continue
             if self.hound and "function not found" in res.stderr:
-                debug(f"{self.label}: {res.stderr.strip()[:200]}")
-                if len(self.argvs) > 1:
-                    self.argvs.pop(0)
-                    continue
                 self.missing = True
                 return
             self.error = res.describe_failure()
