@@ -1,0 +1,386 @@
+"""The benchmark tasks. Each builds its fixture (namespaces, listeners,
+files), measures hound against the standard tool in alternation, and
+returns report rows. Fixtures are torn down by the caller's Cleanup.
+"""
+
+import json
+import os
+from collections import Counter
+
+import parse
+from engine import Contender, Row, measure, require, set_diff
+from harness import check, fmt_kib, log
+from lab import Lab, exec_argv
+
+MIB = 1024  # ru_maxrss is in KiB
+FULL_RANGE_PORTS = [1, 22, 80, 443, 3306, 8080, 31337, 65535]
+SWEEP_HOSTS = [10, 20, 30]
+FILTERED_BOUND_S = 10.0
+STARTUP_GOAL_S = 0.020
+RSS_GOAL_KIB = 50 * MIB
+SOCKET_PAIRS = 2000
+SOCKET_UDP = 10
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helper.py")
+
+
+class Ctx:
+    """What every task needs: options, the hound binary, scratch space."""
+
+    def __init__(self, hound, runs, warmup, files, cleanup):
+        self.hound = hound
+        self.runs = runs
+        self.warmup = warmup
+        self.files = files
+        self.cleanup = cleanup
+        self.scratch = cleanup.tempdir("scripts")
+        self.commands = {}  # task -> contenders, for the report's exact commands
+        self.replace = {self.scratch: "$SCRIPTS"}  # temp paths made readable in the report
+
+    def script(self, name, body):
+        path = os.path.join(self.scratch, name + ".rhai")
+        with open(path, "w") as f:
+            f.write(body)
+        return path
+
+    def hound_run(self, ns, name, bodies):
+        """Candidate argvs running each script body (first one that exists wins)."""
+        out = []
+        for i, body in enumerate(bodies):
+            argv = [self.hound, "run", "--json", self.script(f"{name}{i}", body)]
+            out.append(exec_argv(ns, argv) if ns else argv)
+        return out
+
+
+def rhai_str(s):
+    return json.dumps(s)  # Rhai and JSON agree on "..." with \" \\ \n escapes
+
+
+def wrap(call):
+    """A script returning the primitive's value as the one JSON line {"r": ...}."""
+    return f"let r = {call};\n#{{r: r}}\n"
+
+
+def hound_contender(ctx, ns, name, calls, parse_fn):
+    argvs = ctx.hound_run(ns, name, [wrap(c) for c in calls])
+    return Contender("hound", argvs, lambda out: parse_fn(parse.hound_value(out)), hound=True, ok_codes=(0, 1))
+
+
+def record(ctx, task, *contenders):
+    """Remembers what was measured; read after the runs, when each hound
+    contender has settled on the script spelling that exists."""
+    ctx.commands[task] = contenders
+
+
+def goal_speed(min_ratio, extra=None):
+    """Goal: at least `min_ratio` times as fast (1 = no slower), identical results."""
+
+    def goal(row):
+        r = row.ratio()
+        text = "no slower" if min_ratio == 1 else f"≥{min_ratio:g}x faster"
+        met = r is not None and r >= min_ratio and row.identical is True
+        if extra:
+            t, ok = extra(row)
+            text, met = f"{text}, {t}", met and ok
+        return text, met
+
+    return goal
+
+
+def rss_under(limit):
+    def check_rss(row):
+        rss = row.hound.peak_rss()
+        return f"RSS <{fmt_kib(limit)}", rss is not None and rss < limit
+
+    return check_rss
+
+
+# ------------------------------------------------------- full TCP port range
+
+def two_hosts(lab, subnet, target_role):
+    """A scanner namespace and a target namespace on one veth link."""
+    s = lab.netns("scan")
+    t = lab.netns(target_role)
+    lab.veth(s, "eth0", f"{subnet}.1/24", t, "eth0", f"{subnet}.2/24")
+    return s, t, f"{subnet}.2"
+
+
+def full_range(ctx):
+    lab = Lab(ctx.cleanup)
+    s, t, ip = two_hosts(lab, "10.77.1", "target")
+    lab.spawn(t, ["python3", HELPER, "listen"] + [str(p) for p in FULL_RANGE_PORTS], "listeners")
+    hound = hound_contender(ctx, s, "full_range", [f'scan::ports("{ip}", "all")'],
+                            lambda v: frozenset(parse.hound_ports(v).get("open", set())))
+    nmap = Contender("nmap", ["ip", "netns", "exec", s, "nmap", "-sS", "-Pn", "-n", "-p-", "-oX", "-", ip],
+                     lambda out: frozenset(parse.nmap_ports(out)[0].get("open", set())))
+    record(ctx, "full", hound, nmap)
+
+    def cold():
+        lab.flush_neighbors(s)
+        lab.flush_neighbors(t)
+
+    measure("full range", [hound, nmap], ctx.runs, ctx.warmup, cold)
+    expected = frozenset(FULL_RANGE_PORTS)
+
+    def cmp(a, b, la, lb):
+        out = set_diff("open ports", a, b, la, lb)
+        for side, label in ((a, la), (b, lb)):
+            if side != expected:
+                out.append(f"{label} did not find exactly the listeners {sorted(expected)}: {sorted(side)}")
+        return out
+
+    row = Row(f"Full TCP range (1–65535), one host, {len(FULL_RANGE_PORTS)} listeners",
+              hound, nmap, cmp, goal_speed(2, rss_under(RSS_GOAL_KIB)))
+    if hound.contents:
+        row.note = f"open ports found: {sorted(hound.contents[0])}"
+    return [row]
+
+
+# ------------------------------------------------------------ /24 discovery
+
+def sweep(ctx):
+    lab = Lab(ctx.cleanup)
+    net = "10.77.2"
+    w = lab.netns("switch")
+    br = lab.bridge(w)
+    s = lab.netns("scan")
+    lab.attach(w, br, "p0", s, "eth0", f"{net}.1/24")
+    hosts = []
+    for i, last in enumerate(SWEEP_HOSTS, 1):
+        h = lab.netns(f"h{i}")
+        lab.attach(w, br, f"p{i}", h, "eth0", f"{net}.{last}/24")
+        hosts.append(h)
+    own = f"{net}.1"
+
+    # nmap counts the scanning address itself as up; the comparison is about
+    # the other hosts, so the scanner's own address is left out of both sides.
+    def others(ips):
+        return frozenset(ips - {own})
+
+    hound = hound_contender(ctx, s, "sweep", [f'scan::hosts("{net}.0/24")'],
+                            lambda v: others(parse.hound_hosts(v)))
+    nmap = Contender("nmap", ["ip", "netns", "exec", s, "nmap", "-sn", "-n", "-oX", "-", f"{net}.0/24"],
+                     lambda out: others(parse.nmap_hosts(out)))
+    record(ctx, "sweep", hound, nmap)
+
+    def cold():
+        for ns in [s] + hosts:
+            lab.flush_neighbors(ns)
+
+    measure("sweep", [hound, nmap], ctx.runs, ctx.warmup, cold)
+
+    expected = frozenset(f"{net}.{h}" for h in SWEEP_HOSTS)
+
+    def cmp(a, b, la, lb):
+        out = set_diff("hosts", a, b, la, lb)
+        # Agreeing is not enough: both must find exactly the hosts that are up.
+        for side, label in ((a, la), (b, lb)):
+            if side != expected:
+                out.append(f"{label} did not find exactly the live hosts {sorted(expected)}: {sorted(side)}")
+        return out
+
+    row = Row(f"Host discovery, /24 with {len(SWEEP_HOSTS)} live hosts", hound, nmap, cmp, goal_speed(4))
+    return [row]
+
+
+# ------------------------------------------------- top-1000 on a silent host
+
+def filtered(ctx):
+    lab = Lab(ctx.cleanup)
+    s, d, ip = two_hosts(lab, "10.77.3", "drop")
+    lab.drop_all(d)
+
+    def hound_content(v):
+        by_state = parse.hound_ports(v)
+        counts = parse.hound_port_counts(v)
+        listed = by_state.get("filtered", set())
+        return {
+            "open": frozenset(by_state.get("open", set())),
+            "closed": frozenset(by_state.get("closed", set())),
+            "filtered": max(len(listed), counts.get("filtered", 0)),
+            "ports": frozenset(set().union(*by_state.values())) if by_state else None,
+        }
+
+    def nmap_content(out):
+        by_state, counts, scanned = parse.nmap_ports(out)
+        return {
+            "open": frozenset(by_state.get("open", set())),
+            "closed": frozenset(by_state.get("closed", set())),
+            "filtered": counts.get("filtered", 0),
+            "ports": frozenset(scanned),
+        }
+
+    hound = hound_contender(ctx, s, "filtered", [f'scan::ports("{ip}", "top:1000")'], hound_content)
+    nmap = Contender("nmap", ["ip", "netns", "exec", s, "nmap", "-sS", "-Pn", "-n", "--top-ports", "1000",
+                              "-oX", "-", ip], nmap_content)
+    record(ctx, "filtered", hound, nmap)
+    measure("filtered", [hound, nmap], ctx.runs, ctx.warmup, lambda: lab.flush_neighbors(s))
+
+    def cmp(a, b, la, lb):
+        out = []
+        for side, lab_ in ((a, la), (b, lb)):
+            if side["open"] or side["closed"]:
+                out.append(f"{lab_} reports ports answering on a host that drops everything: "
+                           f"open {sorted(side['open'])[:10]}, closed {sorted(side['closed'])[:10]}")
+            if side["filtered"] != 1000:
+                out.append(f"{lab_} reports {side['filtered']} filtered ports, not 1000")
+        if a["ports"] is not None and b["ports"] is not None and a["ports"] != b["ports"]:
+            out += set_diff("ports in the top-1000 list", a["ports"], b["ports"], la, lb)
+        return out
+
+    def goal(row):
+        st = row.hound.stats()
+        ok = bool(st) and st.median <= FILTERED_BOUND_S and row.identical is True
+        return f"≤{FILTERED_BOUND_S:g} s, all filtered", ok
+
+    return [Row("Top 1000 ports, host that drops everything", hound, nmap, cmp, goal)]
+
+
+# ------------------------------------------------------------ socket table
+
+def sockets(ctx):
+    lab = Lab(ctx.cleanup)
+    n = lab.netns("sockets")
+    lab.spawn(n, ["python3", HELPER, "sockets", str(SOCKET_PAIRS), str(SOCKET_UDP)], "socket holder")
+
+    def hound_content(v):
+        keys, owned = parse.hound_sockets(v)
+        return Counter(keys), owned
+
+    def ss_content(out):
+        keys, owned = parse.ss_sockets(out)
+        return Counter(keys), owned
+
+    hound = hound_contender(ctx, n, "sockets", ["net::sockets()", "net::sockets(#{})"], hound_content)
+    ss = Contender("ss", ["ip", "netns", "exec", n, "ss", "-tunap"], ss_content)
+    lsof = Contender("lsof", ["ip", "netns", "exec", n, "lsof", "-i", "-P", "-n"], parse.lsof_count,
+                     ok_codes=(0, 1))
+    record(ctx, "sockets", hound, ss, lsof)
+    measure("sockets", [hound, ss, lsof], ctx.runs, ctx.warmup)
+
+    def cmp_ss(a, b, la, lb):
+        (ka, oa), (kb, ob) = a, b
+        out = []
+        if ka != kb:
+            extra_a = ka - kb
+            extra_b = kb - ka
+            out.append(f"{la} lists {sum(ka.values())} sockets, {lb} {sum(kb.values())}")
+            if extra_a:
+                out.append(f"only {la}: {list(extra_a.elements())[:5]}")
+            if extra_b:
+                out.append(f"only {lb}: {list(extra_b.elements())[:5]}")
+        if oa != ob:
+            out.append(f"sockets with an owner: {la} {oa}, {lb} {ob}")
+        return out
+
+    def cmp_lsof(a, b, la, lb):
+        na = sum(a[0].values()) if isinstance(a, tuple) else a
+        nb = sum(b[0].values()) if isinstance(b, tuple) else b
+        return [] if na == nb else [f"{la} counts {na} sockets, {lb} {nb}"]
+
+    total = 2 * SOCKET_PAIRS + 1 + SOCKET_UDP
+    desc = f"Socket table with owners, {total} sockets"
+    rows = [
+        Row(desc + " (vs ss)", hound, ss, cmp_ss, goal_speed(1)),
+        Row(desc + " (vs lsof)", hound, lsof, cmp_lsof, lambda row: ("—", None)),
+    ]
+    notes = []
+    for c in (hound, ss):
+        if c.contents:
+            keys, owned = c.contents[0]
+            notes.append(f"{c.label} lists {sum(keys.values())} sockets, {owned} with owners")
+    rows[0].note = "; ".join(notes)
+    if lsof.contents:
+        rows[1].note = f"lsof lists {lsof.contents[0]} rows (one per process and descriptor)"
+    return rows
+
+
+# --------------------------------------------------------------- file hunt
+
+def make_tree(root, n):
+    """n regular files in 100-file directories, two levels deep.
+
+    Every 10th file is a .log, every 50th an executable .sh, some names have
+    spaces or start with a dot, and every 1,000th entry is a symlink, so both
+    tools meet the cases a real /tmp holds. Returns the expected counts.
+    """
+    per_dir = 100
+    counts = Counter()
+    for i in range(n):
+        d = os.path.join(root, f"d{i // (per_dir * 10):03d}", f"s{(i // per_dir) % 10}")
+        if i % per_dir == 0:
+            os.makedirs(d, exist_ok=True)
+        if i % 1000 == 999:
+            os.symlink(f"f{i - 1}.txt", os.path.join(d, f"link {i}.log"))
+            counts["symlink"] += 1
+            continue
+        if i % 50 == 7:
+            name, mode = f"run{i}.sh", 0o755
+        elif i % 10 == 3:
+            name, mode = f"app {i}.log" if i % 20 == 3 else f"app{i}.log", 0o644
+        elif i % 97 == 5:
+            name, mode = f".hidden{i}.log", 0o600
+        else:
+            name, mode = f"f{i}.txt", 0o644
+        fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.close(fd)
+        os.chmod(os.path.join(d, name), mode)  # umask must not change the fixture
+    return counts
+
+
+def file_hunt(ctx):
+    root = ctx.cleanup.tempdir("tree")
+    ctx.replace[root] = "$TREE"
+    log(f"  [file hunt] creating {ctx.files:,} files in {root}")
+    make_tree(root, ctx.files)
+
+    def norm(paths):
+        return frozenset(p if os.path.isabs(p) else os.path.join(root, p) for p in paths)
+
+    def cmp(a, b, la, lb):
+        return set_diff("paths", a, b, la, lb, limit=5)
+
+    r = rhai_str(root)
+    cases = [
+        ("name", f"File hunt, {ctx.files:,} files: name glob *.log",
+         [f'fs::find({r}, #{{name: "*.log"}})'],
+         ["find", root, "-name", "*.log"]),
+        ("exec", f"File hunt, {ctx.files:,} files: executable files",
+         [f'fs::find({r}, #{{type: "file", executable: true}})',
+          f'fs::find({r}, #{{type: "f", executable: true}})'],
+         ["find", root, "-type", "f", "-perm", "/111"]),
+    ]
+    rows = []
+    for key, desc, calls, find_argv in cases:
+        hound = hound_contender(ctx, None, f"find_{key}", calls, lambda v: norm(parse.hound_paths(v)))
+        find = Contender("find", find_argv, lambda out: norm(parse.find_paths(out)))
+        record(ctx, f"find_{key}", hound, find)
+        measure(f"file hunt {key}", [hound, find], ctx.runs, ctx.warmup)
+        row = Row(desc, hound, find, cmp, goal_speed(1))
+        if find.contents:
+            row.note = f"{len(find.contents[0]):,} paths match"
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------- startup
+
+def startup(ctx):
+    path = ctx.script("empty", "")
+    hound = Contender("hound", [ctx.hound, "run", "--json", path], lambda out: out.strip(), hound=True)
+    record(ctx, "startup", hound)
+    measure("startup", [hound], max(ctx.runs * 4, 5), True)
+
+    def cmp(a, b, la, lb):
+        return [] if a == b else [f"{la} printed {a!r}, {lb} {b!r}"]
+
+    def goal(row):
+        st = row.hound.stats()
+        return f"<{STARTUP_GOAL_S * 1000:g} ms", bool(st) and st.median < STARTUP_GOAL_S
+
+    return [Row("Startup: `hound run` on an empty script", hound, None, cmp, goal)]
+
+
+NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets}
+LOCAL = {"files": file_hunt, "startup": startup}
+ORDER = ["startup", "files", "sockets", "sweep", "full", "filtered"]
+ALL = {**NETWORK, **LOCAL}
