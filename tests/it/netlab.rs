@@ -359,17 +359,7 @@ fn handle(mut s: TcpStream, serve: &Serve) {
 
 /// A MySQL/MariaDB-style handshake packet announcing `version`.
 pub fn mysql_greeting(version: &str) -> Vec<u8> {
-    let mut p = vec![0x0a];
-    p.extend_from_slice(version.as_bytes());
-    p.push(0);
-    p.extend_from_slice(&[1, 0, 0, 0]); // connection id
-    p.extend_from_slice(b"abcdefgh\0");
-    p.extend_from_slice(&[0xff, 0xf7, 8, 2, 0, 0xff, 0x81, 21]);
-    p.extend_from_slice(&[0; 10]);
-    p.extend_from_slice(b"ijklmnopqrst\0mysql_native_password\0");
-    let mut out = vec![(p.len() & 0xff) as u8, (p.len() >> 8) as u8, 0, 0];
-    out.extend_from_slice(&p);
-    out
+    hound::host::lab::services::mysql_greeting(version)
 }
 
 /// Parses `nmap -oG -` output: host -> open TCP ports.

@@ -19,9 +19,11 @@ const SEED_LOG: &str = r#"10.0.0.203 - - [27/Nov/2026:09:12:01 +0000] "GET / HTT
 10.0.0.203 - - [27/Nov/2026:09:12:02 +0000] "GET /favicon.ico HTTP/1.1" 404 489 "http://172.20.0.10/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 "#;
 
-fn mysql_greeting() -> Vec<u8> {
+/// A MySQL/MariaDB protocol-10 handshake announcing `version` (also what
+/// the scan tests serve).
+pub fn mysql_greeting(version: &str) -> Vec<u8> {
     let mut p = vec![0x0a];
-    p.extend_from_slice(MARIADB.as_bytes());
+    p.extend_from_slice(version.as_bytes());
     p.push(0);
     p.extend_from_slice(&[42, 0, 0, 0]); // connection id
     p.extend_from_slice(b"abcdefgh\0");
@@ -102,7 +104,7 @@ fn handle(port: u16, role: &str, mut s: TcpStream) {
         }
         80 => http(s, role == "server"),
         3306 => {
-            let _ = s.write_all(&mysql_greeting());
+            let _ = s.write_all(&mysql_greeting(MARIADB));
             let _ = s.read(&mut sink);
         }
         3389 if s.read(&mut sink).is_ok_and(|n| n > 0) => {
