@@ -195,25 +195,28 @@ pub fn render(v: &Value, style: Style) -> Option<String> {
     }
 }
 
-/// JSON lines: an array becomes one line per element. serde_json escapes
-/// control characters itself, so the lines are terminal-safe.
-pub fn json_lines(v: &Value) -> Vec<String> {
-    match v {
-        Value::Null => vec![],
-        Value::Array(a) => a.iter().map(Value::to_string).collect(),
-        other => vec![other.to_string()],
-    }
-}
-
 /// Prints a value to stdout in the chosen style.
 pub fn print_value(v: &Dynamic, style: Style) {
-    let j = to_json(v);
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if style.json {
-        for l in json_lines(&j) {
-            let _ = writeln!(out, "{l}");
+        // Straight from the script's value to text: no intermediate JSON
+        // tree, which for a 100k-row result costs as much as the hunt.
+        let mut line = |d: &Dynamic| {
+            if serde_json::to_writer(&mut out, d).is_ok() {
+                let _ = out.write_all(b"\n");
+            }
+        };
+        if v.is_unit() {
+        } else if let Some(a) = v.read_lock::<rhai::Array>() {
+            a.iter().for_each(&mut line);
+        } else {
+            line(v);
         }
-    } else if let Some(s) = render(&j, style) {
+        let _ = out.flush();
+        return;
+    }
+    let j = to_json(v);
+    if let Some(s) = render(&j, style) {
         let _ = writeln!(out, "{s}");
     }
 }
@@ -363,11 +366,5 @@ mod tests {
         assert!(s.contains("nc\\x1b[2J"));
         assert!(s.contains("extra"));
         assert!(s.contains("(2 rows)"));
-    }
-
-    #[test]
-    fn json_lines_split_arrays() {
-        assert_eq!(json_lines(&json!([{"a": 1}, {"a": 2}])).len(), 2);
-        assert!(json_lines(&Value::Null).is_empty());
     }
 }
