@@ -134,7 +134,14 @@ pub fn kill_all(
             cancel.sleep(Duration::from_millis(100))?;
             new_pid = proc::list(cancel, &mut |_| {})?
                 .into_iter()
-                .find(|p| p.cmdline == b.cmdline && !targets.contains(&p.pid) && p.pid != b.pid)
+                .find(|p| {
+                    // Same command under the same parent (a loop) or init (a
+                    // daemon restarted by a supervisor or re-parented).
+                    p.cmdline == b.cmdline
+                        && !targets.contains(&p.pid)
+                        && p.pid != b.pid
+                        && (p.ppid == b.ppid || p.ppid == 1)
+                })
                 .map(|p| p.pid);
         }
     }
@@ -179,13 +186,27 @@ const CRITICAL: &[&str] = &[
     "/dev/shm",
 ];
 
-/// Refuses critical paths and anything inside the case folder.
-pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
+/// The path as the kernel would resolve it, except its last component: the
+/// parent folder is canonicalized (so `..` and symlinked folders cannot
+/// smuggle `/etc/passwd` past the check) while a final symlink stays a link.
+fn resolved(path: &Path) -> PathBuf {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
+    let name = abs.file_name().filter(|n| *n != ".." && *n != ".");
+    match (abs.parent(), name) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+            .map(|p| p.join(name))
+            .unwrap_or(abs.clone()),
+        _ => std::fs::canonicalize(&abs).unwrap_or(abs),
+    }
+}
+
+/// Refuses critical paths and anything inside the case folder.
+pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
+    let abs = resolved(path);
     let shown = lossless(abs.as_os_str().as_bytes());
     let norm = shown.trim_end_matches('/');
     let norm = if norm.is_empty() { "/" } else { norm };
@@ -194,9 +215,10 @@ pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
             "{shown:?} is a system path; refusing to remove it"
         )));
     }
-    if abs.starts_with(case_dir) {
+    let case_dir = std::fs::canonicalize(case_dir).unwrap_or_else(|_| case_dir.to_path_buf());
+    if abs.starts_with(&case_dir) || case_dir.starts_with(&abs) {
         return Err(Error::invalid(format!(
-            "{shown:?} is inside the case folder"
+            "{shown:?} is (or holds) the case folder"
         )));
     }
     Ok(())
@@ -224,7 +246,8 @@ fn failpoint(name: &str) -> Result<()> {
 /// fsync, metadata, and only then remove the original.
 pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
     let meta = metadata(path)?;
-    let original = lossless(path.as_os_str().as_bytes());
+    // Absolute, so fs::restore puts it back whatever the working folder then.
+    let original = lossless(resolved(path).as_os_str().as_bytes());
     std::fs::create_dir_all(qdir).map_err(|e| Error::io(qdir.display(), e))?;
     let (id, sha, kind) = if meta["symlink"] == true {
         (
@@ -297,6 +320,10 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
             "{}: something exists there again; move it away first",
             original.display()
         )));
+    }
+    // A recursive quarantine removes the emptied folders; put them back.
+    if let Some(parent) = original.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
     }
     let m = &rec["metadata"];
     if rec["kind"] == "symlink" {

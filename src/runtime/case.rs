@@ -219,6 +219,7 @@ pub fn verify(dir: &Path) -> Result<u64> {
     let bad = |n: usize, why: &str| Error::invalid(format!("{}: line {n}: {why}", path.display()));
     let mut prev = String::new();
     let mut count = 0u64;
+    let mut hashes = Vec::new();
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = i + 1;
         if !line.ends_with('\n') {
@@ -245,7 +246,8 @@ pub fn verify(dir: &Path) -> Result<u64> {
         if entry_hash(&v) != hash {
             return Err(bad(n, "content does not match its hash (edited)"));
         }
-        prev = hash;
+        prev = hash.clone();
+        hashes.push(hash);
         count += 1;
     }
     let head_path = dir.join(HEAD);
@@ -253,8 +255,14 @@ pub fn verify(dir: &Path) -> Result<u64> {
         Ok(h) => {
             let h: Value = serde_json::from_str(&h)
                 .map_err(|_| Error::invalid(format!("{}: unreadable", head_path.display())))?;
-            if h["hash"].as_str() != Some(prev.as_str())
-                || h["seq"].as_u64().map(|s| s + 1) != Some(count)
+            // The head is replaced just after each append: a crash in between
+            // leaves it one entry behind, which is not a cut.
+            let head_seq = h["seq"].as_u64();
+            let lagging = head_seq.is_some_and(|s| s + 2 == count)
+                && h["hash"].as_str() == hashes.get(count as usize - 2).map(String::as_str);
+            if !lagging
+                && (h["hash"].as_str() != Some(prev.as_str())
+                    || head_seq.map(|s| s + 1) != Some(count))
             {
                 return Err(Error::invalid(format!(
                     "{}: the journal ends at entry {} but its head records entry {} (entries were cut off the end)",
@@ -322,5 +330,11 @@ mod tests {
         assert!(verify(&d).unwrap_err().message.contains("incomplete line"));
         std::fs::write(&j, &text).unwrap();
         assert_eq!(verify(&d).unwrap(), 3);
+        // A crash between the append and the head update is not a cut.
+        let h = json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()) });
+        std::fs::write(d.join(HEAD), h.to_string()).unwrap();
+        assert_eq!(verify(&d).unwrap(), 3);
+        std::fs::write(&j, format!("{}\n", lines[0])).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("cut off the end"));
     }
 }

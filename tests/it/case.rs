@@ -273,3 +273,132 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         .code(2)
         .stderr(predicate::str::contains("cut off the end"));
 }
+
+#[test]
+fn symlinks_stay_links_and_cannot_smuggle_system_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("real");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let etc = dir.path().join("etc-alias");
+    std::os::unix::fs::symlink("/etc", &etc).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let q = fs::quarantine(\"{}\");\nlet gone = !fs::exists(\"{}\");\nlet r = fs::restore(q.id);\n#{{ kind: q.kind, gone: gone, r: r.status }}\n",
+        link.display(),
+        link.display()
+    );
+    let (out, v) = run(case.path(), &body, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["kind"], "symlink", "{v}");
+    assert_eq!(v["gone"], true);
+    assert_eq!(v["r"], "restored");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    // /etc/passwd reached through a symlinked folder or `..` is still /etc/passwd.
+    for sneaky in [
+        format!("{}/passwd", etc.display()),
+        format!("{}/../../../etc/passwd", dir.path().display()),
+    ] {
+        let (out, _) = run(
+            case.path(),
+            &format!("fs::quarantine(\"{sneaky}\")\n"),
+            &["--allow-destructive"],
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("system path"));
+    }
+    assert!(std::path::Path::new("/etc/passwd").exists());
+    let (out, _) = run(
+        case.path(),
+        &format!("fs::quarantine(\"{}\")\n", dir.path().display()),
+        &["--allow-destructive"],
+    );
+    assert_eq!(out.status.code(), Some(2), "a folder needs recursive: true");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recursive"));
+}
+
+#[test]
+fn refuses_init_and_itself_and_suspend_resume_round_trip() {
+    let case = tempfile::tempdir().unwrap();
+    // This test runner is hound's parent: an ancestor is refused too.
+    for body in [
+        "proc::kill(1)\n".to_string(),
+        format!("proc::kill({})\n", std::process::id()),
+    ] {
+        let (out, _) = run(case.path(), &body, &["--allow-destructive"]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
+    }
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    // Signal delivery is asynchronous: wait (bounded) for the state to show.
+    let state_is = |pid: u32, want: bool| {
+        (0..100).any(|_| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let stopped = s.rsplit(')').next().unwrap().split_whitespace().next() == Some("T");
+            if stopped != want {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stopped == want
+        })
+    };
+    let (out, v) = run(
+        case.path(),
+        &format!("proc::suspend({})\n", child.id()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["status"], "suspended");
+    assert!(state_is(child.id(), true), "stopped");
+    let (_, v) = run(
+        case.path(),
+        &format!("proc::resume({})\n", child.id()),
+        &["--allow-destructive"],
+    );
+    assert_eq!(v["status"], "resumed");
+    assert!(state_is(child.id(), false), "running again");
+    let _ = child.kill();
+    let _ = child.wait();
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"primitive\":\"proc::suspend\"") && journal.contains("proc::resume")
+    );
+}
+
+#[test]
+fn evidence_of_a_file_keeps_hash_and_metadata_and_current_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "attacker was here\n").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let e = case::evidence(\"{}\");\ncase::finding(\"info\", \"looked\");\nlet c = case::current();\n#{{ e: e, findings: c.findings, info: c.by_severity.info, entries: c.journal_entries }}\n",
+        f.display()
+    );
+    let (_, v) = run(case.path(), &body, &[]);
+    assert_eq!(v["e"]["kind"], "file", "{v}");
+    assert_eq!(v["e"]["sha256"].as_str().unwrap(), sha256(&f));
+    assert_eq!(v["findings"], 1);
+    assert_eq!(v["info"], 1);
+    assert_eq!(v["entries"], 2);
+    let stored = std::path::Path::new(v["e"]["stored"].as_str().unwrap());
+    assert_eq!(sha256(&stored.join("notes.txt")), sha256(&f));
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(stored.join("metadata.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["sha256"].as_str().unwrap(), sha256(&f));
+    assert!(meta["mode"].is_string() && meta["mtime"].is_string() && meta["uid"].is_number());
+}
