@@ -173,8 +173,10 @@ pub mod case_fns {
         to_dyn(&m)
     }
 
-    /// Writes the incident report from the journal (`"md"` or `"json"`)
-    /// into the case's `reports/` folder and returns its path.
+    /// Writes the incident report from the journal (`"md"`, `"json"` or
+    /// `"html"`) into the case's `reports/` folder (`report.md`, ...) and
+    /// returns its path. The journal is the source: the report can be
+    /// written again at any time, also with `hound report CASE_DIR`.
     ///
     /// ```rhai
     /// // no_run

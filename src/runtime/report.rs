@@ -97,16 +97,7 @@ pub fn build(dir: &Path) -> Result<Value> {
         .first()
         .map(|f| s(&f["severity"]))
         .unwrap_or_default();
-    let verdict = if rank(&top) >= rank("high") {
-        format!(
-            "{host} was compromised: {}",
-            findings.first().map(|f| s(&f["title"])).unwrap_or_default()
-        )
-    } else if findings.is_empty() {
-        format!("No findings were recorded on {host}.")
-    } else {
-        format!("{host} shows findings of at most {top} severity; no compromise was established.")
-    };
+    let verdict = verdict(&host, &top, &findings);
     Ok(json!({
         "host": host, "from": first, "to": last, "verdict": verdict,
         "findings": findings, "evidence": evidence, "actions": actions,
@@ -114,6 +105,60 @@ pub fn build(dir: &Path) -> Result<Value> {
         "timeline": entries.iter().map(|e| json!({ "time": e["time"], "primitive": e["primitive"],
             "dry_run": e["dry_run"], "summary": summary(e) })).collect::<Vec<_>>(),
     }))
+}
+
+/// The conclusion a responder would write: compromised or not, on which
+/// findings, and whether the host was used against others (outbound
+/// command-and-control or flooding findings that name addresses).
+fn verdict(host: &str, top: &str, findings: &[Value]) -> String {
+    if findings.is_empty() {
+        return format!("No findings were recorded on {host}.");
+    }
+    if rank(top) < rank("high") {
+        return format!(
+            "{host} shows findings of at most {top} severity; no compromise was established."
+        );
+    }
+    let serious: Vec<&Value> = findings
+        .iter()
+        .filter(|f| rank(&s(&f["severity"])) >= rank("high"))
+        .collect();
+    let lead = serious[0];
+    let ev = short(&s(&lead["details"]["evidence"]));
+    let mut v = format!("{host} was compromised: {}", s(&lead["title"]));
+    if !ev.is_empty() {
+        v.push_str(&format!(" ({ev})"));
+    }
+    v.push('.');
+    // T1071 command and control, T1498/T1499 denial of service, T1090 proxy.
+    let mut targets: Vec<String> = Vec::new();
+    for f in &serious {
+        let m = s(&f["mitre"]);
+        if ["T1071", "T1498", "T1499", "T1090"]
+            .iter()
+            .any(|t| m.starts_with(t))
+        {
+            for a in f["details"]["addresses"].as_array().into_iter().flatten() {
+                let a = s(a);
+                if !targets.contains(&a) {
+                    targets.push(a);
+                }
+            }
+        }
+    }
+    if !targets.is_empty() {
+        v.push_str(&format!(
+            " It was used to send traffic to {}.",
+            short(&targets.join(", "))
+        ));
+    }
+    if serious.len() > 1 {
+        v.push_str(&format!(
+            " {} high or critical findings in all; see Findings.",
+            serious.len()
+        ));
+    }
+    v
 }
 
 fn summary(e: &Value) -> String {
@@ -158,9 +203,10 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
     let (ext, text) = match format {
         "md" | "markdown" => ("md", markdown(&r)),
         "json" => ("json", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        "html" => ("html", html(&r)),
         other => {
             return Err(Error::invalid(format!(
-                "format {other:?}: expected \"md\" or \"json\""
+                "format {other:?}: expected \"md\", \"json\" or \"html\""
             )))
         }
     };
@@ -268,4 +314,111 @@ pub fn markdown(r: &Value) -> String {
         let _ = writeln!(m, "- {rec}");
     }
     m
+}
+
+fn h(text: &str) -> String {
+    crate::output::escape(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
+    if rows.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
+    }
+    out.push_str("<table>\n<tr>");
+    for c in head {
+        let _ = write!(out, "<th>{c}</th>");
+    }
+    out.push_str("</tr>\n");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", h(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// A self-contained page (no scripts, no external resources) for people
+/// who do not read Markdown; every value is HTML-escaped.
+pub fn html(r: &Value) -> String {
+    let list = |k: &str| r[k].as_array().cloned().unwrap_or_default();
+    let mut o = String::from("<!doctype html>\n<html><head><meta charset=\"utf-8\">");
+    let _ = write!(
+        o,
+        "<title>Incident report: {0}</title><style>body{{font-family:sans-serif;max-width:70em;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:2px 6px;vertical-align:top;font-size:90%}}</style></head><body>\n<h1>Incident report: {0}</h1>\n",
+        h(&s(&r["host"]))
+    );
+    let _ = writeln!(
+        o,
+        "<p>Period: {} to {}. Journal entries: {} (verify with <code>hound case verify</code>).</p>",
+        h(&s(&r["from"])),
+        h(&s(&r["to"])),
+        h(&s(&r["journal_entries"]))
+    );
+    let _ = writeln!(o, "<h2>Conclusion</h2>\n<p>{}</p>", h(&s(&r["verdict"])));
+    o.push_str("<h2>Findings</h2>\n");
+    let rows = list("findings")
+        .iter()
+        .map(|f| {
+            vec![
+                s(&f["severity"]),
+                s(&f["title"]),
+                short(&s(&f["details"]["evidence"])),
+                s(&f["mitre"]),
+            ]
+        })
+        .collect();
+    table(&mut o, &["severity", "finding", "evidence", "MITRE"], rows);
+    o.push_str("<h2>Evidence preserved</h2>\n");
+    let rows = list("evidence")
+        .iter()
+        .map(|e| vec![s(&e["id"]), s(&e["what"]), s(&e["sha256"]), s(&e["stored"])])
+        .collect();
+    table(&mut o, &["id", "what", "sha256", "stored at"], rows);
+    o.push_str("<h2>Actions taken</h2>\n");
+    let rows = list("actions")
+        .iter()
+        .map(|a| {
+            let undo = if a["undo"].is_null() {
+                "-".to_string()
+            } else {
+                format!("{} {}", s(&a["undo"]["primitive"]), s(&a["undo"]["args"]))
+            };
+            let dry = if a["dry_run"] == true {
+                " (dry run)"
+            } else {
+                ""
+            };
+            vec![
+                s(&a["time"]),
+                format!("{}{dry}", s(&a["primitive"])),
+                short(&s(&a["args"])),
+                short(&s(&a["result"])),
+                short(&undo),
+            ]
+        })
+        .collect();
+    table(
+        &mut o,
+        &["time", "action", "target", "result", "undo"],
+        rows,
+    );
+    o.push_str("<h2>Timeline</h2>\n");
+    let rows = list("timeline")
+        .iter()
+        .map(|t| vec![s(&t["time"]), s(&t["primitive"]), s(&t["summary"])])
+        .collect();
+    table(&mut o, &["time", "primitive", "what"], rows);
+    o.push_str("<h2>Recommendations</h2>\n<ul>\n");
+    for rec in recommendations(r) {
+        let _ = writeln!(o, "<li>{}</li>", h(&rec));
+    }
+    o.push_str("</ul>\n</body></html>\n");
+    o
 }

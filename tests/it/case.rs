@@ -402,3 +402,34 @@ fn evidence_of_a_file_keeps_hash_and_metadata_and_current_counts() {
     assert_eq!(meta["sha256"].as_str().unwrap(), sha256(&f));
     assert!(meta["mode"].is_string() && meta["mtime"].is_string() && meta["uid"].is_number());
 }
+
+#[test]
+fn the_report_names_the_attack_and_escapes_attacker_text() {
+    let case = tempfile::tempdir().unwrap();
+    let body = r#"
+case::finding("critical", "Beacon to 10.0.0.196:80", #{ evidence: "bash /tmp/bot.sh -> nc every 2 s", addresses: ["10.0.0.196"], mitre: "T1498" });
+case::finding("medium", "odd | name `rm -rf` \x1b[31mred", #{ evidence: "a|b" });
+let md = case::report("md");
+let html = case::report("html");
+#{ md: md, html: html }
+"#;
+    let (out, v) = run(case.path(), body, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(v["md"].as_str().unwrap()).unwrap();
+    assert!(
+        md.contains("was compromised: Beacon to 10.0.0.196:80"),
+        "{md}"
+    );
+    assert!(md.contains("used to send traffic to 10.0.0.196"), "{md}");
+    assert!(md.contains(r"odd \| name \`rm -rf\`"), "{md}");
+    assert!(!md.contains('\x1b'), "no raw escape sequences");
+    let html = std::fs::read_to_string(v["html"].as_str().unwrap()).unwrap();
+    assert!(v["html"].as_str().unwrap().ends_with("reports/report.html"));
+    assert!(html.contains("<h2>Findings</h2>") && html.contains("Beacon to 10.0.0.196:80"));
+    assert!(!html.contains('\x1b'));
+}
