@@ -61,6 +61,27 @@ pub fn tree(pid: i32, cancel: &CancelToken) -> Result<Vec<i32>> {
     Ok(out)
 }
 
+/// Freezes the process, then its descendants, rescanning until no new one
+/// appears: a stopped parent cannot start another child, and a child forked
+/// just before the parent stopped is caught by the next scan. Returns the
+/// tree, parents before children (all of it stopped).
+pub fn freeze_tree(pid: i32, cancel: &CancelToken) -> Result<Vec<i32>> {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+    let mut seen = vec![pid];
+    for _ in 0..10 {
+        let now = tree(pid, cancel)?;
+        let fresh: Vec<i32> = now.iter().copied().filter(|p| !seen.contains(p)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for &p in &fresh {
+            let _ = kill(Pid::from_raw(p), Signal::SIGSTOP);
+        }
+        seen.extend(fresh);
+    }
+    Ok(seen)
+}
+
 fn alive(pid: i32) -> bool {
     proc::get(pid as i64).is_ok_and(|p| p.state != "zombie" && p.state != "dead")
 }

@@ -72,6 +72,12 @@ fn kill_impl(nc: &NativeCallContext, pid: i64, opts: Map) -> RhaiResult<Dynamic>
         Some(json!({ "primitive": "none", "args": { "note": "a killed process cannot be revived; its evidence is kept", "evidence": ev.stored } })),
     )
     .rhai(P)?;
+    // Re-walk the tree now, frozen, so a child forked since the plan is not missed.
+    let targets = if tree {
+        remediate::freeze_tree(pid, &c.cancel).rhai(P)?
+    } else {
+        targets
+    };
     let k = remediate::kill_all(&targets, signal, grace, &c.cancel).rhai(P)?;
     let mut out = serde_json::to_value(&k).unwrap_or_default();
     out["what"] = json!(what);

@@ -86,6 +86,26 @@ fn killing_a_loop_with_its_tree_stops_the_respawning_and_a_lone_child_respawns()
     );
     assert_eq!(v["respawned"], true, "{v}");
     // Killing the loop with its tree: nothing is left.
+    // A fast loop (a new child every 0.2 s): the tree is frozen, then killed.
+    let mut fast = Command::new("bash")
+        .args(["-c", "while true; do sleep 0.2; done"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, v) = run(
+        case.path(),
+        &format!("proc::kill({}, #{{ tree: true, grace: 1 }})\n", fast.id()),
+        &["--allow-destructive"],
+    );
+    let _ = fast.wait();
+    assert_eq!(v["gone"], true, "{v}");
+    assert_eq!(v["respawned"], false, "{v}");
+    assert!(
+        hound::host::proc::children(fast.id() as i64, &Default::default())
+            .unwrap_or_default()
+            .is_empty()
+    );
     let (_, v) = run(
         case.path(),
         &format!("proc::kill({}, #{{ tree: true, grace: 1 }})\n", lp.id()),
