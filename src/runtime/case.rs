@@ -120,11 +120,17 @@ impl CaseState {
                 }
             }
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(path.display(), e))?;
+        // A crash mid-write leaves a partial last line: start on a fresh one
+        // so new entries stay readable (verify still names the damaged line).
+        let partial = std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
+        if partial {
+            writeln!(file).map_err(|e| Error::io(path.display(), e))?;
+        }
         self.journal = Some(file);
         self.opened = true;
         Ok(&self.dir)
@@ -336,5 +342,15 @@ mod tests {
         assert_eq!(verify(&d).unwrap(), 3);
         std::fs::write(&j, format!("{}\n", lines[0])).unwrap();
         assert!(verify(&d).unwrap_err().message.contains("cut off the end"));
+        std::fs::write(&j, &text[..text.len() - 5]).unwrap();
+        // Continuing after a crash mid-write: the new entry gets its own line.
+        let mut again = CaseState::new(d.clone());
+        again
+            .append("case::note", json!({}), json!("ok"), None, false)
+            .unwrap();
+        let after = std::fs::read_to_string(&j).unwrap();
+        let last: Value = serde_json::from_str(after.lines().last().unwrap()).unwrap();
+        assert_eq!(last["primitive"], "case::note");
+        assert!(verify(&d).unwrap_err().message.contains("line 3"));
     }
 }

@@ -211,6 +211,15 @@ fn dry_run_and_policy_change_nothing() {
     );
     assert_eq!(v["a"], "dry_run");
     assert_eq!(v["b"], "dry_run");
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(journal.lines().all(|l| l.contains("\"dry_run\":true")));
+    assert_eq!(
+        std::fs::read_dir(case.path().join("quarantine"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing copied in a dry run"
+    );
     assert!(f.exists());
     assert!(
         child.try_wait().unwrap().is_none(),
