@@ -35,7 +35,12 @@ pub struct CaseState {
     journal: Option<File>,
     prev_hash: String,
     seq: u64,
+    /// Findings recorded in this run (across `case::open` switches): what
+    /// `hound run`'s exit status reflects.
     pub findings: Vec<Finding>,
+    /// Findings in this case folder's journal, earlier runs included: what
+    /// `case::current()` counts.
+    pub case_findings: Vec<Finding>,
 }
 
 /// The default case folder: `/var/lib/hound/cases/<timestamp>-<host>` as root,
@@ -87,6 +92,7 @@ impl CaseState {
             prev_hash: String::new(),
             seq: 0,
             findings: Vec::new(),
+            case_findings: Vec::new(),
         }
     }
 
@@ -114,7 +120,7 @@ impl CaseState {
                     self.seq = v["seq"].as_u64().unwrap_or(self.seq) + 1;
                     if v["primitive"] == "case::finding" {
                         if let Ok(f) = serde_json::from_value::<Finding>(v["args"].clone()) {
-                            self.findings.push(f);
+                            self.case_findings.push(f);
                         }
                     }
                 }
@@ -191,6 +197,7 @@ impl CaseState {
     pub fn add_finding(&mut self, finding: Finding, dry_run: bool) -> Result<()> {
         let args = serde_json::to_value(&finding).unwrap_or(Value::Null);
         self.append("case::finding", args, Value::Null, None, dry_run)?;
+        self.case_findings.push(finding.clone());
         self.findings.push(finding);
         Ok(())
     }

@@ -462,3 +462,40 @@ let html = case::report("html");
     assert!(html.contains("<h2>Findings</h2>") && html.contains("Beacon to 10.0.0.196:80"));
     assert!(!html.contains('\x1b'));
 }
+
+#[test]
+fn a_continued_case_counts_old_findings_but_exits_on_this_runs_only() {
+    let case = tempfile::tempdir().unwrap();
+    let (out, _) = run(
+        case.path(),
+        "case::finding(\"high\", \"first run\");\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let other = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let before = case::current();\ncase::evidence(\"/etc/hostname\");\nlet o = case::open(\"{}\");\n#{{ before: before.findings, entries: before.journal_entries, other: o.findings }}\n",
+        other.path().join("c2").display()
+    );
+    let (out, v) = run(case.path(), &body, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["before"], 1, "{v}");
+    assert_eq!(v["entries"], 1);
+    assert_eq!(v["other"], 0);
+    // A finding made before switching cases still sets the exit status.
+    let body = format!(
+        "case::finding(\"low\", \"x\");\ncase::open(\"{}\");\n",
+        other.path().join("c3").display()
+    );
+    let (out, _) = run(case.path(), &body, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    hound()
+        .args(["case", "verify", case.path().to_str().unwrap()])
+        .assert()
+        .success();
+}
