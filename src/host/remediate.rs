@@ -278,9 +278,23 @@ pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
         )
     } else {
         let sha = sha256_file(path)?;
-        let id = sha.clone();
-        let stored = qdir.join(&id);
-        if !stored.exists() {
+        let stored = qdir.join(&sha);
+        // The content is stored once per hash; each quarantined path gets its
+        // own record, so two files with the same bytes both restore.
+        let mut id = sha.clone();
+        let mut n = 1;
+        while std::fs::symlink_metadata(qdir.join(format!("{id}.json"))).is_ok() {
+            n += 1;
+            id = format!("{sha}-{n}");
+        }
+        if stored.exists() {
+            if sha256_file(&stored)? != sha {
+                return Err(Error::io_msg(format!(
+                    "{}: stored copy does not match its name; nothing removed",
+                    stored.display()
+                )));
+            }
+        } else {
             let tmp = qdir.join(format!(".{id}.part"));
             let _ = std::fs::remove_file(&tmp);
             let copied = copy_synced(path, &tmp)?;
@@ -296,23 +310,22 @@ pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
     };
     let record = json!({ "id": id, "original": original, "sha256": sha, "kind": kind, "metadata": meta,
                          "quarantined_at": chrono::Utc::now().to_rfc3339() });
-    let meta_path = qdir.join(format!("{id}.json"));
-    std::fs::write(
-        &meta_path,
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| Error::io(meta_path.display(), e))?;
+    crate::host::evidence::write_json(&qdir.join(format!("{id}.json")), &record)?;
     if let Ok(d) = std::fs::File::open(qdir) {
         let _ = d.sync_all();
     }
     failpoint("quarantine_after_copy")?;
     std::fs::remove_file(path).map_err(|e| Error::io(format!("removing {original}"), e))?;
+    let stored = qdir
+        .join(sha.as_deref().unwrap_or(id.as_str()))
+        .display()
+        .to_string();
     Ok(Quarantined {
-        id: id.clone(),
+        id,
         original,
         sha256: sha,
         size: meta["size"].as_u64().unwrap_or(0),
-        stored: qdir.join(&id).display().to_string(),
+        stored,
         kind,
     })
 }
@@ -353,7 +366,7 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
             .map_err(|e| Error::io(original.display(), e))?;
         return Ok(original);
     }
-    let stored = qdir.join(id);
+    let stored = qdir.join(rec["sha256"].as_str().unwrap_or(id));
     let sha = copy_synced(&stored, &original)?;
     if Some(sha.as_str()) != rec["sha256"].as_str() {
         return Err(Error::io_msg(format!(

@@ -72,11 +72,13 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
         )
         .rhai(P)?;
         let q = remediate::quarantine(f, &qdir).rhai(P)?;
+        // The outcome names the record actually written (a second file with
+        // the same bytes gets `<sha256>-2`), so its undo is the one to use.
         let _ = c.journal(
             P,
             json!({ "path": f, "outcome": true }),
             serde_json::to_value(&q).unwrap_or_default(),
-            None,
+            Some(json!({ "primitive": "fs::restore", "args": { "id": q.id } })),
         );
         done.push(q);
     }

@@ -85,6 +85,9 @@ pub fn build(dir: &Path) -> Result<Value> {
             let mut e = e.clone();
             if let Some(o) = outcome {
                 e["result"] = o["result"].clone();
+                if !o["undo"].is_null() {
+                    e["undo"] = o["undo"].clone();
+                }
             }
             e
         })
@@ -98,7 +101,13 @@ pub fn build(dir: &Path) -> Result<Value> {
         .map(|f| s(&f["severity"]))
         .unwrap_or_default();
     let verdict = verdict(&host, &top, &findings);
+    // A report is only as good as its journal: say whether it verified.
+    let integrity = match crate::runtime::case::verify(dir) {
+        Ok(n) => format!("verified: {n} entries, hash chain intact, nothing cut off"),
+        Err(e) => format!("NOT VERIFIED: {}", e.message),
+    };
     Ok(json!({
+        "integrity": integrity,
         "host": host, "from": first, "to": last, "verdict": verdict,
         "findings": findings, "evidence": evidence, "actions": actions,
         "journal_entries": entries.len(),
@@ -226,6 +235,7 @@ pub fn markdown(r: &Value) -> String {
         "- Journal entries: {} (verify with `hound case verify`)",
         s(&r["journal_entries"])
     );
+    let _ = writeln!(m, "- Journal integrity: {}", cell(&s(&r["integrity"])));
     let _ = writeln!(m, "\n## Conclusion\n\n{}\n", cell(&s(&r["verdict"])));
     let findings = r["findings"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(m, "## Findings ({})\n", findings.len());
@@ -361,6 +371,7 @@ pub fn html(r: &Value) -> String {
         h(&s(&r["to"])),
         h(&s(&r["journal_entries"]))
     );
+    let _ = writeln!(o, "<p>Journal integrity: {}</p>", h(&s(&r["integrity"])));
     let _ = writeln!(o, "<h2>Conclusion</h2>\n<p>{}</p>", h(&s(&r["verdict"])));
     o.push_str("<h2>Findings</h2>\n");
     let rows = list("findings")

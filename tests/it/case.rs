@@ -499,3 +499,37 @@ fn a_continued_case_counts_old_findings_but_exits_on_this_runs_only() {
         .assert()
         .success();
 }
+
+#[test]
+fn two_files_with_the_same_bytes_both_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.sh");
+    let b = dir.path().join("sub/b.sh");
+    std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+    std::fs::write(&a, "same payload\n").unwrap();
+    std::fs::write(&b, "same payload\n").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let qa = fs::quarantine(\"{}\");\nlet qb = fs::quarantine(\"{}\", #{{ recursive: true }});\nlet ra = fs::restore(qa.id);\nlet rb = fs::restore(qb.files[0].id);\n#{{ a: qa.id, b: qb.files[0].id, report: case::report(\"md\") }}\n",
+        a.display(),
+        b.parent().unwrap().display()
+    );
+    let (out, v) = run(case.path(), &body, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(v["a"], v["b"], "{v}");
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "same payload\n");
+    assert_eq!(std::fs::read_to_string(&b).unwrap(), "same payload\n");
+    let report = std::fs::read_to_string(v["report"].as_str().unwrap()).unwrap();
+    assert!(report.contains("Journal integrity: verified"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "fs::restore {{\"id\":\"{}\"}}",
+            v["b"].as_str().unwrap()
+        )),
+        "{report}"
+    );
+}
