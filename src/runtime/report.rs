@@ -63,10 +63,19 @@ pub fn build(dir: &Path) -> Result<Value> {
                           "details": e["args"]["details"], "mitre": e["args"]["details"]["mitre"] }))
         .collect();
     findings.sort_by(|a, b| rank(&s(&b["severity"])).cmp(&rank(&s(&a["severity"]))));
+    // Evidence taken on purpose, and the captures proc::kill made before
+    // signalling (its intent entry names them).
     let evidence: Vec<Value> = entries
         .iter()
-        .filter(|e| e["primitive"] == "case::evidence")
-        .map(|e| e["result"].clone())
+        .filter_map(|e| match e["primitive"].as_str() {
+            Some("case::evidence") => Some(e["result"].clone()),
+            Some("proc::kill") if e["result"]["evidence"].is_string() && e["args"]["outcome"] != true => {
+                Some(json!({ "id": e["result"]["evidence"], "kind": "process",
+                    "what": format!("{} (pid {}, before proc::kill)", s(&e["result"]["what"]), s(&e["args"]["pid"])),
+                    "sha256": e["result"]["exe_sha256"], "stored": e["undo"]["args"]["evidence"] }))
+            }
+            _ => None,
+        })
         .collect();
     // An action journals its intent, then its outcome: the table shows the
     // intent with the outcome's result when there is one.
@@ -101,6 +110,7 @@ pub fn build(dir: &Path) -> Result<Value> {
         .map(|f| s(&f["severity"]))
         .unwrap_or_default();
     let verdict = verdict(&host, &top, &findings);
+    let containment = containment(&actions);
     // A report is only as good as its journal: say whether it verified.
     let integrity = match crate::runtime::case::verify(dir) {
         Ok(n) => format!("verified: {n} entries, hash chain intact, nothing cut off"),
@@ -108,6 +118,7 @@ pub fn build(dir: &Path) -> Result<Value> {
     };
     Ok(json!({
         "integrity": integrity,
+        "containment": containment,
         "host": host, "from": first, "to": last, "verdict": verdict,
         "findings": findings, "evidence": evidence, "actions": actions,
         "journal_entries": entries.len(),
@@ -170,12 +181,146 @@ fn verdict(host: &str, top: &str, findings: &[Value]) -> String {
     v
 }
 
+/// What an action was aimed at and what came of it, in words for the table
+/// (the journal keeps the full JSON).
+fn action_text(a: &Value) -> (String, String) {
+    let (args, r) = (&a["args"], &a["result"]);
+    match a["primitive"].as_str().unwrap_or_default() {
+        "proc::kill" => {
+            let target = format!("pid {} ({})", s(&args["pid"]), s(&r["what"]));
+            let result = if a["dry_run"] == true {
+                format!("would stop {}", s(&r["would_kill"]))
+            } else if r["gone"].is_boolean() {
+                let mut t = format!(
+                    "{}: pids {} stopped with {}; evidence {}",
+                    s(&r["status"]),
+                    s(&r["killed"]),
+                    s(&r["signal"]),
+                    s(&r["evidence"])
+                );
+                if r["respawned"] == true {
+                    t.push_str(&format!("; RESPAWNED as pid {}", s(&r["new_pid"])));
+                }
+                t
+            } else {
+                format!("evidence {} (outcome not recorded)", s(&r["evidence"]))
+            };
+            (target, result)
+        }
+        "proc::suspend" | "proc::resume" => (
+            format!("pid {} ({})", s(&args["pid"]), s(&r["what"])),
+            String::from(if a["dry_run"] == true {
+                "planned"
+            } else {
+                "signalled"
+            }),
+        ),
+        "fs::quarantine" => {
+            let result = if a["dry_run"] == true {
+                format!("would quarantine {}", s(&r["would_quarantine"]))
+            } else if r["stored"].is_string() {
+                format!(
+                    "copied to {} (sha256 {}, {} bytes), original removed",
+                    s(&r["stored"]),
+                    s(&r["sha256"]),
+                    s(&r["size"])
+                )
+            } else {
+                "planned; no outcome recorded (check the quarantine folder)".into()
+            };
+            (s(&args["path"]), result)
+        }
+        "fs::restore" => (
+            format!("quarantine id {}", s(&args["id"])),
+            format!("back at {}", s(&r["original"])),
+        ),
+        _ => (s(args), s(r)),
+    }
+}
+
+/// One sentence on what was done about it, from the actions (dry runs
+/// excluded): processes stopped, files quarantined, firewall changes.
+fn containment(actions: &[Value]) -> String {
+    let real: Vec<&Value> = actions.iter().filter(|a| a["dry_run"] != true).collect();
+    let count = |p: &str| real.iter().filter(|a| a["primitive"] == p).count();
+    let mut parts = Vec::new();
+    let kills = count("proc::kill");
+    if kills > 0 {
+        parts.push(format!("{kills} process kill(s)"));
+    }
+    let respawned: Vec<String> = real
+        .iter()
+        .filter(|a| a["primitive"] == "proc::kill" && a["result"]["respawned"] == true)
+        .map(|a| s(&a["args"]["pid"]))
+        .collect();
+    let files = count("fs::quarantine");
+    if files > 0 {
+        parts.push(format!("{files} file(s) quarantined"));
+    }
+    let fw = real
+        .iter()
+        .filter(|a| s(&a["primitive"]).starts_with("fw::"))
+        .count();
+    if fw > 0 {
+        parts.push(format!("{fw} firewall change(s)"));
+    }
+    let mut t = if parts.is_empty() {
+        "No containment action was taken through hound.".to_string()
+    } else {
+        format!("Actions taken: {}.", parts.join(", "))
+    };
+    if !respawned.is_empty() {
+        t.push_str(&format!(
+            " Killed processes came back (pid {}): something restarts them; find and remove it.",
+            respawned.join(", ")
+        ));
+    }
+    let dry = actions.len() - real.len();
+    if dry > 0 {
+        t.push_str(&format!(" {dry} action(s) were only previewed (dry run)."));
+    }
+    t
+}
+
+/// How to undo an action, as a call to type (or why there is none).
+fn undo_text(a: &Value) -> String {
+    let u = &a["undo"];
+    match u["primitive"].as_str() {
+        None => "-".into(),
+        Some("none") => s(&u["args"]["note"]),
+        Some(p) => format!("{p} {}", s(&u["args"])),
+    }
+}
+
 fn summary(e: &Value) -> String {
     let a = &e["args"];
     match e["primitive"].as_str().unwrap_or_default() {
         "case::finding" => format!("[{}] {}", s(&a["severity"]), s(&a["title"])),
         "case::evidence" => format!("preserved {}", s(&e["result"]["what"])),
-        "proc::kill" => format!("stopped pid {} ({})", s(&a["pid"]), s(&e["result"]["what"])),
+        "proc::kill" if a["outcome"] == true => {
+            let r = &e["result"];
+            let again = if r["respawned"] == true {
+                format!(", respawned as pid {}", s(&r["new_pid"]))
+            } else {
+                String::new()
+            };
+            format!(
+                "pid {}: {} (pids {}){again}",
+                s(&a["pid"]),
+                s(&r["status"]),
+                s(&r["killed"])
+            )
+        }
+        "proc::kill" => format!(
+            "stopping pid {} ({}), evidence first",
+            s(&a["pid"]),
+            s(&e["result"]["what"])
+        ),
+        "fs::quarantine" if a["outcome"] == true => format!(
+            "{} stored as {}, original removed",
+            s(&a["path"]),
+            s(&e["result"]["id"])
+        ),
         _ if a["outcome"] == true => format!("done: {}", short(&s(&e["result"]["status"]))),
         "fs::quarantine" => format!("quarantined {}", s(&a["path"])),
         "fs::restore" => format!("restored {}", s(&a["id"])),
@@ -236,7 +381,12 @@ pub fn markdown(r: &Value) -> String {
         s(&r["journal_entries"])
     );
     let _ = writeln!(m, "- Journal integrity: {}", cell(&s(&r["integrity"])));
-    let _ = writeln!(m, "\n## Conclusion\n\n{}\n", cell(&s(&r["verdict"])));
+    let _ = writeln!(
+        m,
+        "\n## Conclusion\n\n{}\n\n{}\n",
+        cell(&s(&r["verdict"])),
+        cell(&s(&r["containment"]))
+    );
     let findings = r["findings"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(m, "## Findings ({})\n", findings.len());
     if findings.is_empty() {
@@ -287,18 +437,15 @@ pub fn markdown(r: &Value) -> String {
             } else {
                 ""
             };
-            let undo = if a["undo"].is_null() {
-                "-".to_string()
-            } else {
-                format!("{} {}", s(&a["undo"]["primitive"]), s(&a["undo"]["args"]))
-            };
+            let undo = undo_text(a);
+            let (target, result) = action_text(a);
             let _ = writeln!(
                 m,
                 "| {} | {}{dry} | {} | {} | {} |",
                 cell(&s(&a["time"])),
                 cell(&s(&a["primitive"])),
-                cell(&short(&s(&a["args"]))),
-                cell(&short(&s(&a["result"]))),
+                cell(&short(&target)),
+                cell(&result),
                 cell(&short(&undo))
             );
         }
@@ -372,7 +519,12 @@ pub fn html(r: &Value) -> String {
         h(&s(&r["journal_entries"]))
     );
     let _ = writeln!(o, "<p>Journal integrity: {}</p>", h(&s(&r["integrity"])));
-    let _ = writeln!(o, "<h2>Conclusion</h2>\n<p>{}</p>", h(&s(&r["verdict"])));
+    let _ = writeln!(
+        o,
+        "<h2>Conclusion</h2>\n<p>{}</p>\n<p>{}</p>",
+        h(&s(&r["verdict"])),
+        h(&s(&r["containment"]))
+    );
     o.push_str("<h2>Findings</h2>\n");
     let rows = list("findings")
         .iter()
@@ -396,21 +548,18 @@ pub fn html(r: &Value) -> String {
     let rows = list("actions")
         .iter()
         .map(|a| {
-            let undo = if a["undo"].is_null() {
-                "-".to_string()
-            } else {
-                format!("{} {}", s(&a["undo"]["primitive"]), s(&a["undo"]["args"]))
-            };
+            let undo = undo_text(a);
             let dry = if a["dry_run"] == true {
                 " (dry run)"
             } else {
                 ""
             };
+            let (target, result) = action_text(a);
             vec![
                 s(&a["time"]),
                 format!("{}{dry}", s(&a["primitive"])),
-                short(&s(&a["args"])),
-                short(&s(&a["result"])),
+                short(&target),
+                result,
                 short(&undo),
             ]
         })

@@ -269,6 +269,8 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         "was compromised: Dropper in a temp dir",
         "T1105",
         "## Evidence preserved (1)",
+        "Actions taken: 1 file(s) quarantined.",
+        "Journal integrity: verified",
         "fs::quarantine",
         "fs::restore",
         "## Recommendations",
@@ -455,6 +457,7 @@ let html = case::report("html");
         "{md}"
     );
     assert!(md.contains("used to send traffic to 10.0.0.196"), "{md}");
+    assert!(md.contains("No containment action was taken"), "{md}");
     assert!(md.contains(r"odd \| name \`rm -rf\`"), "{md}");
     assert!(!md.contains('\x1b'), "no raw escape sequences");
     let html = std::fs::read_to_string(v["html"].as_str().unwrap()).unwrap();
