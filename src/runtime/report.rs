@@ -218,6 +218,8 @@ fn action_text(a: &Value) -> (String, String) {
         "fs::quarantine" => {
             let result = if a["dry_run"] == true {
                 format!("would quarantine {}", s(&r["would_quarantine"]))
+            } else if r["failed"].is_string() {
+                format!("failed: {}; left in place", s(&r["failed"]))
             } else if r["stored"].is_string() {
                 format!(
                     "copied to {} (sha256 {}, {} bytes), original removed",

@@ -364,6 +364,7 @@ fn refuses_init_and_itself_and_suspend_resume_round_trip() {
     // This test runner is hound's parent: an ancestor is refused too.
     for body in [
         "proc::kill(1)\n".to_string(),
+        "proc::kill(2)\n".to_string(),
         format!("proc::kill({})\n", std::process::id()),
     ] {
         let (out, _) = run(case.path(), &body, &["--allow-destructive"]);
