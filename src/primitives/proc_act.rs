@@ -78,8 +78,18 @@ fn kill_impl(nc: &NativeCallContext, pid: i64, opts: Map) -> RhaiResult<Dynamic>
     } else {
         targets
     };
+    // The descendants are frozen now: capture them too (the loop's `nc`
+    // child is what shows where the traffic went). Best effort.
+    let mut child_evidence = Vec::new();
+    for &p in targets.iter().skip(1) {
+        match evidence::process(p, &dir, &c.cancel) {
+            Ok(m) => child_evidence.push(m.id),
+            Err(e) => c.warn(P, format!("pid {p}: evidence not captured: {}", e.message)),
+        }
+    }
     let k = remediate::kill_all(&targets, signal, grace, &c.cancel).rhai(P)?;
     let mut out = serde_json::to_value(&k).unwrap_or_default();
+    out["children_evidence"] = json!(child_evidence);
     out["what"] = json!(what);
     out["evidence"] = json!(ev.id);
     out["status"] = json!(if k.gone { "killed" } else { "still_running" });

@@ -100,6 +100,15 @@ fn killing_a_loop_with_its_tree_stops_the_respawning_and_a_lone_child_respawns()
     );
     let _ = fast.wait();
     assert_eq!(v["gone"], true, "{v}");
+    // Descendants are captured too (how many depends on the loop's moment).
+    for id in v["children_evidence"].as_array().unwrap() {
+        let m = case
+            .path()
+            .join("evidence")
+            .join(id.as_str().unwrap())
+            .join("manifest.json");
+        assert!(m.exists(), "{v}");
+    }
     assert_eq!(v["respawned"], false, "{v}");
     assert!(
         hound::host::proc::children(fast.id() as i64, &Default::default())
