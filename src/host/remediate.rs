@@ -283,7 +283,12 @@ pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
         // own record, so two files with the same bytes both restore.
         let mut id = sha.clone();
         let mut n = 1;
-        while std::fs::symlink_metadata(qdir.join(format!("{id}.json"))).is_ok() {
+        // A record of this very path (a retry after a crash before removal)
+        // is reused.
+        while let Ok(rec) = record(&id, qdir) {
+            if rec["original"].as_str() == Some(original.as_str()) {
+                break;
+            }
             n += 1;
             id = format!("{sha}-{n}");
         }

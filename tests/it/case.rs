@@ -202,6 +202,19 @@ fn a_crash_between_copy_and_removal_loses_nothing() {
         "evil",
         "and so is the copy"
     );
+    // Retrying finishes the job under the same id.
+    let (out, q) = run(
+        case.path(),
+        &format!("fs::quarantine(\"{}\")\n", f.display()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(q["id"].as_str().unwrap(), q["sha256"].as_str().unwrap());
+    assert!(!f.exists());
 }
 
 #[test]
