@@ -310,6 +310,16 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         .assert()
         .success()
         .stdout(predicate::str::contains("\"verdict\""));
+    hound()
+        .args(["report", c, "--format", "html"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("<h2>Findings</h2>"));
+    hound()
+        .args(["report", c, "--format", "pdf"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("html"));
     let j = case.path().join("journal.jsonl");
     let text = std::fs::read_to_string(&j).unwrap();
     std::fs::write(&j, text.replacen("high", "low", 1)).unwrap();
