@@ -28,7 +28,7 @@ pub fn main(g: &Global, cmd: &CaseCmd) -> i32 {
     }
 }
 
-/// `hound report DIR [--format md|json]`: writes the report and prints it.
+/// `hound report DIR [--format md|json|html]`: writes the report and prints it.
 pub fn report(g: &Global, dir: &std::path::Path, format: &str) -> i32 {
     match report::write(dir, format) {
         Ok(path) => {

@@ -87,7 +87,7 @@ pub enum Cmd {
     /// Write (and print) the incident report of a case folder
     Report {
         dir: PathBuf,
-        /// md or json
+        /// md, json or html
         #[arg(long, default_value = "md")]
         format: String,
     },

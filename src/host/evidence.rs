@@ -83,7 +83,7 @@ pub fn copy_synced(src: &Path, dst: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-fn write_json(path: &Path, v: &Value) -> Result<()> {
+pub(crate) fn write_json(path: &Path, v: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
     let mut f = File::create(path).map_err(|e| Error::io(path.display(), e))?;
     f.write_all(text.as_bytes())

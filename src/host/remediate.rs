@@ -61,6 +61,27 @@ pub fn tree(pid: i32, cancel: &CancelToken) -> Result<Vec<i32>> {
     Ok(out)
 }
 
+/// Freezes the process, then its descendants, rescanning until no new one
+/// appears: a stopped parent cannot start another child, and a child forked
+/// just before the parent stopped is caught by the next scan. Returns the
+/// tree, parents before children (all of it stopped).
+pub fn freeze_tree(pid: i32, cancel: &CancelToken) -> Result<Vec<i32>> {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+    let mut seen = vec![pid];
+    for _ in 0..10 {
+        let now = tree(pid, cancel)?;
+        let fresh: Vec<i32> = now.iter().copied().filter(|p| !seen.contains(p)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for &p in &fresh {
+            let _ = kill(Pid::from_raw(p), Signal::SIGSTOP);
+        }
+        seen.extend(fresh);
+    }
+    Ok(seen)
+}
+
 fn alive(pid: i32) -> bool {
     proc::get(pid as i64).is_ok_and(|p| p.state != "zombie" && p.state != "dead")
 }
@@ -134,7 +155,14 @@ pub fn kill_all(
             cancel.sleep(Duration::from_millis(100))?;
             new_pid = proc::list(cancel, &mut |_| {})?
                 .into_iter()
-                .find(|p| p.cmdline == b.cmdline && !targets.contains(&p.pid) && p.pid != b.pid)
+                .find(|p| {
+                    // Same command under the same parent (a loop) or init (a
+                    // daemon restarted by a supervisor or re-parented).
+                    p.cmdline == b.cmdline
+                        && !targets.contains(&p.pid)
+                        && p.pid != b.pid
+                        && (p.ppid == b.ppid || p.ppid == 1)
+                })
                 .map(|p| p.pid);
         }
     }
@@ -179,13 +207,27 @@ const CRITICAL: &[&str] = &[
     "/dev/shm",
 ];
 
-/// Refuses critical paths and anything inside the case folder.
-pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
+/// The path as the kernel would resolve it, except its last component: the
+/// parent folder is canonicalized (so `..` and symlinked folders cannot
+/// smuggle `/etc/passwd` past the check) while a final symlink stays a link.
+fn resolved(path: &Path) -> PathBuf {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_default().join(path)
     };
+    let name = abs.file_name().filter(|n| *n != ".." && *n != ".");
+    match (abs.parent(), name) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+            .map(|p| p.join(name))
+            .unwrap_or(abs.clone()),
+        _ => std::fs::canonicalize(&abs).unwrap_or(abs),
+    }
+}
+
+/// Refuses critical paths and anything inside the case folder.
+pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
+    let abs = resolved(path);
     let shown = lossless(abs.as_os_str().as_bytes());
     let norm = shown.trim_end_matches('/');
     let norm = if norm.is_empty() { "/" } else { norm };
@@ -194,9 +236,10 @@ pub fn check_removable(path: &Path, case_dir: &Path) -> Result<()> {
             "{shown:?} is a system path; refusing to remove it"
         )));
     }
-    if abs.starts_with(case_dir) {
+    let case_dir = std::fs::canonicalize(case_dir).unwrap_or_else(|_| case_dir.to_path_buf());
+    if abs.starts_with(&case_dir) || case_dir.starts_with(&abs) {
         return Err(Error::invalid(format!(
-            "{shown:?} is inside the case folder"
+            "{shown:?} is (or holds) the case folder"
         )));
     }
     Ok(())
@@ -224,7 +267,8 @@ fn failpoint(name: &str) -> Result<()> {
 /// fsync, metadata, and only then remove the original.
 pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
     let meta = metadata(path)?;
-    let original = lossless(path.as_os_str().as_bytes());
+    // Absolute, so fs::restore puts it back whatever the working folder then.
+    let original = lossless(resolved(path).as_os_str().as_bytes());
     std::fs::create_dir_all(qdir).map_err(|e| Error::io(qdir.display(), e))?;
     let (id, sha, kind) = if meta["symlink"] == true {
         (
@@ -234,9 +278,28 @@ pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
         )
     } else {
         let sha = sha256_file(path)?;
-        let id = sha.clone();
-        let stored = qdir.join(&id);
-        if !stored.exists() {
+        let stored = qdir.join(&sha);
+        // The content is stored once per hash; each quarantined path gets its
+        // own record, so two files with the same bytes both restore.
+        let mut id = sha.clone();
+        let mut n = 1;
+        // A record of this very path (a retry after a crash before removal)
+        // is reused.
+        while let Ok(rec) = record(&id, qdir) {
+            if rec["original"].as_str() == Some(original.as_str()) {
+                break;
+            }
+            n += 1;
+            id = format!("{sha}-{n}");
+        }
+        if stored.exists() {
+            if sha256_file(&stored)? != sha {
+                return Err(Error::io_msg(format!(
+                    "{}: stored copy does not match its name; nothing removed",
+                    stored.display()
+                )));
+            }
+        } else {
             let tmp = qdir.join(format!(".{id}.part"));
             let _ = std::fs::remove_file(&tmp);
             let copied = copy_synced(path, &tmp)?;
@@ -252,23 +315,22 @@ pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
     };
     let record = json!({ "id": id, "original": original, "sha256": sha, "kind": kind, "metadata": meta,
                          "quarantined_at": chrono::Utc::now().to_rfc3339() });
-    let meta_path = qdir.join(format!("{id}.json"));
-    std::fs::write(
-        &meta_path,
-        serde_json::to_string_pretty(&record).unwrap_or_default(),
-    )
-    .map_err(|e| Error::io(meta_path.display(), e))?;
+    crate::host::evidence::write_json(&qdir.join(format!("{id}.json")), &record)?;
     if let Ok(d) = std::fs::File::open(qdir) {
         let _ = d.sync_all();
     }
     failpoint("quarantine_after_copy")?;
     std::fs::remove_file(path).map_err(|e| Error::io(format!("removing {original}"), e))?;
+    let stored = qdir
+        .join(sha.as_deref().unwrap_or(id.as_str()))
+        .display()
+        .to_string();
     Ok(Quarantined {
-        id: id.clone(),
+        id,
         original,
         sha256: sha,
         size: meta["size"].as_u64().unwrap_or(0),
-        stored: qdir.join(&id).display().to_string(),
+        stored,
         kind,
     })
 }
@@ -298,6 +360,10 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
             original.display()
         )));
     }
+    // A recursive quarantine removes the emptied folders; put them back.
+    if let Some(parent) = original.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
+    }
     let m = &rec["metadata"];
     if rec["kind"] == "symlink" {
         let target = m["link_target"].as_str().unwrap_or_default();
@@ -305,7 +371,7 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
             .map_err(|e| Error::io(original.display(), e))?;
         return Ok(original);
     }
-    let stored = qdir.join(id);
+    let stored = qdir.join(rec["sha256"].as_str().unwrap_or(id));
     let sha = copy_synced(&stored, &original)?;
     if Some(sha.as_str()) != rec["sha256"].as_str() {
         return Err(Error::io_msg(format!(

@@ -16,17 +16,26 @@ fn lock<'a>(c: &'a Ctx, p: &str) -> RhaiResult<std::sync::MutexGuard<'a, CaseSta
 }
 
 fn current_of(c: &Ctx) -> RhaiResult<Dynamic> {
-    let case = lock(c, "case::current")?;
+    let mut case = lock(c, "case::current")?;
+    // An existing case folder is continued (nothing new is created), so its
+    // earlier findings and entries count; a new one stays unmade until needed.
+    if !case.is_open() && case.dir.join(crate::runtime::case::JOURNAL).exists() {
+        case.open().rhai("case::current")?;
+    }
     let mut by = serde_json::Map::new();
     for s in SEVERITIES {
         by.insert(
             s.into(),
-            json!(case.findings.iter().filter(|f| f.severity == s).count()),
+            json!(case
+                .case_findings
+                .iter()
+                .filter(|f| f.severity == s)
+                .count()),
         );
     }
     to_dyn(&json!({
         "dir": case.dir.display().to_string(), "opened": case.is_open(),
-        "findings": case.findings.len(), "by_severity": by, "journal_entries": case.entries(),
+        "findings": case.case_findings.len(), "by_severity": by, "journal_entries": case.entries(),
     }))
 }
 
@@ -97,8 +106,9 @@ pub mod case_fns {
         finding_impl(&nc, severity, title, details)
     }
 
-    /// The case: `dir`, `opened` (created on disk yet), `findings`,
-    /// `by_severity`, `journal_entries`.
+    /// The case: `dir`, `opened` (created on disk yet), `findings` (count,
+    /// earlier runs in the same folder included once it is opened),
+    /// `by_severity` (count per severity), `journal_entries`.
     ///
     /// ```rhai
     /// case::current().findings >= 0
@@ -110,7 +120,9 @@ pub mod case_fns {
     }
 
     /// Switches to (and creates) the case folder `dir`; an existing case
-    /// continues, its journal chain intact.
+    /// continues, its journal chain intact. Returns `case::current()`.
+    /// `findings` there counts the folder's findings, earlier runs included;
+    /// the exit status of `hound run` counts only this run's.
     ///
     /// ```rhai
     /// // no_run
@@ -122,8 +134,11 @@ pub mod case_fns {
         let c = ctx(&nc, P)?;
         {
             let mut case = lock(&c, P)?;
-            *case = CaseState::new(dir.into());
-            case.open().rhai(P)?;
+            let mut next = CaseState::new(dir.into());
+            next.open().rhai(P)?;
+            // This run's findings still decide its exit status.
+            next.findings = std::mem::take(&mut case.findings);
+            *case = next;
         }
         current_of(&c)
     }
@@ -173,8 +188,10 @@ pub mod case_fns {
         to_dyn(&m)
     }
 
-    /// Writes the incident report from the journal (`"md"` or `"json"`)
-    /// into the case's `reports/` folder and returns its path.
+    /// Writes the incident report from the journal (`"md"`, `"json"` or
+    /// `"html"`) into the case's `reports/` folder (`report.md`, ...) and
+    /// returns its path. The journal is the source: the report can be
+    /// written again at any time, also with `hound report CASE_DIR`.
     ///
     /// ```rhai
     /// // no_run

@@ -71,12 +71,29 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
             Some(json!({ "primitive": "fs::restore", "args": { "id": sha } })),
         )
         .rhai(P)?;
-        let q = remediate::quarantine(f, &qdir).rhai(P)?;
+        let q = match remediate::quarantine(f, &qdir) {
+            Ok(q) => q,
+            // One file of a folder that cannot be moved is a warning; the
+            // failure happens before its removal, so it stays where it was.
+            Err(e) if meta.is_dir() => {
+                c.warn(P, format!("{}: {}; left in place", f.display(), e.message));
+                let _ = c.journal(
+                    P,
+                    json!({ "path": f, "outcome": true }),
+                    json!({ "failed": e.message, "left_in_place": true }),
+                    None,
+                );
+                continue;
+            }
+            Err(e) => return Err(crate::primitives::to_rhai(e.in_primitive(P))),
+        };
+        // The outcome names the record actually written (a second file with
+        // the same bytes gets `<sha256>-2`), so its undo is the one to use.
         let _ = c.journal(
             P,
             json!({ "path": f, "outcome": true }),
             serde_json::to_value(&q).unwrap_or_default(),
-            None,
+            Some(json!({ "primitive": "fs::restore", "args": { "id": q.id } })),
         );
         done.push(q);
     }

@@ -72,8 +72,26 @@ fn kill_impl(nc: &NativeCallContext, pid: i64, opts: Map) -> RhaiResult<Dynamic>
         Some(json!({ "primitive": "none", "args": { "note": "a killed process cannot be revived; its evidence is kept", "evidence": ev.stored } })),
     )
     .rhai(P)?;
+    // Re-walk the tree now, frozen, so a child forked since the plan is not missed.
+    // On failure the planned list is used: kill_all signals (and continues)
+    // every one of them, so nothing is left frozen.
+    let targets = if tree {
+        remediate::freeze_tree(pid, &c.cancel).unwrap_or_else(|_| targets.clone())
+    } else {
+        targets
+    };
+    // The descendants are frozen now: capture them too (the loop's `nc`
+    // child is what shows where the traffic went). Best effort.
+    let mut child_evidence = Vec::new();
+    for &p in targets.iter().skip(1) {
+        match evidence::process(p, &dir, &c.cancel) {
+            Ok(m) => child_evidence.push(m.id),
+            Err(e) => c.warn(P, format!("pid {p}: evidence not captured: {}", e.message)),
+        }
+    }
     let k = remediate::kill_all(&targets, signal, grace, &c.cancel).rhai(P)?;
     let mut out = serde_json::to_value(&k).unwrap_or_default();
+    out["children_evidence"] = json!(child_evidence);
     out["what"] = json!(what);
     out["evidence"] = json!(ev.id);
     out["status"] = json!(if k.gone { "killed" } else { "still_running" });
@@ -122,8 +140,11 @@ pub mod proc_act_fns {
     /// Stops a process: captures it as evidence (executable, environment,
     /// maps, files, sockets, parent chain), journals, sends TERM, waits 3 s,
     /// then KILL, and checks it is gone and whether something restarted the
-    /// same command (`respawned`, `new_pid`). Refuses pid 1, hound itself
-    /// and kernel threads. Destructive.
+    /// same command within 1.5 s under the same parent or init (`respawned`,
+    /// `new_pid`). Refuses pid 1, hound itself and its parents, and kernel
+    /// threads. Destructive. Returns `#{pid, signal, killed, gone,
+    /// respawned, new_pid, evidence, children_evidence, what, status}`; in a
+    /// dry run `#{pid, status: "dry_run", would_kill, what}`.
     ///
     /// ```rhai
     /// // no_run

@@ -35,7 +35,12 @@ pub struct CaseState {
     journal: Option<File>,
     prev_hash: String,
     seq: u64,
+    /// Findings recorded in this run (across `case::open` switches): what
+    /// `hound run`'s exit status reflects.
     pub findings: Vec<Finding>,
+    /// Findings in this case folder's journal, earlier runs included: what
+    /// `case::current()` counts.
+    pub case_findings: Vec<Finding>,
 }
 
 /// The default case folder: `/var/lib/hound/cases/<timestamp>-<host>` as root,
@@ -87,6 +92,7 @@ impl CaseState {
             prev_hash: String::new(),
             seq: 0,
             findings: Vec::new(),
+            case_findings: Vec::new(),
         }
     }
 
@@ -114,17 +120,23 @@ impl CaseState {
                     self.seq = v["seq"].as_u64().unwrap_or(self.seq) + 1;
                     if v["primitive"] == "case::finding" {
                         if let Ok(f) = serde_json::from_value::<Finding>(v["args"].clone()) {
-                            self.findings.push(f);
+                            self.case_findings.push(f);
                         }
                     }
                 }
             }
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(path.display(), e))?;
+        // A crash mid-write leaves a partial last line: start on a fresh one
+        // so new entries stay readable (verify still names the damaged line).
+        let partial = std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|c| *c != b'\n'));
+        if partial {
+            writeln!(file).map_err(|e| Error::io(path.display(), e))?;
+        }
         self.journal = Some(file);
         self.opened = true;
         Ok(&self.dir)
@@ -185,6 +197,7 @@ impl CaseState {
     pub fn add_finding(&mut self, finding: Finding, dry_run: bool) -> Result<()> {
         let args = serde_json::to_value(&finding).unwrap_or(Value::Null);
         self.append("case::finding", args, Value::Null, None, dry_run)?;
+        self.case_findings.push(finding.clone());
         self.findings.push(finding);
         Ok(())
     }
@@ -219,6 +232,7 @@ pub fn verify(dir: &Path) -> Result<u64> {
     let bad = |n: usize, why: &str| Error::invalid(format!("{}: line {n}: {why}", path.display()));
     let mut prev = String::new();
     let mut count = 0u64;
+    let mut hashes = Vec::new();
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = i + 1;
         if !line.ends_with('\n') {
@@ -245,7 +259,8 @@ pub fn verify(dir: &Path) -> Result<u64> {
         if entry_hash(&v) != hash {
             return Err(bad(n, "content does not match its hash (edited)"));
         }
-        prev = hash;
+        prev = hash.clone();
+        hashes.push(hash);
         count += 1;
     }
     let head_path = dir.join(HEAD);
@@ -253,8 +268,14 @@ pub fn verify(dir: &Path) -> Result<u64> {
         Ok(h) => {
             let h: Value = serde_json::from_str(&h)
                 .map_err(|_| Error::invalid(format!("{}: unreadable", head_path.display())))?;
-            if h["hash"].as_str() != Some(prev.as_str())
-                || h["seq"].as_u64().map(|s| s + 1) != Some(count)
+            // The head is replaced just after each append: a crash in between
+            // leaves it one entry behind, which is not a cut.
+            let head_seq = h["seq"].as_u64();
+            let lagging = head_seq.is_some_and(|s| s + 2 == count)
+                && h["hash"].as_str() == hashes.get(count as usize - 2).map(String::as_str);
+            if !lagging
+                && (h["hash"].as_str() != Some(prev.as_str())
+                    || head_seq.map(|s| s + 1) != Some(count))
             {
                 return Err(Error::invalid(format!(
                     "{}: the journal ends at entry {} but its head records entry {} (entries were cut off the end)",
@@ -322,5 +343,21 @@ mod tests {
         assert!(verify(&d).unwrap_err().message.contains("incomplete line"));
         std::fs::write(&j, &text).unwrap();
         assert_eq!(verify(&d).unwrap(), 3);
+        // A crash between the append and the head update is not a cut.
+        let h = json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()) });
+        std::fs::write(d.join(HEAD), h.to_string()).unwrap();
+        assert_eq!(verify(&d).unwrap(), 3);
+        std::fs::write(&j, format!("{}\n", lines[0])).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("cut off the end"));
+        std::fs::write(&j, &text[..text.len() - 5]).unwrap();
+        // Continuing after a crash mid-write: the new entry gets its own line.
+        let mut again = CaseState::new(d.clone());
+        again
+            .append("case::note", json!({}), json!("ok"), None, false)
+            .unwrap();
+        let after = std::fs::read_to_string(&j).unwrap();
+        let last: Value = serde_json::from_str(after.lines().last().unwrap()).unwrap();
+        assert_eq!(last["primitive"], "case::note");
+        assert!(verify(&d).unwrap_err().message.contains("line 3"));
     }
 }

@@ -86,6 +86,35 @@ fn killing_a_loop_with_its_tree_stops_the_respawning_and_a_lone_child_respawns()
     );
     assert_eq!(v["respawned"], true, "{v}");
     // Killing the loop with its tree: nothing is left.
+    // A fast loop (a new child every 0.2 s): the tree is frozen, then killed.
+    let mut fast = Command::new("bash")
+        .args(["-c", "while true; do sleep 0.2; done"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, v) = run(
+        case.path(),
+        &format!("proc::kill({}, #{{ tree: true, grace: 1 }})\n", fast.id()),
+        &["--allow-destructive"],
+    );
+    let _ = fast.wait();
+    assert_eq!(v["gone"], true, "{v}");
+    // Descendants are captured too (how many depends on the loop's moment).
+    for id in v["children_evidence"].as_array().unwrap() {
+        let m = case
+            .path()
+            .join("evidence")
+            .join(id.as_str().unwrap())
+            .join("manifest.json");
+        assert!(m.exists(), "{v}");
+    }
+    assert_eq!(v["respawned"], false, "{v}");
+    assert!(
+        hound::host::proc::children(fast.id() as i64, &Default::default())
+            .unwrap_or_default()
+            .is_empty()
+    );
     let (_, v) = run(
         case.path(),
         &format!("proc::kill({}, #{{ tree: true, grace: 1 }})\n", lp.id()),
@@ -173,6 +202,19 @@ fn a_crash_between_copy_and_removal_loses_nothing() {
         "evil",
         "and so is the copy"
     );
+    // Retrying finishes the job under the same id.
+    let (out, q) = run(
+        case.path(),
+        &format!("fs::quarantine(\"{}\")\n", f.display()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(q["id"].as_str().unwrap(), q["sha256"].as_str().unwrap());
+    assert!(!f.exists());
 }
 
 #[test]
@@ -191,6 +233,15 @@ fn dry_run_and_policy_change_nothing() {
     );
     assert_eq!(v["a"], "dry_run");
     assert_eq!(v["b"], "dry_run");
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(journal.lines().all(|l| l.contains("\"dry_run\":true")));
+    assert_eq!(
+        std::fs::read_dir(case.path().join("quarantine"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing copied in a dry run"
+    );
     assert!(f.exists());
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -240,6 +291,8 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         "was compromised: Dropper in a temp dir",
         "T1105",
         "## Evidence preserved (1)",
+        "Actions taken: 1 file(s) quarantined.",
+        "Journal integrity: verified",
         "fs::quarantine",
         "fs::restore",
         "## Recommendations",
@@ -257,6 +310,16 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         .assert()
         .success()
         .stdout(predicate::str::contains("\"verdict\""));
+    hound()
+        .args(["report", c, "--format", "html"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("<h2>Findings</h2>"));
+    hound()
+        .args(["report", c, "--format", "pdf"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("html"));
     let j = case.path().join("journal.jsonl");
     let text = std::fs::read_to_string(&j).unwrap();
     std::fs::write(&j, text.replacen("high", "low", 1)).unwrap();
@@ -272,4 +335,237 @@ fn journal_verifies_and_detects_tampering_and_the_report_tells_the_story() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cut off the end"));
+}
+
+#[test]
+fn symlinks_stay_links_and_cannot_smuggle_system_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("real");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let etc = dir.path().join("etc-alias");
+    std::os::unix::fs::symlink("/etc", &etc).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let q = fs::quarantine(\"{}\");\nlet gone = !fs::exists(\"{}\");\nlet r = fs::restore(q.id);\n#{{ kind: q.kind, gone: gone, r: r.status }}\n",
+        link.display(),
+        link.display()
+    );
+    let (out, v) = run(case.path(), &body, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["kind"], "symlink", "{v}");
+    assert_eq!(v["gone"], true);
+    assert_eq!(v["r"], "restored");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    // /etc/passwd reached through a symlinked folder or `..` is still /etc/passwd.
+    for sneaky in [
+        format!("{}/passwd", etc.display()),
+        format!("{}/../../../etc/passwd", dir.path().display()),
+    ] {
+        let (out, _) = run(
+            case.path(),
+            &format!("fs::quarantine(\"{sneaky}\")\n"),
+            &["--allow-destructive"],
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("system path"));
+    }
+    assert!(std::path::Path::new("/etc/passwd").exists());
+    let (out, _) = run(
+        case.path(),
+        &format!("fs::quarantine(\"{}\")\n", dir.path().display()),
+        &["--allow-destructive"],
+    );
+    assert_eq!(out.status.code(), Some(2), "a folder needs recursive: true");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recursive"));
+}
+
+#[test]
+fn refuses_init_and_itself_and_suspend_resume_round_trip() {
+    let case = tempfile::tempdir().unwrap();
+    // This test runner is hound's parent: an ancestor is refused too.
+    for body in [
+        "proc::kill(1)\n".to_string(),
+        "proc::kill(2)\n".to_string(),
+        format!("proc::kill({})\n", std::process::id()),
+    ] {
+        let (out, _) = run(case.path(), &body, &["--allow-destructive"]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
+    }
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    // Signal delivery is asynchronous: wait (bounded) for the state to show.
+    let state_is = |pid: u32, want: bool| {
+        (0..100).any(|_| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let stopped = s.rsplit(')').next().unwrap().split_whitespace().next() == Some("T");
+            if stopped != want {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stopped == want
+        })
+    };
+    let (out, v) = run(
+        case.path(),
+        &format!("proc::suspend({})\n", child.id()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["status"], "suspended");
+    assert!(state_is(child.id(), true), "stopped");
+    let (_, v) = run(
+        case.path(),
+        &format!("proc::resume({})\n", child.id()),
+        &["--allow-destructive"],
+    );
+    assert_eq!(v["status"], "resumed");
+    assert!(state_is(child.id(), false), "running again");
+    let _ = child.kill();
+    let _ = child.wait();
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"primitive\":\"proc::suspend\"") && journal.contains("proc::resume")
+    );
+}
+
+#[test]
+fn evidence_of_a_file_keeps_hash_and_metadata_and_current_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "attacker was here\n").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let e = case::evidence(\"{}\");\ncase::finding(\"info\", \"looked\");\nlet c = case::current();\n#{{ e: e, findings: c.findings, info: c.by_severity.info, entries: c.journal_entries }}\n",
+        f.display()
+    );
+    let (_, v) = run(case.path(), &body, &[]);
+    assert_eq!(v["e"]["kind"], "file", "{v}");
+    assert_eq!(v["e"]["sha256"].as_str().unwrap(), sha256(&f));
+    assert_eq!(v["findings"], 1);
+    assert_eq!(v["info"], 1);
+    assert_eq!(v["entries"], 2);
+    let stored = std::path::Path::new(v["e"]["stored"].as_str().unwrap());
+    assert_eq!(sha256(&stored.join("notes.txt")), sha256(&f));
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(stored.join("metadata.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["sha256"].as_str().unwrap(), sha256(&f));
+    assert!(meta["mode"].is_string() && meta["mtime"].is_string() && meta["uid"].is_number());
+}
+
+#[test]
+fn the_report_names_the_attack_and_escapes_attacker_text() {
+    let case = tempfile::tempdir().unwrap();
+    let body = r#"
+case::finding("critical", "Beacon to 10.0.0.196:80", #{ evidence: "bash /tmp/bot.sh -> nc every 2 s", addresses: ["10.0.0.196"], mitre: "T1498" });
+case::finding("medium", "odd | name `rm -rf` \x1b[31mred", #{ evidence: "a|b" });
+let md = case::report("md");
+let html = case::report("html");
+#{ md: md, html: html }
+"#;
+    let (out, v) = run(case.path(), body, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(v["md"].as_str().unwrap()).unwrap();
+    assert!(
+        md.contains("was compromised: Beacon to 10.0.0.196:80"),
+        "{md}"
+    );
+    assert!(md.contains("used to send traffic to 10.0.0.196"), "{md}");
+    assert!(md.contains("No containment action was taken"), "{md}");
+    assert!(md.contains(r"odd \| name \`rm -rf\`"), "{md}");
+    assert!(!md.contains('\x1b'), "no raw escape sequences");
+    let html = std::fs::read_to_string(v["html"].as_str().unwrap()).unwrap();
+    assert!(v["html"].as_str().unwrap().ends_with("reports/report.html"));
+    assert!(html.contains("<h2>Findings</h2>") && html.contains("Beacon to 10.0.0.196:80"));
+    assert!(!html.contains('\x1b'));
+}
+
+#[test]
+fn a_continued_case_counts_old_findings_but_exits_on_this_runs_only() {
+    let case = tempfile::tempdir().unwrap();
+    let (out, _) = run(
+        case.path(),
+        "case::finding(\"high\", \"first run\");\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let other = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let before = case::current();\ncase::evidence(\"/etc/hostname\");\nlet o = case::open(\"{}\");\n#{{ before: before.findings, entries: before.journal_entries, other: o.findings }}\n",
+        other.path().join("c2").display()
+    );
+    let (out, v) = run(case.path(), &body, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["before"], 1, "{v}");
+    assert_eq!(v["entries"], 1);
+    assert_eq!(v["other"], 0);
+    // A finding made before switching cases still sets the exit status.
+    let body = format!(
+        "case::finding(\"low\", \"x\");\ncase::open(\"{}\");\n",
+        other.path().join("c3").display()
+    );
+    let (out, _) = run(case.path(), &body, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    hound()
+        .args(["case", "verify", case.path().to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn two_files_with_the_same_bytes_both_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.sh");
+    let b = dir.path().join("sub/b.sh");
+    std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+    std::fs::write(&a, "same payload\n").unwrap();
+    std::fs::write(&b, "same payload\n").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        "let qa = fs::quarantine(\"{}\");\nlet qb = fs::quarantine(\"{}\", #{{ recursive: true }});\nlet ra = fs::restore(qa.id);\nlet rb = fs::restore(qb.files[0].id);\n#{{ a: qa.id, b: qb.files[0].id, report: case::report(\"md\") }}\n",
+        a.display(),
+        b.parent().unwrap().display()
+    );
+    let (out, v) = run(case.path(), &body, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(v["a"], v["b"], "{v}");
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "same payload\n");
+    assert_eq!(std::fs::read_to_string(&b).unwrap(), "same payload\n");
+    let report = std::fs::read_to_string(v["report"].as_str().unwrap()).unwrap();
+    assert!(report.contains("Journal integrity: verified"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "fs::restore {{\"id\":\"{}\"}}",
+            v["b"].as_str().unwrap()
+        )),
+        "{report}"
+    );
 }
