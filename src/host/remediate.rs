@@ -267,6 +267,17 @@ fn failpoint(name: &str) -> Result<()> {
 /// fsync, metadata, and only then remove the original.
 pub fn quarantine(path: &Path, qdir: &Path) -> Result<Quarantined> {
     let meta = metadata(path)?;
+    // Opening a fifo to hash it would block forever; devices and sockets
+    // are not payloads to move either.
+    let ft = std::fs::symlink_metadata(path)
+        .map_err(|e| Error::io(path.display(), e))?
+        .file_type();
+    if !ft.is_file() && !ft.is_symlink() {
+        return Err(Error::invalid(format!(
+            "{}: not a regular file or symlink (a fifo, socket or device); nothing moved",
+            path.display()
+        )));
+    }
     // Absolute, so fs::restore puts it back whatever the working folder then.
     let original = lossless(resolved(path).as_os_str().as_bytes());
     std::fs::create_dir_all(qdir).map_err(|e| Error::io(qdir.display(), e))?;
@@ -379,13 +390,7 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
             original.display()
         )));
     }
-    let mode = u32::from_str_radix(m["mode"].as_str().unwrap_or("0644"), 8).unwrap_or(0o644);
-    let _ = nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &original,
-        nix::sys::stat::Mode::from_bits_truncate(mode),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    );
+    // Owner first: chown clears set-uid and set-gid, so the mode goes after.
     let uid = m["uid"]
         .as_u64()
         .map(|u| nix::unistd::Uid::from_raw(u as u32));
@@ -393,6 +398,13 @@ pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
         .as_u64()
         .map(|g| nix::unistd::Gid::from_raw(g as u32));
     let _ = nix::unistd::chown(&original, uid, gid);
+    let mode = u32::from_str_radix(m["mode"].as_str().unwrap_or("0644"), 8).unwrap_or(0o644);
+    let _ = nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &original,
+        nix::sys::stat::Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    );
     let ts = |k: &str| {
         let a = m[k].as_array()?;
         Some(nix::sys::time::TimeSpec::new(

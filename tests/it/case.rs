@@ -569,3 +569,65 @@ fn two_files_with_the_same_bytes_both_restore() {
         "{report}"
     );
 }
+
+/// Regression: restore set the mode before the owner, and chown clears
+/// set-uid; a restored set-uid file must keep its bits and owner.
+#[test]
+fn restore_keeps_setuid_bits_and_owner() {
+    crate::require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("suid-helper");
+    std::fs::write(&f, "x").unwrap();
+    nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let (out, q) = run(
+        case.path(),
+        &format!("fs::quarantine(\"{}\")\n", f.display()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, _) = run(
+        case.path(),
+        &format!("fs::restore(\"{}\")\n", q["id"].as_str().unwrap()),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = std::fs::metadata(&f).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o4755);
+    assert_eq!(m.uid(), 65534);
+}
+
+/// Regression: a fifo made quarantine block forever reading it.
+#[test]
+fn quarantine_refuses_a_fifo_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let (_d, p) = script(
+        "f.rhai",
+        &format!("fs::quarantine(\"{}\")\n", fifo.display()),
+    );
+    hound()
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--allow-destructive",
+            "--case",
+            case.path().to_str().unwrap(),
+        ])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a regular file or symlink"));
+    assert!(fifo.exists(), "nothing moved");
+}
