@@ -77,6 +77,9 @@ pub struct Captured {
     pub sha256: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Parts that could not be captured (`"environ: permission denied"`).
+    #[serde(default)]
+    pub missing: Vec<String>,
 }
 
 type Check<'a, E> = Box<dyn FnOnce() -> std::result::Result<(), E> + 'a>;
@@ -180,6 +183,11 @@ impl Context {
                 match r {
                     Ok(m) => Captured {
                         target,
+                        missing: m
+                            .missing
+                            .iter()
+                            .map(|x| format!("{}: {}", x.what, x.error))
+                            .collect(),
                         id: Some(m.id),
                         stored: Some(m.stored),
                         sha256: m.sha256,
@@ -191,6 +199,7 @@ impl Context {
                         stored: None,
                         sha256: None,
                         error: Some(e.message),
+                        missing: vec![],
                     },
                 }
             })
@@ -229,15 +238,13 @@ impl Context {
                 Err(e) => return Acted::stop(Status::Failed, e.in_primitive(p)),
             }
         };
-        for c in captured.iter().filter(|c| c.error.is_some()) {
-            self.warn(
-                p,
-                format!(
-                    "evidence of {} not captured: {}",
-                    c.target,
-                    c.error.as_deref().unwrap_or_default()
-                ),
-            );
+        for c in &captured {
+            if let Some(e) = &c.error {
+                self.warn(p, format!("evidence of {} not captured: {e}", c.target));
+            }
+            for m in &c.missing {
+                self.warn(p, format!("evidence of {}: not captured: {m}", c.target));
+            }
         }
         let intent = json!({ "what": a.what, "evidence": captured, "would": a.would });
         let undo_json = a.undo.as_ref().and_then(|u| serde_json::to_value(u).ok());

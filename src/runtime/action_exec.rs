@@ -302,19 +302,37 @@ pub fn firewall(
     })
 }
 
-/// Carries out a recorded undo (plan items' `case::undo`).
+/// Carries out a recorded undo (plan items' `case::undo`), through the gate.
 pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
+    let mut a = Act::new(
+        "case::undo",
+        format!("undo: {} {}", u.primitive, u.args),
+        json!(u),
+    );
+    a.protect = Some(Box::new(|| match u.primitive.as_str() {
+        "fs::restore"
+        | "fs::restore_line"
+        | "sys::enable_unit"
+        | "sys::unlock_account"
+        | "fw::unblock" => Ok(()),
+        other => Err(Error::unsupported(format!(
+            "{other}: this action cannot be undone automatically"
+        ))),
+    }));
+    a.would = json!({ "status": "dry_run", "would": u });
+    let acted = c.act(a, |_| {
+        Ok(Applied {
+            result: undo_now(c, u)?,
+            undo: None,
+        })
+    });
+    Ok(acted.into_result()?.result)
+}
+
+fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
     let args = &u.args;
     let qdir = || -> Result<PathBuf> { c.case_lock()?.quarantine_dir() };
-    c.require_destructive(&u.primitive, &format!("undo: {} {}", u.primitive, args))?;
-    let journal = |r: &serde_json::Value| c.journal("case::undo", json!(u), r.clone(), None);
-    if c.dry_run() {
-        let r = json!({ "status": "dry_run", "would": u });
-        journal(&r)?;
-        return Ok(r);
-    }
-    journal(&json!({ "planned": u }))?;
-    let r = match u.primitive.as_str() {
+    Ok(match u.primitive.as_str() {
         "fs::restore" => {
             let id = args["id"].as_str().unwrap_or_default();
             let path = remediate::restore(id, &qdir()?)?;
@@ -357,7 +375,5 @@ pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
                 "{other}: this action cannot be undone automatically"
             )))
         }
-    };
-    journal(&r)?;
-    Ok(r)
+    })
 }
