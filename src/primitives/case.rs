@@ -177,8 +177,19 @@ pub mod case_fns {
                 format!("{}: {} not captured: {}", m.what, x.what, x.error),
             );
         }
-        let summary = json!({ "id": m.id, "kind": m.kind, "what": m.what, "sha256": m.sha256,
-                              "stored": m.stored, "missing": m.missing });
+        let summary = serde_json::to_value(crate::runtime::journal::EvidenceRecord {
+            id: m.id.clone(),
+            kind: m.kind.into(),
+            what: m.what.clone(),
+            sha256: m.sha256.clone(),
+            stored: m.stored.clone(),
+            missing: m
+                .missing
+                .iter()
+                .filter_map(|x| serde_json::to_value(x).ok())
+                .collect(),
+        })
+        .unwrap_or_default();
         let dry = c.dry_run();
         lock(&c, P)?
             .append(

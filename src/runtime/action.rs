@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::host::evidence;
 use crate::runtime::context::Context;
+use crate::runtime::journal::{IntentRecord, OutcomeArgs};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -246,7 +247,12 @@ impl Context {
                 self.warn(p, format!("evidence of {}: not captured: {m}", c.target));
             }
         }
-        let intent = json!({ "what": a.what, "evidence": captured, "would": a.would });
+        let intent = serde_json::to_value(IntentRecord {
+            what: a.what.clone(),
+            evidence: captured.clone(),
+            would: a.would.clone(),
+        })
+        .unwrap_or_default();
         let undo_json = a.undo.as_ref().and_then(|u| serde_json::to_value(u).ok());
         let id = match self.journal_tagged(p, "intent", None, a.args.clone(), intent, undo_json) {
             Ok(id) => id,
@@ -276,7 +282,12 @@ impl Context {
             None if dry => format!("would {}", a.what),
             None => a.what.clone(),
         };
-        let outcome_args = json!({ "outcome": true, "status": status, "target": a.args });
+        let outcome_args = serde_json::to_value(OutcomeArgs {
+            outcome: true,
+            status,
+            target: a.args,
+        })
+        .unwrap_or_default();
         let undo_json = undo.as_ref().and_then(|u| serde_json::to_value(u).ok());
         let journal_error = self
             .journal_tagged(

@@ -16,10 +16,12 @@ pub mod context;
 pub mod diagnostic;
 pub mod docs;
 pub mod header;
+pub mod journal;
 pub mod modules;
 pub mod params;
 pub mod plan;
 pub mod report;
+pub mod report_render;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};
 pub use diagnostic::ScriptError;
