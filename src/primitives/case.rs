@@ -108,7 +108,7 @@ pub mod case_fns {
     /// `by_severity` (count per severity), `journal_entries`.
     ///
     /// ```rhai
-    /// case::current().findings >= 0
+    /// case::current().dir != ""
     /// ```
     #[rhai_fn(name = "current", return_raw)]
     pub fn current(nc: NativeCallContext) -> RhaiResult<Dynamic> {
@@ -226,7 +226,7 @@ pub mod case_fns {
     /// `primitive`, `args`, `result`, `undo`, `dry_run`, `prev`, `hash`).
     ///
     /// ```rhai
-    /// case::journal().len() >= 0
+    /// case::journal().all(|e| e.hash != "")
     /// ```
     #[rhai_fn(name = "journal", return_raw)]
     pub fn journal(nc: NativeCallContext) -> RhaiResult<Dynamic> {
