@@ -48,7 +48,13 @@ pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted 
         what,
         json!({ "pid": pid, "signal": format!("{:?}", k.signal), "tree": k.tree, "targets": targets }),
     );
-    a.protect = Some(Box::new(move || target.map(|_| ())));
+    // A planned process that has exited is the identity check's to report
+    // (skipped), not a protected target.
+    let gone_ok = planned.is_some();
+    a.protect = Some(Box::new(move || match target {
+        Err(e) if gone_ok && e.kind == crate::ErrorKind::NotFound => Ok(()),
+        other => other.map(|_| ()),
+    }));
     if let Some(id) = planned {
         a.identity = Some(Box::new(move || action::proc_still(id)));
     }

@@ -45,10 +45,21 @@ pub struct EvidenceRecord {
     pub missing: Vec<Value>,
 }
 
+/// The `args` of a `case::plan_add` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRecord {
+    pub id: String,
+    pub action: String,
+    pub target: Value,
+    #[serde(default)]
+    pub why: Vec<Value>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Body {
     Finding(Finding),
+    Planned(PlannedRecord),
     Evidence(EvidenceRecord),
     Intent {
         action_id: String,
@@ -130,6 +141,7 @@ impl Entry {
             }),
             (_, "case::finding") => typed(&v["args"], "args").map(Body::Finding),
             (_, "case::evidence") => typed(&v["result"], "result").map(Body::Evidence),
+            (_, "case::plan_add") => typed(&v["args"], "args").map(Body::Planned),
             _ => Ok(Body::Other {
                 primitive: primitive.clone(),
                 args: v["args"].clone(),
@@ -301,6 +313,12 @@ pub(crate) mod tests {
             ),
             line(9, "case::note", json!({ "args": { "text": "hello" } })),
             line(10, "case::finding", json!({ "args": { "sev": "high" } })),
+            line(
+                11,
+                "case::plan_add",
+                json!({ "args": { "id": "A1", "action": "kill", "target": { "pid": 42 },
+                 "why": ["connects to 192.0.2.9"] } }),
+            ),
         ]
     }
 

@@ -197,6 +197,15 @@ fn summary(e: &Entry) -> (String, String) {
             format!("[{}] {}", f.severity, f.title),
         ),
         Body::Evidence(r) => ("case::evidence".into(), format!("preserved {}", r.what)),
+        Body::Planned(p) => (
+            "case::plan_add".into(),
+            format!(
+                "planned {}: {} {}",
+                p.id,
+                p.action,
+                short(&p.target.to_string())
+            ),
+        ),
         Body::Intent {
             primitive, record, ..
         } => (primitive.clone(), record.what.clone()),
