@@ -3,9 +3,9 @@
 //! executable copied from /proc/PID/exe (which works after the file was
 //! deleted from disk).
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

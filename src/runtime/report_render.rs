@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// Text safe in a Markdown table cell: no control characters, no cell or
 /// code breakers.
 fn cell(s: &str) -> String {
-    crate::output::escape(s)
+    crate::text::escape(s)
         .replace('|', "\\|")
         .replace('`', "\\`")
         .replace('<', "&lt;")
@@ -174,7 +174,7 @@ pub fn markdown(r: &Report) -> String {
 }
 
 fn h(text: &str) -> String {
-    crate::output::escape(text)
+    crate::text::escape(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
