@@ -329,6 +329,14 @@ pub fn firewall(
     })
 }
 
+/// Undo "primitives" that exist only as `case::undo` (with the plan item's
+/// or the action's id), not as functions a script calls.
+pub const UNDO_ONLY: &[&str] = &[
+    "fs::restore_line",
+    "sys::enable_unit",
+    "sys::unlock_account",
+];
+
 /// Carries out a recorded undo (plan items' `case::undo`), through the gate.
 pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
     let mut a = Act::new(

@@ -598,6 +598,9 @@ fn confirmed(c: &Context, it: &Item) -> bool {
 /// Undoes an applied item with the undo its outcome recorded.
 pub fn undo(c: &Context, id: &str) -> Result<Value> {
     let dir = case_dir(c)?;
+    if id.starts_with('x') {
+        return undo_action(c, &dir, id);
+    }
     let mut plan = load(&dir)?;
     let i = plan
         .items
@@ -628,4 +631,25 @@ pub fn undo(c: &Context, id: &str) -> Result<Value> {
         save(&dir, &plan)?;
     }
     Ok(r)
+}
+
+/// Undoes a journaled action by its `action_id` (`"x12"`), for actions
+/// taken by primitives directly rather than through the plan.
+fn undo_action(c: &Context, dir: &Path, id: &str) -> Result<Value> {
+    let entries = crate::runtime::journal::read(dir)?;
+    let a = crate::runtime::journal::actions(&entries)
+        .into_iter()
+        .find(|a| a.action_id == id)
+        .ok_or_else(|| Error::invalid(format!("action {id:?}: not in the journal")))?;
+    match (a.status, a.undo) {
+        (Some(Status::Done), Some(u)) if u.primitive != "none" => exec::undo(c, &u),
+        (Some(Status::Done), _) => Err(Error::unsupported(format!(
+            "action {id} ({}) cannot be undone",
+            a.primitive
+        ))),
+        (s, _) => Err(Error::invalid(format!(
+            "action {id}: {}, nothing to undo",
+            s.map(|s| s.as_str()).unwrap_or("no outcome recorded")
+        ))),
+    }
 }

@@ -371,3 +371,51 @@ fn a_unit_is_disabled_with_its_links_an_exited_process_is_skipped_and_the_report
     assert!(unit.exists());
     assert_eq!(std::fs::read_link(wants.join("bot.service")).unwrap(), unit);
 }
+
+#[test]
+fn a_line_removed_directly_is_undone_by_its_action_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("profile");
+    let body = "export PATH=/usr/bin\n(nohup /tmp/.x/b.sh &)\nalias ll='ls -l'\n";
+    std::fs::write(&rc, body).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let call = format!(
+        r#"fs::remove_line("{}", 2, "(nohup /tmp/.x/b.sh &)")"#,
+        rc.display()
+    );
+    let (out, _) = run(case.path(), &call, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "policy refuses without --allow-destructive"
+    );
+    let (out, v) = run(case.path(), &call, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rc).unwrap(),
+        "export PATH=/usr/bin\nalias ll='ls -l'\n"
+    );
+    let id = v[0]["action_id"].as_str().unwrap();
+    let (out, r) = run(case.path(), "case::report(\"md\")", &[]);
+    assert!(out.status.success());
+    let report = std::fs::read_to_string(r[0].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains(&format!("case::undo(\"{id}\")")),
+        "{report}"
+    );
+    let (out, _) = run(
+        case.path(),
+        &format!("case::undo(\"{id}\")"),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), body);
+}
