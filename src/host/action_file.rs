@@ -82,6 +82,12 @@ fn line_text(raw: &[u8]) -> String {
     lossless(t.strip_suffix(b"\r").unwrap_or(t))
 }
 
+/// Whether a line read by [`read_line`] is `text`: a caller that split the
+/// file on `\n` only may pass the `\r` of a CRLF line along.
+pub fn same_line(found: &str, text: &str) -> bool {
+    found == text.strip_suffix('\r').unwrap_or(text)
+}
+
 /// The text of line `n` (1-based), for checking a plan item.
 pub fn read_line(path: &Path, n: usize) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
@@ -120,7 +126,7 @@ pub fn remove_line(path: &Path, n: usize, text: &str, sha256: Option<&str>) -> R
     let (a, b) = line_span(&bytes, n)
         .ok_or_else(|| Error::invalid(format!("{}: has no line {n}", path.display())))?;
     let found = line_text(&bytes[a..b]);
-    if found != text {
+    if !same_line(&found, text) {
         return Err(Error::invalid(format!(
             "{}: line {n} reads {found:?}, not {text:?}; nothing removed",
             path.display()
@@ -339,6 +345,7 @@ mod tests {
         let before = sha(body);
         let wrong = remove_line(&f, 3, "@reboot /tmp/.x/b.sh", None).unwrap_err();
         assert!(wrong.message.contains("nothing removed"));
+        assert!(same_line("# m h", "# m h\r"));
         let r = remove_line(&f, 3, "@reboot /tmp/.x/b.sh \\xff", Some(&before)).unwrap();
         assert_eq!(
             std::fs::read(&f).unwrap(),

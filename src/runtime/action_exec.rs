@@ -222,7 +222,7 @@ pub fn remove_line(
     );
     a.identity = Some(Box::new(move || {
         let now = action_file::read_line(&p2, line).map_err(|e| e.message)?;
-        if now != t2 {
+        if !action_file::same_line(&now, &t2) {
             return Err(format!("{}: line {line} reads {now:?} now", p2.display()));
         }
         match s2 {

@@ -251,7 +251,7 @@ fn identify(action: ActionKind, target: &Value) -> Result<(Value, Option<String>
                 .as_str()
                 .ok_or_else(|| Error::invalid("target.text: expected the line's exact text"))?;
             let now = action_file::read_line(&p, line as usize)?;
-            if now != text {
+            if !action_file::same_line(&now, text) {
                 return Err(Error::invalid(format!(
                     "target: line {line} of {} reads {now:?}, not {text:?}",
                     p.display()
@@ -518,7 +518,7 @@ pub struct ApplyOpts {
 pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
     let dir = case_dir(c)?;
     let mut plan = load(&dir)?;
-    for id in o.only.iter().flatten().chain(&o.approve) {
+    for id in o.only.iter().flatten() {
         if !plan.items.iter().any(|i| &i.id == id) {
             return Err(Error::invalid(format!(
                 "item {id:?}: not in the plan of {}",
@@ -526,6 +526,14 @@ pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
             ))
             .with_hint("case::plan() or plan.json lists the items"));
         }
+    }
+    // Approving what is not there changes nothing: worth a word, not an abort.
+    for id in o
+        .approve
+        .iter()
+        .filter(|id| !plan.items.iter().any(|i| i.id == **id))
+    {
+        c.warn("case::apply", format!("approve: {id:?} is not in the plan"));
     }
     let mut out = Vec::new();
     for i in 0..plan.items.len() {
