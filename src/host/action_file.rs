@@ -113,6 +113,13 @@ pub struct LineRemoved {
 /// line ending) and, if given, the file still hashes to `sha256`. Every
 /// other byte stays as it was.
 pub fn remove_line(path: &Path, n: usize, text: &str, sha256: Option<&str>) -> Result<LineRemoved> {
+    // Rewriting through a symlink would replace the link with a file.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::invalid(format!(
+            "{}: not a regular file (a symlink? name the file it points to); nothing removed",
+            path.display()
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let before = sha(&bytes);
     if let Some(want) = sha256 {
@@ -217,12 +224,30 @@ pub fn unit_links(unit: &Path) -> Vec<PathBuf> {
                 continue;
             }
             let l = e.path().join(name);
-            if std::fs::symlink_metadata(&l).is_ok_and(|m| m.file_type().is_symlink()) {
+            if std::fs::symlink_metadata(&l).is_ok_and(|m| m.file_type().is_symlink())
+                && points_at(&l, unit)
+            {
                 out.push(l);
             }
         }
     }
     out
+}
+
+/// Whether the symlink `link` resolves to the file `unit`: a link of the
+/// same name to another unit file (a package's, say) is not this unit's.
+fn points_at(link: &Path, unit: &Path) -> bool {
+    let Ok(t) = std::fs::read_link(link) else {
+        return false;
+    };
+    let t = match link.parent() {
+        Some(dir) if t.is_relative() => dir.join(t),
+        _ => t,
+    };
+    match (std::fs::canonicalize(&t), std::fs::canonicalize(unit)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => t == unit,
+    }
 }
 
 /// Whether systemd manages this host (and `systemctl` is there to ask).
@@ -358,6 +383,10 @@ mod tests {
         restore_line(&r).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), body);
         assert!(remove_line(&f, 9, "x", None).is_err());
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(remove_line(&link, 1, "# m h dom mon dow command", None).is_err());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     }
 
     #[test]
@@ -369,9 +398,15 @@ mod tests {
         std::fs::create_dir(&wants).unwrap();
         std::os::unix::fs::symlink(&unit, wants.join("bot.service")).unwrap();
         std::os::unix::fs::symlink("/x/ok.service", wants.join("ok.service")).unwrap();
+        // Same name, another unit file: not this unit's link.
+        let other = d.path().join("graphical.target.wants");
+        std::fs::create_dir(&other).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/system/bot.service", other.join("bot.service"))
+            .unwrap();
         let r = disable_unit(&unit).unwrap();
         assert_eq!(r.links_removed.len(), 1);
         assert!(std::fs::symlink_metadata(wants.join("ok.service")).is_ok());
+        assert!(std::fs::symlink_metadata(other.join("bot.service")).is_ok());
         assert!(std::fs::symlink_metadata(wants.join("bot.service")).is_err());
         relink_unit(&r.links_removed).unwrap();
         assert_eq!(std::fs::read_link(wants.join("bot.service")).unwrap(), unit);
