@@ -223,6 +223,7 @@ fn summary(e: &Entry) -> (String, String) {
         } => {
             let detail = match status {
                 Status::Done => short(&s(&result["status"])),
+                Status::Would => "previewed, nothing changed".into(),
                 _ => short(&s(&result["error"])),
             };
             (primitive.clone(), format!("{}: {detail}", status.as_str()))
