@@ -386,7 +386,10 @@ mod tests {
         let link = d.path().join("link");
         std::os::unix::fs::symlink(&f, &link).unwrap();
         assert!(remove_line(&link, 1, "# m h dom mon dow command", None).is_err());
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]
