@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod output;
 pub mod primitives;
