@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod docs;
 mod e2e;
+mod fleet;
 mod fssyslog;
 mod fw;
 mod lab;
