@@ -9,6 +9,7 @@ mod e2e;
 mod fssyslog;
 mod fw;
 mod lab;
+mod linux;
 mod netlab;
 mod procnet;
 mod repl;
