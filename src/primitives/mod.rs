@@ -12,6 +12,7 @@ pub mod core;
 pub mod fs;
 pub mod fs_act;
 pub mod fw;
+pub mod linux;
 pub mod log;
 pub mod net;
 pub mod net_verify;
@@ -65,7 +66,7 @@ pub fn register(engine: &mut Engine) {
         ("proc", vec![m!(proc::proc_fns), m!(proc_act::proc_act_fns)]),
         ("fw", vec![m!(fw::fw_fns)]),
         ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),
-        ("sys", vec![m!(sys::sys_fns)]),
+        ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
         ("log", vec![m!(log::log_fns)]),
         (
             "case",

@@ -13,6 +13,7 @@ mod fleet;
 mod fssyslog;
 mod fw;
 mod lab;
+mod linux;
 mod netlab;
 mod plan;
 mod procnet;
