@@ -200,7 +200,7 @@ pub mod linux_fns {
     ///
     /// ```rhai
     /// let t = sys::kernel_taint();
-    /// t.value >= 0
+    /// type_of(t.flags) == "array"
     /// ```
     #[rhai_fn(name = "kernel_taint", return_raw)]
     pub fn kernel_taint() -> RhaiResult<Dynamic> {

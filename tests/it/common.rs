@@ -65,3 +65,17 @@ pub fn script(name: &str, body: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&p, body).expect("write script");
     (dir, p)
 }
+
+/// A `--json` line as the script's own value: every line carries the
+/// envelope (`hound.type`, `host.name`, ...), and a scalar result is the
+/// line's `value` field.
+pub fn unwrap_scalar(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(mut m)
+            if m.contains_key("hound.type") && m.contains_key("value") =>
+        {
+            m.remove("value").unwrap_or_default()
+        }
+        other => other,
+    }
+}

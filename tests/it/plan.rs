@@ -20,7 +20,7 @@ fn run(case: &Path, body: &str, extra: &[&str]) -> (std::process::Output, Value)
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let v = text
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or(Value::Null))
+        .map(|l| crate::common::unwrap_scalar(serde_json::from_str(l).unwrap_or(Value::Null)))
         .collect();
     (out, Value::Array(v))
 }
