@@ -23,7 +23,7 @@ fn run(case: &std::path::Path, body: &str, extra: &[&str]) -> (std::process::Out
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let v = serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(Value::Null);
-    (out, v)
+    (out, crate::common::unwrap_scalar(v))
 }
 
 fn sha256(path: &std::path::Path) -> String {

@@ -289,8 +289,12 @@ fn permission_denied_directory_is_a_warning_not_an_abort() {
     got.sort();
     assert_eq!(got, want);
     assert!(got.iter().any(|p| p.ends_with("/locked")));
+    // With --json the warning is a JSON line too (hound.type "warning").
     assert!(
-        stderr.contains("warning: fs::find: cannot read") && stderr.contains("locked"),
+        stderr.contains(r#""source":"fs::find""#)
+            && stderr.contains("cannot read")
+            && stderr.contains("locked")
+            && stderr.contains(r#""hound.type":"warning""#),
         "{stderr}"
     );
     assert!(stderr.contains("Permission denied"), "{stderr}");
