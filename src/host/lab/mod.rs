@@ -366,6 +366,18 @@ fn listening_ports(prefix: &str, host: &str) -> Vec<u16> {
     ports
 }
 
+/// A pid as its lab host numbers it (the last NSpid).
+fn host_pid(pid: i32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|v| v.split_whitespace().last().and_then(|p| p.parse().ok()))
+        })
+        .unwrap_or(pid)
+}
+
 #[derive(Debug, Serialize)]
 pub struct HostStatus {
     pub host: String,
@@ -373,7 +385,8 @@ pub struct HostStatus {
     pub up: bool,
     pub addresses: Vec<String>,
     pub listening: Vec<u16>,
-    /// Processes matching the scenario's malicious patterns.
+    /// Processes matching the scenario's malicious patterns, numbered as
+    /// the host sees them (its own PID namespace).
     pub suspect_pids: Vec<i32>,
 }
 
@@ -399,6 +412,7 @@ pub fn status(prefix: &str) -> Result<Vec<HostStatus>> {
                     .processes
                     .iter()
                     .flat_map(|p| plant::running(&name, p.pattern))
+                    .map(host_pid)
                     .collect()
             } else {
                 vec![]
