@@ -661,35 +661,56 @@ fn plan_items(case: &Path) -> Vec<Value> {
     }
 }
 
+/// A field as text; an argv array joined with spaces, so a pattern like
+/// `lab serve --role www` matches it.
 fn item_text(item: &Value, key: &str) -> String {
     match &item[key] {
         Value::Null => String::new(),
+        Value::String(t) => t.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
         v => v.to_string(),
     }
 }
 
 /// A plan item in words that do not depend on pids: the action and the
 /// path it targets, or the declared pattern of the process it kills.
-fn normalized(lab: &Lab, item: &Value) -> String {
+/// `None` for a process the scenario does not declare (a short-lived `nc`
+/// one run catches and another does not).
+fn normalized(lab: &Lab, item: &Value) -> Option<String> {
     let action = s(&item["action"]).to_string();
     if let Some(path) = item["target"]["path"].as_str() {
-        let line = item["target"]["line"].to_string();
-        return format!("{action} {path} {line}");
+        let line = item_text(&item["target"], "text");
+        return Some(format!("{action} {path} {line}"));
     }
     if let Some(user) = item["target"]["user"].as_str() {
-        return format!("{action} {user}");
+        return Some(format!("{action} {user}"));
+    }
+    if let Some(t) = item["target"]["target"].as_str() {
+        return Some(format!("{action} {t}"));
     }
     let id = format!(
         "{} {}",
-        item_text(item, "identity"),
-        item_text(item, "target")
+        item_text(&item["identity"], "cmdline"),
+        item_text(&item["identity"], "exe")
     );
-    for p in lab.list("malicious", "processes") {
-        if id.contains(pattern(&p)) {
-            return format!("{action} <{}>", pattern(&p));
-        }
-    }
-    format!("{action} {}", item_text(item, "target"))
+    lab.list("malicious", "processes")
+        .iter()
+        .find(|p| id.contains(pattern(p)))
+        .map(|p| format!("{action} <{}>", pattern(p)))
+}
+
+/// Applied items: done, or skipped for a process already gone.
+fn assert_applied(item: &Value) {
+    let ok = item["status"] == "done" || (item["action"] == "kill" && item["status"] == "skipped");
+    assert!(ok, "plan item not carried out: {item}");
 }
 
 /// No plan item targets an innocent file, an innocent process or pid 1.
@@ -883,16 +904,14 @@ fn run_direct(scenario: &str) -> BTreeSet<String> {
     let items = plan_items(case.path());
     assert_plan_spares_the_innocent(&lab, &b, &items);
     assert_approvals_waiting(&lab, &items);
-    for i in &items {
-        if i["approval"] != "required" {
-            assert_eq!(i["status"], "done", "{i}");
-        }
+    for i in items.iter().filter(|i| i["approval"] != "required") {
+        assert_applied(i);
     }
     assert_report(&lab, &report_of(&out, case.path()), &out);
     let done = items
         .iter()
         .filter(|i| i["approval"] != "required")
-        .map(|i| normalized(&lab, i))
+        .filter_map(|i| normalized(&lab, i))
         .collect();
     approve_and_check(&lab, case.path());
     done
@@ -944,8 +963,8 @@ fn run_plan_then_apply(scenario: &str) -> BTreeSet<String> {
     items
         .iter()
         .filter(|i| i["approval"] != "required")
-        .inspect(|i| assert_eq!(i["status"], "done", "{i}"))
-        .map(|i| normalized(&lab, i))
+        .inspect(|i| assert_applied(i))
+        .filter_map(|i| normalized(&lab, i))
         .collect()
 }
 

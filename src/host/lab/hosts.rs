@@ -36,7 +36,8 @@ fn setup_script(stage: &Path, hound: &Path, ready: &Path) -> String {
           mount -t tmpfs -o mode=1777 hound-lab-vartmp /var/tmp\n\
           mount -t tmpfs -o mode=1777 hound-lab-shm /dev/shm\n\
           mount -t tmpfs hound-lab-log /var/log\n\
-          mkdir -p /var/log/apache2\n";
+          mkdir -p /var/log/apache2\n\
+          touch /var/log/wtmp /var/log/btmp /var/log/lastlog\n";
     // No systemd runs in a lab host: hide the real one's sockets, so a
     // `systemctl stop` from a hunt there cannot reach the real machine's.
     s += "if [ -d /run/systemd ]; then mount -t tmpfs hound-lab-systemd /run/systemd; fi\n";
