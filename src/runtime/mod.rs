@@ -13,6 +13,7 @@ pub mod case;
 pub mod context;
 pub mod diagnostic;
 pub mod docs;
+pub mod graph;
 pub mod header;
 pub mod modules;
 pub mod params;
