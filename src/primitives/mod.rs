@@ -8,6 +8,7 @@
 pub mod args;
 pub mod case;
 pub mod case_graph;
+pub mod case_plan;
 pub mod core;
 pub mod fs;
 pub mod fs_act;
@@ -69,7 +70,11 @@ pub fn register(engine: &mut Engine) {
         ("log", vec![m!(log::log_fns)]),
         (
             "case",
-            vec![m!(case::case_fns), m!(case_graph::case_graph_fns)],
+            vec![
+                m!(case::case_fns),
+                m!(case_graph::case_graph_fns),
+                m!(case_plan::case_plan_fns),
+            ],
         ),
     ];
     for (name, parts) in families {

@@ -9,6 +9,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod action;
+pub mod action_exec;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
@@ -17,6 +19,7 @@ pub mod graph;
 pub mod header;
 pub mod modules;
 pub mod params;
+pub mod plan;
 pub mod report;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};
