@@ -7,6 +7,8 @@
 
 pub mod args;
 pub mod case;
+pub mod case_graph;
+pub mod case_plan;
 pub mod core;
 pub mod fs;
 pub mod fs_act;
@@ -66,7 +68,14 @@ pub fn register(engine: &mut Engine) {
         ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),
         ("sys", vec![m!(sys::sys_fns)]),
         ("log", vec![m!(log::log_fns)]),
-        ("case", vec![m!(case::case_fns)]),
+        (
+            "case",
+            vec![
+                m!(case::case_fns),
+                m!(case_graph::case_graph_fns),
+                m!(case_plan::case_plan_fns),
+            ],
+        ),
     ];
     for (name, parts) in families {
         let mut module = Module::new();

@@ -236,6 +236,14 @@ impl Context {
         }
     }
 
+    /// The case state. A poisoned lock (a panic while it was held) is the
+    /// same `io` error everywhere.
+    pub fn case_lock(&self) -> Result<std::sync::MutexGuard<'_, CaseState>> {
+        self.case
+            .lock()
+            .map_err(|_| Error::io_msg("case state poisoned (an earlier call panicked)"))
+    }
+
     /// Appends to the case journal (creating the case folder on first use).
     /// Destructive primitives call this *before* they act.
     pub fn journal(
@@ -246,10 +254,7 @@ impl Context {
         undo: Option<serde_json::Value>,
     ) -> Result<()> {
         let dry = self.dry_run();
-        let mut case = self
-            .case
-            .lock()
-            .map_err(|_| Error::io_msg("case lock poisoned"))?;
+        let mut case = self.case_lock()?;
         case.append(primitive, args, result, undo, dry)
             .map_err(|e| e.in_primitive(primitive))
     }

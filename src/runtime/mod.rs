@@ -9,13 +9,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod action;
+pub mod action_exec;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
 pub mod docs;
+pub mod graph;
 pub mod header;
 pub mod modules;
 pub mod params;
+pub mod plan;
 pub mod report;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};

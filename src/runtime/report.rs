@@ -118,6 +118,7 @@ pub fn build(dir: &Path) -> Result<Value> {
     };
     Ok(json!({
         "integrity": integrity,
+        "graph": crate::runtime::graph::as_value(dir),
         "containment": containment,
         "host": host, "from": first, "to": last, "verdict": verdict,
         "findings": findings, "evidence": evidence, "actions": actions,
@@ -453,6 +454,7 @@ pub fn markdown(r: &Value) -> String {
         }
         m.push('\n');
     }
+    m.push_str(&crate::runtime::graph::markdown_of(&r["graph"]));
     let _ = writeln!(m, "## Timeline\n");
     for t in r["timeline"].as_array().into_iter().flatten() {
         let dry = if t["dry_run"] == true {
@@ -571,6 +573,7 @@ pub fn html(r: &Value) -> String {
         &["time", "action", "target", "result", "undo"],
         rows,
     );
+    o.push_str(&crate::runtime::graph::html_of(&r["graph"]));
     o.push_str("<h2>Timeline</h2>\n");
     let rows = list("timeline")
         .iter()

@@ -10,6 +10,7 @@ mod fssyslog;
 mod fw;
 mod lab;
 mod netlab;
+mod plan;
 mod procnet;
 mod repl;
 mod scan;
