@@ -156,6 +156,17 @@ fn matching(ns: &str, pattern: &str) -> Vec<P> {
         .collect()
 }
 
+/// The matching processes whose parent does not match: a shell's fork
+/// (about to run a pipeline or a background job) carries its parent's
+/// command line for a moment, and is not the process the scenario means.
+fn roots(ns: &str, pattern: &str) -> Vec<P> {
+    let all = matching(ns, pattern);
+    all.iter()
+        .filter(|p| !all.iter().any(|q| q.pid == parent(p.pid)))
+        .cloned()
+        .collect()
+}
+
 fn pattern(v: &Value) -> &str {
     v["pattern"].as_str().unwrap()
 }
@@ -176,7 +187,7 @@ fn before(lab: &Lab) -> Before {
     let ns = lab.ns(&lab.host());
     let mut procs = Vec::new();
     for p in lab.list("innocent", "processes") {
-        let found = matching(&ns, pattern(&p));
+        let found = roots(&ns, pattern(&p));
         assert!(!found.is_empty(), "innocent {} runs", pattern(&p));
         procs.extend(found.into_iter().map(|x| (s(&p["what"]).to_string(), x)));
     }
@@ -257,9 +268,11 @@ fn assert_innocent(lab: &Lab, b: &Before, removed: &[(String, String)]) {
     for (what, p) in &b.procs {
         assert!(
             now.iter().any(|q| q.pid == p.pid && q.start == p.start),
-            "innocent process killed: {what} (pid {}: {})",
+            "innocent process killed: {what} (pid {}: {}); /proc/{}/stat now: {:?}; host processes: {now:?}",
             p.pid,
-            p.text
+            p.text,
+            p.pid,
+            std::fs::read_to_string(format!("/proc/{}/stat", p.pid)).ok()
         );
     }
     for (path, content) in &b.files {
@@ -454,14 +467,14 @@ fn setup_and_teardown(scenario: &str) {
                     && log.contains("\"POST /uploads/.thumb.php HTTP/1.1\" 200"),
                 "{log}"
             );
-            let beacon = &matching(&ns, "dbus-notify.pl")[0];
+            let beacon = &roots(&ns, "dbus-notify.pl")[0];
             let ppid = parent(beacon.pid);
-            let server = &matching(&ns, "lab serve --role www")[0];
+            let server = &roots(&ns, "lab serve --role www")[0];
             assert_eq!(ppid, server.pid, "the web server started the beacon");
             assert_eq!(comm(server.pid), "httpd");
         }
         "deleted-miner" => {
-            let miner = &matching(&ns, "kdevtmpfsi")[0];
+            let miner = &roots(&ns, "kdevtmpfsi")[0];
             let exe = std::fs::read_link(format!("/proc/{}/exe", miner.pid)).unwrap();
             assert!(exe.to_string_lossy().ends_with("(deleted)"), "{exe:?}");
             assert_eq!(owner(miner.pid), 1001, "runs as deploy");
@@ -472,8 +485,8 @@ fn setup_and_teardown(scenario: &str) {
             );
         }
         "admin-parent" => {
-            let beacon = &matching(&ns, "/tmp/.ICE-unix/ice-sync")[0];
-            let lp = &matching(&ns, "/usr/local/sbin/backup-loop.sh")[0];
+            let beacon = &roots(&ns, "/tmp/.ICE-unix/ice-sync")[0];
+            let lp = &roots(&ns, "/usr/local/sbin/backup-loop.sh")[0];
             assert_eq!(parent(beacon.pid), lp.pid, "the backup loop is the parent");
             let n = nas_pushes(&lab, "10.20.30.50:873");
             let t = Instant::now();
@@ -707,9 +720,14 @@ fn normalized(lab: &Lab, item: &Value) -> Option<String> {
         .map(|p| format!("{action} <{}>", pattern(p)))
 }
 
-/// Applied items: done, or skipped for a process already gone.
-fn assert_applied(item: &Value) {
-    let ok = item["status"] == "done" || (item["action"] == "kill" && item["status"] == "skipped");
+/// Applied items: done, or skipped because the target was already gone (a
+/// process that exited, a unit's link removed with its unit).
+fn assert_applied(lab: &Lab, item: &Value) {
+    let gone = match item["target"]["path"].as_str() {
+        Some(path) => lab.file(path).is_none(),
+        None => item["action"] == "kill",
+    };
+    let ok = item["status"] == "done" || (item["status"] == "skipped" && gone);
     assert!(ok, "plan item not carried out: {item}");
 }
 
@@ -905,7 +923,7 @@ fn run_direct(scenario: &str) -> BTreeSet<String> {
     assert_plan_spares_the_innocent(&lab, &b, &items);
     assert_approvals_waiting(&lab, &items);
     for i in items.iter().filter(|i| i["approval"] != "required") {
-        assert_applied(i);
+        assert_applied(&lab, i);
     }
     assert_report(&lab, &report_of(&out, case.path()), &out);
     let done = items
@@ -963,13 +981,12 @@ fn run_plan_then_apply(scenario: &str) -> BTreeSet<String> {
     items
         .iter()
         .filter(|i| i["approval"] != "required")
-        .inspect(|i| assert_applied(i))
+        .inspect(|i| assert_applied(&lab, i))
         .filter_map(|i| normalized(&lab, i))
         .collect()
 }
 
 #[test]
-#[ignore = "needs evidence-driven playbook (issue 12)"]
 fn playbook_original() {
     crate::require_root!();
     crate::require_cmd!("nft");
@@ -978,7 +995,7 @@ fn playbook_original() {
 }
 
 #[test]
-#[ignore = "needs evidence-driven playbook (issue 12)"]
+#[ignore = "needs evidence-driven playbook (issue 12): a web shell called by a plain POST is not tied yet"]
 fn playbook_webshell() {
     crate::require_root!();
     crate::require_cmd!("nft");
@@ -987,7 +1004,6 @@ fn playbook_webshell() {
 }
 
 #[test]
-#[ignore = "needs evidence-driven playbook (issue 12)"]
 fn playbook_deleted_miner() {
     crate::require_root!();
     crate::require_cmd!("nft");
@@ -995,7 +1011,6 @@ fn playbook_deleted_miner() {
 }
 
 #[test]
-#[ignore = "needs evidence-driven playbook (issue 12)"]
 fn playbook_admin_parent() {
     crate::require_root!();
     crate::require_cmd!("nft");

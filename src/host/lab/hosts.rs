@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const OVERLAID: &[&str] = &["etc", "root", "home", "var", "usr/local"];
 
 /// The shell run as the host's first process, before it becomes init.
-fn setup_script(stage: &Path, hound: &Path, ready: &Path) -> String {
+fn setup_script(stage: &Path) -> String {
     let mut s = String::from("set -e\n");
     s += &format!(
         "S='{}'\nmount -t tmpfs hound-lab-stage \"$S\"\n",
@@ -41,11 +41,9 @@ fn setup_script(stage: &Path, hound: &Path, ready: &Path) -> String {
     // No systemd runs in a lab host: hide the real one's sockets, so a
     // `systemctl stop` from a hunt there cannot reach the real machine's.
     s += "if [ -d /run/systemd ]; then mount -t tmpfs hound-lab-systemd /run/systemd; fi\n";
-    s += &format!(
-        "exec '{}' lab init --ready '{}'\n",
-        hound.display(),
-        ready.display()
-    );
+    // The paths come as arguments, so that the unshare process (whose
+    // command line holds this script) does not itself look like the init.
+    s += "exec \"$1\" lab \"$3\" --ready \"$2\"\n";
     s
 }
 
@@ -68,7 +66,11 @@ pub fn unshare_argv(
         "--mount-proc".into(),
         "sh".into(),
         "-c".into(),
-        setup_script(stage, hound, ready),
+        setup_script(stage),
+        "sh".into(),
+        hound.display().to_string(),
+        ready.display().to_string(),
+        "init".into(),
     ]
 }
 
