@@ -72,7 +72,7 @@ pub fn running_scenario(prefix: &str) -> &'static Scenario {
         .ok()
         .and_then(|n| scenario::find(n.trim()))
         .or_else(|| scenario::find(scenario::DEFAULT))
-        .unwrap_or(&scenario::all()[0])
+        .unwrap_or(scenario::all()[0])
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
