@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod docs;
 mod e2e;
+mod eradicate;
 mod fssyslog;
 mod fw;
 mod lab;
