@@ -18,4 +18,5 @@ mod plan;
 mod procnet;
 mod repl;
 mod scan;
+mod scenarios;
 mod stdlib;
