@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::host::evidence::sha256_file;
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;

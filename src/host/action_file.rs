@@ -3,7 +3,7 @@
 //! systemd unit with the `wants` links that start it.
 
 use crate::error::{Error, Result};
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;

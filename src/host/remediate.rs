@@ -2,11 +2,11 @@
 //! loses nothing. Evidence and journaling happen in the binding, before any
 //! of this runs.
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::host::evidence::{copy_synced, metadata, sha256_file};
 use crate::host::{action, proc};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;

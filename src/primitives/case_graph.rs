@@ -70,7 +70,7 @@ pub mod case_graph_fns {
     /// let p = case::node("process", "4242:1", #{ label: "bash /tmp/bot.sh" });
     /// let f = case::node("file", "/tmp/bot.sh", #{});
     /// case::edge(p, f, "runs", "cmdline: bash /tmp/bot.sh");
-    /// case::graph().edges.len() == 1
+    /// case::graph().edges.some(|e| e.from == p && e.relation == "runs")
     /// ```
     #[rhai_fn(name = "edge", return_raw)]
     pub fn edge(
@@ -89,7 +89,8 @@ pub mod case_graph_fns {
     /// edges: [#{from, to, relation, evidence}] }`.
     ///
     /// ```rhai
-    /// case::graph().nodes.len() >= 0
+    /// let i = case::node("indicator", "192.0.2.7:443", #{});
+    /// case::graph().nodes.some(|n| n.id == i)
     /// ```
     #[rhai_fn(name = "graph", return_raw)]
     pub fn graph(nc: NativeCallContext) -> RhaiResult<Dynamic> {

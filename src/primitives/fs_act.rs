@@ -2,7 +2,6 @@
 //! They check their arguments; the action gate (`runtime::action_exec`)
 //! does the rest.
 
-use crate::host::remediate;
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use crate::runtime::action::{Act, Applied, Status, Undo};
 use crate::runtime::action_exec;
@@ -31,7 +30,7 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
         ));
     }
     let case_dir = c.case_lock().rhai(P)?.dir.clone();
-    remediate::check_removable(p, &case_dir).rhai(P)?;
+    action_exec::q::check(p, &case_dir).rhai(P)?;
     let (acted, files) = action_exec::quarantine_tree(&c, p).rhai(P)?;
     // A refusal of the whole run (policy) is an error; one file that could
     // not be moved is a warning, and it stays where it was.
@@ -62,14 +61,14 @@ fn restore_impl(nc: &NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
     const P: &str = "fs::restore";
     let c = ctx(nc, P)?;
     let qdir = c.case_lock().rhai(P)?.quarantine_dir().rhai(P)?;
-    let rec = remediate::record(id, &qdir).rhai(P)?;
+    let rec = action_exec::q::record(id, &qdir).rhai(P)?;
     let original = rec["original"].clone();
     let mut a = Act::new(P, format!("restore {original}"), json!({ "id": id }));
     a.undo = Some(Undo::new("fs::quarantine", json!({ "path": original })));
     a.would = json!({ "status": "dry_run", "would_restore": original });
     let acted = c
         .act(a, |_| {
-            let path = remediate::restore(id, &qdir)?;
+            let path = action_exec::q::restore(id, &qdir)?;
             Ok(Applied {
                 result: json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }),
                 undo: None,

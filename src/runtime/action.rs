@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::host::evidence;
 use crate::runtime::context::Context;
+use crate::runtime::journal::{IntentRecord, OutcomeArgs};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -77,6 +78,9 @@ pub struct Captured {
     pub sha256: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// Parts that could not be captured (`"environ: permission denied"`).
+    #[serde(default)]
+    pub missing: Vec<String>,
 }
 
 type Check<'a, E> = Box<dyn FnOnce() -> std::result::Result<(), E> + 'a>;
@@ -180,6 +184,11 @@ impl Context {
                 match r {
                     Ok(m) => Captured {
                         target,
+                        missing: m
+                            .missing
+                            .iter()
+                            .map(|x| format!("{}: {}", x.what, x.error))
+                            .collect(),
                         id: Some(m.id),
                         stored: Some(m.stored),
                         sha256: m.sha256,
@@ -191,6 +200,7 @@ impl Context {
                         stored: None,
                         sha256: None,
                         error: Some(e.message),
+                        missing: vec![],
                     },
                 }
             })
@@ -229,17 +239,20 @@ impl Context {
                 Err(e) => return Acted::stop(Status::Failed, e.in_primitive(p)),
             }
         };
-        for c in captured.iter().filter(|c| c.error.is_some()) {
-            self.warn(
-                p,
-                format!(
-                    "evidence of {} not captured: {}",
-                    c.target,
-                    c.error.as_deref().unwrap_or_default()
-                ),
-            );
+        for c in &captured {
+            if let Some(e) = &c.error {
+                self.warn(p, format!("evidence of {} not captured: {e}", c.target));
+            }
+            for m in &c.missing {
+                self.warn(p, format!("evidence of {}: not captured: {m}", c.target));
+            }
         }
-        let intent = json!({ "what": a.what, "evidence": captured, "would": a.would });
+        let intent = serde_json::to_value(IntentRecord {
+            what: a.what.clone(),
+            evidence: captured.clone(),
+            would: a.would.clone(),
+        })
+        .unwrap_or_default();
         let undo_json = a.undo.as_ref().and_then(|u| serde_json::to_value(u).ok());
         let id = match self.journal_tagged(p, "intent", None, a.args.clone(), intent, undo_json) {
             Ok(id) => id,
@@ -269,7 +282,12 @@ impl Context {
             None if dry => format!("would {}", a.what),
             None => a.what.clone(),
         };
-        let outcome_args = json!({ "outcome": true, "status": status, "target": a.args });
+        let outcome_args = serde_json::to_value(OutcomeArgs {
+            outcome: true,
+            status,
+            target: a.args,
+        })
+        .unwrap_or_default();
         let undo_json = undo.as_ref().and_then(|u| serde_json::to_value(u).ok());
         let journal_error = self
             .journal_tagged(

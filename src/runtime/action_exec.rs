@@ -11,6 +11,31 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The quarantine as the actions use it, in one place: the host side
+/// (`host::remediate` today, `host::quarantine` after the safety work) is
+/// swapped here and nowhere else.
+pub mod q {
+    use crate::error::Result;
+    use crate::host::remediate;
+    use std::path::{Path, PathBuf};
+
+    pub use remediate::Quarantined;
+
+    /// Refuses system paths and the case folder.
+    pub fn check(path: &Path, case_dir: &Path) -> Result<()> {
+        remediate::check_removable(path, case_dir)
+    }
+    pub fn put(path: &Path, qdir: &Path, _case_dir: &Path) -> Result<Quarantined> {
+        remediate::quarantine(path, qdir)
+    }
+    pub fn record(id: &str, qdir: &Path) -> Result<serde_json::Value> {
+        remediate::record(id, qdir)
+    }
+    pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
+        remediate::restore(id, qdir)
+    }
+}
+
 pub struct KillArgs {
     pub pid: i32,
     pub signal: nix::sys::signal::Signal,
@@ -48,7 +73,13 @@ pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted 
         what,
         json!({ "pid": pid, "signal": format!("{:?}", k.signal), "tree": k.tree, "targets": targets }),
     );
-    a.protect = Some(Box::new(move || target.map(|_| ())));
+    // A planned process that has exited is the identity check's to report
+    // (skipped), not a protected target.
+    let gone_ok = planned.is_some();
+    a.protect = Some(Box::new(move || match target {
+        Err(e) if gone_ok && e.kind == crate::ErrorKind::NotFound => Ok(()),
+        other => other.map(|_| ()),
+    }));
     if let Some(id) = planned {
         a.identity = Some(Box::new(move || action::proc_still(id)));
     }
@@ -115,6 +146,7 @@ pub fn stop_cont(c: &Context, p: &str, pid: i32, suspend: bool) -> Acted {
 pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> Acted {
     const P: &str = "fs::quarantine";
     let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    let case_dir2 = case_dir.clone();
     let sha = if path.is_file() {
         crate::host::evidence::sha256_file(path).ok()
     } else {
@@ -127,9 +159,7 @@ pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> A
         json!({ "path": shown, "sha256": sha }),
     );
     let owned = path.to_path_buf();
-    a.protect = Some(Box::new(move || {
-        remediate::check_removable(&owned, &case_dir)
-    }));
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
     if let Some(id) = planned {
         a.identity = Some(Box::new(move || action::file_still(id)));
     }
@@ -137,7 +167,7 @@ pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> A
     a.undo = Some(Undo::new("fs::restore", json!({ "id": sha })));
     c.act(a, |_| {
         let qdir = c.case_lock()?.quarantine_dir()?;
-        let q = remediate::quarantine(path, &qdir)?;
+        let q = q::put(path, &qdir, &case_dir2)?;
         let mut v = serde_json::to_value(&q).unwrap_or_default();
         v["status"] = json!("quarantined");
         // The record actually written (a second file with the same bytes
@@ -184,9 +214,7 @@ pub fn remove_line(
     );
     let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
     let owned = path.to_path_buf();
-    a.protect = Some(Box::new(move || {
-        remediate::check_removable(&owned, &case_dir)
-    }));
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
     let (p2, t2, s2) = (
         path.to_path_buf(),
         text.to_string(),
@@ -233,10 +261,9 @@ pub fn disable_unit(c: &Context, path: &Path, planned: Option<&FileIdentity>) ->
         .collect();
     let mut a = Act::new(P, format!("disable unit {shown}"), json!({ "path": shown }));
     let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    let case_dir2 = case_dir.clone();
     let owned = path.to_path_buf();
-    a.protect = Some(Box::new(move || {
-        remediate::check_removable(&owned, &case_dir)
-    }));
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
     if let Some(id) = planned {
         a.identity = Some(Box::new(move || action::file_still(id)));
     }
@@ -245,7 +272,7 @@ pub fn disable_unit(c: &Context, path: &Path, planned: Option<&FileIdentity>) ->
     c.act(a, |_| {
         let d = action_file::disable_unit(path)?;
         let qdir = c.case_lock()?.quarantine_dir()?;
-        let q = remediate::quarantine(path, &qdir)?;
+        let q = q::put(path, &qdir, &case_dir2)?;
         let mut v = serde_json::to_value(&d).unwrap_or_default();
         v["quarantine_id"] = json!(q.id);
         v["status"] = json!("disabled");
@@ -302,22 +329,40 @@ pub fn firewall(
     })
 }
 
-/// Carries out a recorded undo (plan items' `case::undo`).
+/// Carries out a recorded undo (plan items' `case::undo`), through the gate.
 pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
+    let mut a = Act::new(
+        "case::undo",
+        format!("undo: {} {}", u.primitive, u.args),
+        json!(u),
+    );
+    a.protect = Some(Box::new(|| match u.primitive.as_str() {
+        "fs::restore"
+        | "fs::restore_line"
+        | "sys::enable_unit"
+        | "sys::unlock_account"
+        | "fw::unblock" => Ok(()),
+        other => Err(Error::unsupported(format!(
+            "{other}: this action cannot be undone automatically"
+        ))),
+    }));
+    a.would = json!({ "status": "dry_run", "would": u });
+    let acted = c.act(a, |_| {
+        Ok(Applied {
+            result: undo_now(c, u)?,
+            undo: None,
+        })
+    });
+    Ok(acted.into_result()?.result)
+}
+
+fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
     let args = &u.args;
     let qdir = || -> Result<PathBuf> { c.case_lock()?.quarantine_dir() };
-    c.require_destructive(&u.primitive, &format!("undo: {} {}", u.primitive, args))?;
-    let journal = |r: &serde_json::Value| c.journal("case::undo", json!(u), r.clone(), None);
-    if c.dry_run() {
-        let r = json!({ "status": "dry_run", "would": u });
-        journal(&r)?;
-        return Ok(r);
-    }
-    journal(&json!({ "planned": u }))?;
-    let r = match u.primitive.as_str() {
+    Ok(match u.primitive.as_str() {
         "fs::restore" => {
             let id = args["id"].as_str().unwrap_or_default();
-            let path = remediate::restore(id, &qdir()?)?;
+            let path = q::restore(id, &qdir()?)?;
             json!({ "status": "restored", "path": path })
         }
         "fs::restore_line" => {
@@ -328,7 +373,7 @@ pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
         }
         "sys::enable_unit" => {
             let id = args["quarantine_id"].as_str().unwrap_or_default();
-            let path = remediate::restore(id, &qdir()?)?;
+            let path = q::restore(id, &qdir()?)?;
             let links: Vec<action_file::Link> =
                 serde_json::from_value(args["links"].clone()).unwrap_or_default();
             action_file::relink_unit(&links)?;
@@ -357,7 +402,5 @@ pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
                 "{other}: this action cannot be undone automatically"
             )))
         }
-    };
-    journal(&r)?;
-    Ok(r)
+    })
 }

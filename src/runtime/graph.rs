@@ -350,7 +350,7 @@ fn short(text: &str, max: usize) -> String {
 
 /// Attacker text made safe in a Markdown list item.
 fn md(s: &str) -> String {
-    crate::output::escape(s)
+    crate::text::escape(s)
         .replace('|', "\\|")
         .replace('`', "\\`")
         .replace('*', "\\*")
@@ -361,7 +361,7 @@ fn md(s: &str) -> String {
 
 /// Attacker text made safe in SVG/HTML text and attributes.
 fn xml(s: &str) -> String {
-    crate::output::escape(s)
+    crate::text::escape(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -214,8 +214,22 @@ fn identify(action: ActionKind, target: &Value) -> Result<(Value, Option<String>
                 .and_then(|p| i32::try_from(p).ok())
                 .filter(|p| *p > 0)
                 .ok_or_else(|| Error::invalid("target.pid: expected a process id"))?;
-            if let Some(s) = target.get("signal").and_then(|s| s.as_str()) {
-                crate::host::remediate::signal_of(s)?;
+            match target.get("signal") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    crate::host::remediate::signal_of(s)?;
+                }
+                Some(other) => {
+                    return Err(Error::invalid(format!(
+                        "target.signal: {other} is not a signal name"
+                    )))
+                }
+            }
+            if !matches!(
+                target.get("tree"),
+                None | Some(Value::Null | Value::Bool(_))
+            ) {
+                return Err(Error::invalid("target.tree: expected true or false"));
             }
             let id: ProcIdentity = action::proc_identity(pid)?;
             Ok((v(&id), None))
@@ -358,6 +372,14 @@ pub fn add(c: &Context, req: &Value) -> Result<String> {
         .unwrap_or(0)
         + 1;
     let id = format!("A{n}");
+    // The journal is hash-chained, plan.json is not: the chain records
+    // what was planned, on what evidence, with which identity.
+    c.journal(
+        "case::plan_add",
+        json!({ "id": id, "action": action, "target": target, "why": why }),
+        json!({ "identity": identity, "approval": if forced.is_some() { "required" } else { asked } }),
+        None,
+    )?;
     plan.version = 1;
     plan.items.push(Item {
         id: id.clone(),

@@ -1,11 +1,15 @@
 //! Integration tests, in one binary so they link once. Each area has its own
 //! module; shared fixtures live in `common`.
 
+// Tests may unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod case;
 mod cli;
 mod common;
 mod docs;
 mod e2e;
+mod eradicate;
 mod fssyslog;
 mod fw;
 mod lab;

@@ -308,3 +308,66 @@ fn an_older_twin_in_another_namespace_is_not_a_respawn() {
     assert_eq!(v[0]["respawned"], false, "{v}");
     drop(twin);
 }
+
+#[test]
+fn a_unit_is_disabled_with_its_links_an_exited_process_is_skipped_and_the_report_shows_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("bot.service");
+    std::fs::write(&unit, "[Service]\nExecStart=/tmp/.x/b.sh\n").unwrap();
+    let wants = dir.path().join("multi-user.target.wants");
+    std::fs::create_dir(&wants).unwrap();
+    std::os::unix::fs::symlink(&unit, wants.join("bot.service")).unwrap();
+    std::os::unix::fs::symlink("/lib/systemd/system/ok.service", wants.join("ok.service")).unwrap();
+    let mut gone = Reaped(Command::new("sleep").arg("60").spawn().unwrap());
+    let case = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"[case::plan_add(#{{ action: "disable_unit", target: #{{ path: "{}" }}, why: ["ExecStart runs /tmp/.x/b.sh"] }}),
+            case::plan_add(#{{ action: "kill", target: #{{ pid: {} }}, why: ["runs /tmp/.x/b.sh"] }})]"#,
+        unit.display(),
+        gone.0.id()
+    );
+    let (out, _) = run(case.path(), &body, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = gone.0.kill();
+    let _ = gone.0.wait();
+    let (out, o) = run(
+        case.path(),
+        "let o = case::apply(); case::report(\"md\"); o",
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&o, "A1"), "done", "{o}");
+    assert_eq!(status(&o, "A2"), "skipped", "{o}");
+    assert!(o[1]["message"].as_str().unwrap().contains("exited"), "{o}");
+    assert!(!unit.exists());
+    assert!(std::fs::symlink_metadata(wants.join("bot.service")).is_err());
+    assert!(
+        std::fs::symlink_metadata(wants.join("ok.service")).is_ok(),
+        "other links stay"
+    );
+    let report = std::fs::read_to_string(case.path().join("reports/report.md")).unwrap();
+    for needle in [
+        "## Plan (2 item(s))",
+        "| A1 | disable_unit |",
+        "| skipped |",
+        "ExecStart runs",
+    ] {
+        assert!(report.contains(needle), "report lacks {needle}:\n{report}");
+    }
+    let (out, _) = run(case.path(), r#"case::undo("A1")"#, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(unit.exists());
+    assert_eq!(std::fs::read_link(wants.join("bot.service")).unwrap(), unit);
+}
