@@ -51,6 +51,45 @@ fn setup_and_teardown(scenario: &str) {
         assert!(!seat.contains(pattern(&p)) || pattern(&p) == "lab init");
     }
 
+    // hound run there sees exactly the host's processes.
+    std::fs::create_dir_all("/run/hound-test").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("scenario-ps")
+        .tempdir_in("/run/hound-test")
+        .unwrap();
+    let script = dir.path().join("ps.rhai");
+    std::fs::write(&script, "proc::list().map(|p| p.cmdline)\n").unwrap();
+    let out = lab.hound_on(&["run", script.to_str().unwrap(), "--json"]);
+    let seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            v.as_array()
+                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        })
+        .collect();
+    for p in lab
+        .list("malicious", "processes")
+        .iter()
+        .chain(&lab.list("innocent", "processes"))
+    {
+        assert!(
+            seen.iter().any(|c| c.contains(pattern(p))),
+            "{} in {seen:?}",
+            pattern(p)
+        );
+    }
+    for h in lab.s["hosts"].as_array().unwrap() {
+        if h["name"] != host.as_str() && h["serve"].is_string() {
+            let other = format!("lab serve --role {}", s(&h["serve"]));
+            assert!(
+                !seen.iter().any(|c| c.contains(&other)),
+                "{other} seen on {host}"
+            );
+        }
+    }
+
     // Planted files exist on the compromised host only: not on the analyst
     // seat, and never on the real machine.
     let mut planted: Vec<String> = lab
