@@ -584,6 +584,11 @@ fn remediate_alone_finds_millisecond_beacons_and_their_real_script() {
     assert!(alive(twin), "the innocent twin was killed\n{t}");
     assert!(t.contains("No activity after remediation"), "{t}");
     assert!(!t.contains("goes on") && !t.contains("came back"), "{t}");
+    // The report says the same: nothing came back (the twin is no respawn).
+    let rep = s.hound(&case, &["report", case.to_str().unwrap()]);
+    let r = text(&rep);
+    assert!(r.contains("## Plan"), "{r}");
+    assert!(!r.contains("came back") && !r.contains("RESPAWNED"), "{r}");
     let items = plan_items(&case);
     assert!(
         !items
