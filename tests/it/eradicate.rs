@@ -391,7 +391,11 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         "{dry_text}"
     );
     let graph = std::fs::read_to_string(case.join("graph.json")).unwrap();
-    assert!(graph.contains("written by request"), "{graph}");
+    for relation in ["written by request", "serves", "runs", "connects to", "child of"] {
+        assert!(graph.contains(&format!("\"{relation}\"")), "{relation}: {graph}");
+    }
+    let report = std::fs::read_to_string(case.join("reports/report.html")).unwrap();
+    assert!(report.contains("<svg") && report.contains("Incident graph"), "no graph in the report");
 }
 
 /// Fault 2: the beacon's parent is an ordinary admin script outside any
