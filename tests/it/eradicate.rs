@@ -304,6 +304,11 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         &root.join("etc/systemd/system/dbus-helper.service"),
         &format!("[Unit]\nDescription=helper\n[Service]\nExecStart=/bin/bash {pl}\n[Install]\nWantedBy=multi-user.target\n"),
     );
+    // A legitimate unit the attacker added one line to: only that line goes.
+    let hooked = write(
+        &root.join("etc/systemd/system/www-helper.service"),
+        &format!("[Service]\nExecStartPre=/bin/bash {pl}\nExecStart=/usr/local/bin/helper\n"),
+    );
     let good_unit = write(
         &root.join("etc/systemd/system/nightly.service"),
         "[Unit]\nDescription=nightly\n[Service]\nExecStart=/usr/local/bin/backup.sh\n",
@@ -422,6 +427,10 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         "the web server stopped serving"
     );
     assert_unchanged(&snap);
+    assert_eq!(
+        std::fs::read_to_string(&hooked).unwrap(),
+        "[Service]\nExecStart=/usr/local/bin/helper\n"
+    );
     // The key was planned, but waits for approval; the account (in an
     // image root, not the running system) is reported for locking.
     let items = plan_items(&case);
