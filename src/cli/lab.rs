@@ -43,6 +43,14 @@ pub enum LabCmd {
         #[arg(long)]
         role: String,
     },
+    /// Run a command in a lab host's PID namespace (used by `lab exec`)
+    #[command(hide = true)]
+    Enter {
+        #[arg(long)]
+        pid: std::path::PathBuf,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Pid 1 of a lab host's PID namespace (started by `lab up`)
     #[command(hide = true)]
     Init {
@@ -131,6 +139,10 @@ pub fn main(g: &Global, cmd: &LabCmd) -> i32 {
         },
         LabCmd::Serve { role } => match lab::services::serve(role) {
             Ok(()) => EXIT_OK,
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Enter { pid, command } => match lab::hosts::enter(pid, command) {
+            Ok(code) => code,
             Err(e) => fail(g, e),
         },
         LabCmd::Init { ready } => match lab::hosts::init(ready) {

@@ -114,3 +114,85 @@ pub fn init(ready: &Path) -> Result<()> {
         let _ = set.wait();
     }
 }
+
+/// The child `enter` waits for, for the signal forwarder.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let child = CHILD.load(std::sync::atomic::Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(child, sig);
+        }
+    }
+}
+
+/// `hound lab enter --pid FILE -- CMD...`: runs CMD in the PID namespace
+/// FILE (a lab host's) and exits with its status. Entering a PID namespace
+/// takes a fork, and the parent has to wait; it ignores the terminal's
+/// SIGINT and SIGQUIT, which reach CMD by themselves (same process group),
+/// so Ctrl-C in an interactive command does not kill the parent and orphan
+/// the command. SIGTERM and SIGHUP are passed on; a stopped CMD stops the
+/// parent too, so job control keeps working.
+pub fn enter(pid_ns: &Path, argv: &[String]) -> Result<i32> {
+    use nix::sched::{setns, CloneFlags};
+    use nix::unistd::{execvp, fork, ForkResult, Pid};
+    use std::ffi::CString;
+    use std::os::fd::AsFd;
+
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::invalid("lab enter: an argument holds a NUL byte"))?;
+    let prog = args
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::invalid("lab enter: nothing to run"))?;
+    let f = std::fs::File::open(pid_ns).map_err(|e| Error::io(pid_ns.display(), e))?;
+    setns(f.as_fd(), CloneFlags::CLONE_NEWPID)
+        .map_err(|e| Error::io(format!("entering {}", pid_ns.display()), e.into()))?;
+    // SAFETY: the child only calls execvp, then _exit (async-signal-safe);
+    // everything it needs was allocated before the fork.
+    match unsafe { fork() }.map_err(|e| Error::io("lab enter: fork", e.into()))? {
+        ForkResult::Child => {
+            let _ = execvp(&prog, &args);
+            // SAFETY: leaving the forked child without running the parent's
+            // exit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => {
+            CHILD.store(child.as_raw(), std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: plain disposition changes; `forward` only calls kill.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t);
+                libc::signal(libc::SIGHUP, forward as *const () as libc::sighandler_t);
+            }
+            loop {
+                match waitpid(child, Some(WaitPidFlag::WUNTRACED)) {
+                    Ok(WaitStatus::Stopped(..)) => {
+                        let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+                        let _ = nix::sys::signal::kill(child, Signal::SIGCONT);
+                    }
+                    Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                    Ok(WaitStatus::Signaled(_, sig, _)) => {
+                        // Die of the same signal, so the shell sees what it
+                        // would have seen without the lab in between.
+                        // SAFETY: restoring the default disposition.
+                        unsafe {
+                            libc::signal(sig as libc::c_int, libc::SIG_DFL);
+                        }
+                        let _ = nix::sys::signal::kill(Pid::this(), sig);
+                        return Ok(128 + sig as i32);
+                    }
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(Error::io("lab enter: waiting", e.into())),
+                }
+            }
+        }
+    }
+}

@@ -119,18 +119,22 @@ pub fn command(prefix: &str, host: &str, argv: &[String]) -> Result<Command> {
     if mnt.exists() {
         c.arg(format!("--mount={}", mnt.display()));
     }
-    // nsenter forks to enter a PID namespace: the command runs as a process
-    // of the host, seen in its /proc.
-    let pid = pid_file(prefix, host);
-    if pid.exists() {
-        c.arg(format!("--pid={}", pid.display()));
+    c.arg("--");
+    // The host's PID namespace is entered by the lab's hound (`lab enter`),
+    // not nsenter, whose waiting parent would die of a Ctrl-C meant for the
+    // command: the command then runs as a process of the host, in its /proc.
+    // Inside the host's mount namespace its /proc is that PID namespace's,
+    // and pid 1 there is the host's init.
+    let copy = hound_copy(prefix);
+    if pid_file(prefix, host).exists() && copy.exists() {
+        c.arg(&copy)
+            .args(["lab", "enter", "--pid", "/proc/1/ns/pid", "--"]);
     }
     // `hound` on a lab host means this hound (the lab's copy).
-    let copy = hound_copy(prefix);
     if prog == "hound" && copy.exists() {
-        c.arg("--").arg(copy).args(rest);
+        c.arg(copy).args(rest);
     } else {
-        c.arg("--").arg(prog).args(rest);
+        c.arg(prog).args(rest);
     }
     Ok(c)
 }

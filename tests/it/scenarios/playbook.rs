@@ -366,7 +366,6 @@ fn playbook_original() {
 }
 
 #[test]
-#[ignore = "needs evidence-driven playbook (issue 12): a web shell called by a plain POST is not tied yet"]
 fn playbook_webshell() {
     crate::require_root!();
     crate::require_cmd!("nft");

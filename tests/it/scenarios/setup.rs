@@ -131,6 +131,40 @@ fn setup_and_teardown(scenario: &str) {
         _ => {}
     }
 
+    // Status names the compromised host's malicious processes, numbered as
+    // the host sees them, and nothing on the other hosts.
+    let out = hound()
+        .args(["lab", "status", "--name", &lab.name, "--json"])
+        .output()
+        .unwrap();
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for r in &rows {
+        let suspects = r["suspect_pids"].as_array().cloned().unwrap_or_default();
+        if r["host"] == host.as_str() {
+            assert!(!suspects.is_empty(), "{r}");
+            let seen: Vec<i64> = suspects.iter().filter_map(Value::as_i64).collect();
+            for p in lab.list("malicious", "processes") {
+                let root = &roots(&ns, pattern(&p))[0];
+                let inner: i64 = status_field(root.pid, "NSpid:")
+                    .split_whitespace()
+                    .last()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                assert!(seen.contains(&inner), "{} in {r}", pattern(&p));
+            }
+        } else {
+            assert!(suspects.is_empty(), "{r}");
+        }
+    }
+    assert_eq!(
+        rows.len(),
+        lab.s["hosts"].as_array().unwrap().len() + 1,
+        "hosts and router"
+    );
+
     // Down leaves nothing: namespaces, mounts, processes, run folder.
     let name = lab.name.clone();
     drop(lab);
