@@ -13,7 +13,8 @@
 //!   action gate, the plan), the report, params, docs; `runtime`'s engine
 //!   assembly ([`Runtime`]) is the one place that registers the primitives.
 //! - [`primitives`]: thin Rhai bindings, one module per family, on top of
-//!   `runtime::context` and `host`.
+//!   `host` and the runtime's context, action gate, case and plan (never
+//!   the other way round: only the engine assembly in `runtime` names them).
 //! - [`output`]: tables and JSON lines (a [`runtime::Sink`]), with attacker
 //!   text escaped. The binary (`src/cli`) sits on top of everything.
 

@@ -166,9 +166,10 @@ pub fn script_of(exe: Option<&str>, cmdline: &[String]) -> Option<String> {
 
 /// Whether `p` is a respawn of the killed process `k`: it started after the
 /// kill (`after_ticks`), in the same pid, mount and network namespaces and
-/// cgroup, running the same executable or script. Nothing else counts: an
-/// older process with the same command line, or one in another container,
-/// is not something the kill brought back.
+/// cgroup, running the same executable with the same arguments, or (for an
+/// interpreter) the same script. Nothing else counts: an older process with
+/// the same command line, one in another container, or an unrelated `sleep`
+/// started meanwhile is not something the kill brought back.
 pub fn is_respawn(k: &ProcIdentity, p: &ProcIdentity, after_ticks: u64) -> bool {
     if p.pid == k.pid && p.start_ticks == k.start_ticks {
         return false;
@@ -182,7 +183,10 @@ pub fn is_respawn(k: &ProcIdentity, p: &ProcIdentity, after_ticks: u64) -> bool 
     if !same_ns || k.cgroup != p.cgroup || k.exe.is_none() || k.exe != p.exe {
         return false;
     }
-    script_of(k.exe.as_deref(), &k.cmdline) == script_of(p.exe.as_deref(), &p.cmdline)
+    match script_of(k.exe.as_deref(), &k.cmdline) {
+        Some(script) => script_of(p.exe.as_deref(), &p.cmdline).as_ref() == Some(&script),
+        None => k.cmdline.get(1..) == p.cmdline.get(1..),
+    }
 }
 
 /// Clock ticks since boot now, comparable with [`start_ticks`].
@@ -322,14 +326,16 @@ mod tests {
             &id(11, 205, "/usr/bin/bash", &["bash", "/opt/ok.sh"], 7),
             200
         ));
-        // A binary is its own program, whatever its arguments.
+        // A binary: the same arguments (argv[0] may differ).
         let b = id(10, 100, "/tmp/implant", &["implant", "-p", "80"], 7);
-        assert!(is_respawn(
-            &b,
-            &id(12, 300, "/tmp/implant", &["implant"], 7),
-            200
-        ));
-        let mut other_cg = id(12, 300, "/tmp/implant", &["implant"], 7);
+        let again = id(12, 300, "/tmp/implant", &["./implant", "-p", "80"], 7);
+        assert!(is_respawn(&b, &again, 200));
+        let bare = id(12, 300, "/tmp/implant", &["implant"], 7);
+        assert!(!is_respawn(&b, &bare, 200));
+        let s = id(10, 100, "/usr/bin/sleep", &["sleep", "30"], 7);
+        let other = id(12, 300, "/usr/bin/sleep", &["sleep", "60"], 7);
+        assert!(!is_respawn(&s, &other, 200), "an unrelated sleep");
+        let mut other_cg = again.clone();
         other_cg.cgroup = Some("/b".into());
         assert!(!is_respawn(&b, &other_cg, 200));
     }

@@ -82,6 +82,12 @@ fn line_text(raw: &[u8]) -> String {
     lossless(t.strip_suffix(b"\r").unwrap_or(t))
 }
 
+/// Whether a line read by [`read_line`] is `text`: a caller that split the
+/// file on `\n` only may pass the `\r` of a CRLF line along.
+pub fn same_line(found: &str, text: &str) -> bool {
+    found == text.strip_suffix('\r').unwrap_or(text)
+}
+
 /// The text of line `n` (1-based), for checking a plan item.
 pub fn read_line(path: &Path, n: usize) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
@@ -107,6 +113,13 @@ pub struct LineRemoved {
 /// line ending) and, if given, the file still hashes to `sha256`. Every
 /// other byte stays as it was.
 pub fn remove_line(path: &Path, n: usize, text: &str, sha256: Option<&str>) -> Result<LineRemoved> {
+    // Rewriting through a symlink would replace the link with a file.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::invalid(format!(
+            "{}: not a regular file (a symlink? name the file it points to); nothing removed",
+            path.display()
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let before = sha(&bytes);
     if let Some(want) = sha256 {
@@ -120,7 +133,7 @@ pub fn remove_line(path: &Path, n: usize, text: &str, sha256: Option<&str>) -> R
     let (a, b) = line_span(&bytes, n)
         .ok_or_else(|| Error::invalid(format!("{}: has no line {n}", path.display())))?;
     let found = line_text(&bytes[a..b]);
-    if found != text {
+    if !same_line(&found, text) {
         return Err(Error::invalid(format!(
             "{}: line {n} reads {found:?}, not {text:?}; nothing removed",
             path.display()
@@ -211,12 +224,30 @@ pub fn unit_links(unit: &Path) -> Vec<PathBuf> {
                 continue;
             }
             let l = e.path().join(name);
-            if std::fs::symlink_metadata(&l).is_ok_and(|m| m.file_type().is_symlink()) {
+            if std::fs::symlink_metadata(&l).is_ok_and(|m| m.file_type().is_symlink())
+                && points_at(&l, unit)
+            {
                 out.push(l);
             }
         }
     }
     out
+}
+
+/// Whether the symlink `link` resolves to the file `unit`: a link of the
+/// same name to another unit file (a package's, say) is not this unit's.
+fn points_at(link: &Path, unit: &Path) -> bool {
+    let Ok(t) = std::fs::read_link(link) else {
+        return false;
+    };
+    let t = match link.parent() {
+        Some(dir) if t.is_relative() => dir.join(t),
+        _ => t,
+    };
+    match (std::fs::canonicalize(&t), std::fs::canonicalize(unit)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => t == unit,
+    }
 }
 
 /// Whether systemd manages this host (and `systemctl` is there to ask).
@@ -339,6 +370,7 @@ mod tests {
         let before = sha(body);
         let wrong = remove_line(&f, 3, "@reboot /tmp/.x/b.sh", None).unwrap_err();
         assert!(wrong.message.contains("nothing removed"));
+        assert!(same_line("# m h", "# m h\r"));
         let r = remove_line(&f, 3, "@reboot /tmp/.x/b.sh \\xff", Some(&before)).unwrap();
         assert_eq!(
             std::fs::read(&f).unwrap(),
@@ -351,6 +383,13 @@ mod tests {
         restore_line(&r).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), body);
         assert!(remove_line(&f, 9, "x", None).is_err());
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(remove_line(&link, 1, "# m h dom mon dow command", None).is_err());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]
@@ -362,9 +401,15 @@ mod tests {
         std::fs::create_dir(&wants).unwrap();
         std::os::unix::fs::symlink(&unit, wants.join("bot.service")).unwrap();
         std::os::unix::fs::symlink("/x/ok.service", wants.join("ok.service")).unwrap();
+        // Same name, another unit file: not this unit's link.
+        let other = d.path().join("graphical.target.wants");
+        std::fs::create_dir(&other).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/system/bot.service", other.join("bot.service"))
+            .unwrap();
         let r = disable_unit(&unit).unwrap();
         assert_eq!(r.links_removed.len(), 1);
         assert!(std::fs::symlink_metadata(wants.join("ok.service")).is_ok());
+        assert!(std::fs::symlink_metadata(other.join("bot.service")).is_ok());
         assert!(std::fs::symlink_metadata(wants.join("bot.service")).is_err());
         relink_unit(&r.links_removed).unwrap();
         assert_eq!(std::fs::read_link(wants.join("bot.service")).unwrap(), unit);

@@ -100,7 +100,9 @@ pub mod case_plan_fns {
         apply_impl(&nc, opts)
     }
 
-    /// Undoes an applied item with the undo its outcome recorded: a
+    /// Undoes an applied plan item (`"A3"`), or a journaled action by its
+    /// `action_id` (`"x12"`, as the report's undo column shows), with the
+    /// undo its outcome recorded: a
     /// quarantined file or unit is restored (the unit's links too), a
     /// removed line goes back byte for byte, an account is unlocked, a
     /// block lifted. A killed process cannot be undone. Destructive.

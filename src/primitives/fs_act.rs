@@ -124,6 +124,47 @@ pub mod fs_act_fns {
         restore_impl(&nc, id)
     }
 
+    /// Removes exactly one line of a file (persistence: a crontab line, an
+    /// rc or profile line, an authorized key): `line` is 1-based and `text`
+    /// its exact content without the line ending; a line that reads
+    /// otherwise is refused and nothing changes. Every other byte stays as
+    /// it was (the file is rewritten atomically, mode and owner kept). The
+    /// journal keeps the removed bytes, so `case::undo(action_id)` puts them
+    /// back byte for byte. Returns `#{status: "removed", path, line,
+    /// offset, removed_text, removed_hex, sha256_before, sha256_after,
+    /// action_id}`. Destructive.
+    ///
+    /// ```rhai
+    /// // no_run
+    /// let r = fs::remove_line("/var/spool/cron/crontabs/www-data", 3, "@reboot /tmp/.x/b.sh");
+    /// case::undo(r.action_id);
+    /// ```
+    #[rhai_fn(name = "remove_line", return_raw)]
+    pub fn remove_line(
+        nc: NativeCallContext,
+        path: &str,
+        line: i64,
+        text: &str,
+    ) -> RhaiResult<Dynamic> {
+        const P: &str = "fs::remove_line";
+        let c = ctx(&nc, P)?;
+        let n = usize::try_from(line)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                args::bad(P, format!("line: {line} is not a line number (1 or more)"))
+            })?;
+        if !path.starts_with('/') {
+            return Err(args::bad(P, format!("path: {path:?} is not absolute")));
+        }
+        let a = action_exec::remove_line(&c, Path::new(path), n, text, None)
+            .into_result()
+            .rhai(P)?;
+        let mut v = a.result;
+        v["action_id"] = json!(a.action_id);
+        to_dyn(&v)
+    }
+
     /// Whether something exists at `path` (a broken symlink counts).
     ///
     /// ```rhai

@@ -49,8 +49,9 @@ pub mod proc_act_fns {
     /// then KILL, and checks it is gone and whether it respawned within
     /// 1.5 s (`respawned`, `new_pid`): a process started after the kill, in
     /// the same pid, mount and network namespaces and cgroup, running the
-    /// same executable or script. Refuses pid 1, hound itself and its
-    /// parents, and kernel threads. Destructive. Returns `#{pid, signal,
+    /// same executable with the same arguments, or the same script. Refuses
+    /// pid 1, hound itself and its parents, and kernel threads.
+    /// Destructive. Returns `#{pid, signal,
     /// killed, gone, respawned, new_pid, evidence, evidence_error,
     /// children_evidence, children_evidence_failed, what, status}`; in a dry
     /// run `#{pid, status: "dry_run", would_kill, what}`.

@@ -222,7 +222,7 @@ pub fn remove_line(
     );
     a.identity = Some(Box::new(move || {
         let now = action_file::read_line(&p2, line).map_err(|e| e.message)?;
-        if now != t2 {
+        if !action_file::same_line(&now, &t2) {
             return Err(format!("{}: line {line} reads {now:?} now", p2.display()));
         }
         match s2 {
@@ -328,6 +328,14 @@ pub fn firewall(
         })
     })
 }
+
+/// Undo "primitives" that exist only as `case::undo` (with the plan item's
+/// or the action's id), not as functions a script calls.
+pub const UNDO_ONLY: &[&str] = &[
+    "fs::restore_line",
+    "sys::enable_unit",
+    "sys::unlock_account",
+];
 
 /// Carries out a recorded undo (plan items' `case::undo`), through the gate.
 pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {

@@ -251,7 +251,7 @@ fn identify(action: ActionKind, target: &Value) -> Result<(Value, Option<String>
                 .as_str()
                 .ok_or_else(|| Error::invalid("target.text: expected the line's exact text"))?;
             let now = action_file::read_line(&p, line as usize)?;
-            if now != text {
+            if !action_file::same_line(&now, text) {
                 return Err(Error::invalid(format!(
                     "target: line {line} of {} reads {now:?}, not {text:?}",
                     p.display()
@@ -518,7 +518,7 @@ pub struct ApplyOpts {
 pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
     let dir = case_dir(c)?;
     let mut plan = load(&dir)?;
-    for id in o.only.iter().flatten().chain(&o.approve) {
+    for id in o.only.iter().flatten() {
         if !plan.items.iter().any(|i| &i.id == id) {
             return Err(Error::invalid(format!(
                 "item {id:?}: not in the plan of {}",
@@ -526,6 +526,14 @@ pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
             ))
             .with_hint("case::plan() or plan.json lists the items"));
         }
+    }
+    // Approving what is not there changes nothing: worth a word, not an abort.
+    for id in o
+        .approve
+        .iter()
+        .filter(|id| !plan.items.iter().any(|i| i.id == **id))
+    {
+        c.warn("case::apply", format!("approve: {id:?} is not in the plan"));
     }
     let mut out = Vec::new();
     for i in 0..plan.items.len() {
@@ -598,6 +606,9 @@ fn confirmed(c: &Context, it: &Item) -> bool {
 /// Undoes an applied item with the undo its outcome recorded.
 pub fn undo(c: &Context, id: &str) -> Result<Value> {
     let dir = case_dir(c)?;
+    if id.starts_with('x') {
+        return undo_action(c, &dir, id);
+    }
     let mut plan = load(&dir)?;
     let i = plan
         .items
@@ -628,4 +639,25 @@ pub fn undo(c: &Context, id: &str) -> Result<Value> {
         save(&dir, &plan)?;
     }
     Ok(r)
+}
+
+/// Undoes a journaled action by its `action_id` (`"x12"`), for actions
+/// taken by primitives directly rather than through the plan.
+fn undo_action(c: &Context, dir: &Path, id: &str) -> Result<Value> {
+    let entries = crate::runtime::journal::read(dir)?;
+    let a = crate::runtime::journal::actions(&entries)
+        .into_iter()
+        .find(|a| a.action_id == id)
+        .ok_or_else(|| Error::invalid(format!("action {id:?}: not in the journal")))?;
+    match (a.status, a.undo) {
+        (Some(Status::Done), Some(u)) if u.primitive != "none" => exec::undo(c, &u),
+        (Some(Status::Done), _) => Err(Error::unsupported(format!(
+            "action {id} ({}) cannot be undone",
+            a.primitive
+        ))),
+        (s, _) => Err(Error::invalid(format!(
+            "action {id}: {}, nothing to undo",
+            s.map(|s| s.as_str()).unwrap_or("no outcome recorded")
+        ))),
+    }
 }

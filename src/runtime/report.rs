@@ -3,7 +3,7 @@
 //! do next. The Markdown and HTML renderings are in `report_render`.
 
 use crate::error::{Error, Result};
-use crate::runtime::action::{Status, Undo};
+use crate::runtime::action::Status;
 use crate::runtime::case::{Finding, SEVERITIES};
 use crate::runtime::journal::{self, Action, Body, Entry};
 use crate::runtime::plan;
@@ -184,10 +184,16 @@ fn action_text(a: &Action) -> (String, String) {
     (target, outcome)
 }
 
-fn undo_text(u: &Option<Undo>) -> String {
-    match u {
+/// How to undo an action, as a call to type (or why there is none). Undos
+/// with no primitive of their own (a removed line, a disabled unit, a
+/// locked account) are carried out by `case::undo` with the action's id.
+fn undo_text(a: &Action) -> String {
+    match &a.undo {
         None => "-".into(),
         Some(u) if u.primitive == "none" => s(&u.args["note"]),
+        Some(u) if crate::runtime::action_exec::UNDO_ONLY.contains(&u.primitive.as_str()) => {
+            format!("case::undo(\"{}\")", a.action_id)
+        }
         Some(u) => format!("{} {}", u.primitive, u.args),
     }
 }
@@ -219,6 +225,7 @@ fn summary(e: &Entry) -> (String, String) {
         } => {
             let detail = match status {
                 Status::Done => short(&s(&result["status"])),
+                Status::Would => "previewed, nothing changed".into(),
                 _ => short(&s(&result["error"])),
             };
             (primitive.clone(), format!("{}: {detail}", status.as_str()))
@@ -456,7 +463,7 @@ pub fn build(dir: &Path) -> Result<Report> {
         .map(|a| {
             let (target, outcome) = action_text(&a);
             ActionRow {
-                undo_text: undo_text(&a.undo),
+                undo_text: undo_text(&a),
                 action: a,
                 target,
                 outcome,

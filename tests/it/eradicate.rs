@@ -176,6 +176,42 @@ fn assert_unchanged(snap: &[(PathBuf, Vec<u8>)]) {
     }
 }
 
+/// OpenSSH's fingerprint of a key line: SHA256 of the blob, base64 without padding.
+fn fingerprint(key_line: &str) -> String {
+    use sha2::Digest;
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b64 = |b: &[u8]| -> String {
+        let mut out = String::new();
+        for c in b.chunks(3) {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, x)| n | (*x as u32) << (16 - 8 * i));
+            for i in 0..=c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let blob = key_line.split(' ').nth(1).unwrap();
+    let mut bytes = Vec::new();
+    let vals: Vec<u32> = blob
+        .bytes()
+        .filter(|c| *c != b'=')
+        .map(|c| A.iter().position(|a| *a == c).unwrap() as u32)
+        .collect();
+    for q in vals.chunks(4) {
+        let n = q
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, v)| n | v << (18 - 6 * i));
+        for i in 0..q.len() - 1 {
+            bytes.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    format!("SHA256:{}", b64(&sha2::Sha256::digest(&bytes)))
+}
+
 /// A tiny web server with a command-injection hole (`?c=` runs through
 /// `sh -c`), listening on 127.0.0.1:8080 inside the namespace.
 const SERVER: &str = r#"
@@ -222,6 +258,8 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     let payload = s.tmp.path().join(".cache/.x/b.sh");
     let key =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhvdW5kdGVzdGtleWZvcmJhY2tkb29yMTIzNDU2Nzg5 op@evil";
+    // Tied only by a login from the web attacker's address (auth log).
+    let used_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9wc2tleXVzZWRmcm9tdGhlYXR0YWNrZXJzaXAxMjM0NTY3 ops@evil";
     let good_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGFkbWluc2tleWlzaW5ub2NlbnRhbmRzdGF5czEyMzQ1 admin@corp";
     write(
         &payload,
@@ -266,6 +304,11 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         &root.join("etc/systemd/system/dbus-helper.service"),
         &format!("[Unit]\nDescription=helper\n[Service]\nExecStart=/bin/bash {pl}\n[Install]\nWantedBy=multi-user.target\n"),
     );
+    // A legitimate unit the attacker added one line to: only that line goes.
+    let hooked = write(
+        &root.join("etc/systemd/system/www-helper.service"),
+        &format!("[Service]\nExecStartPre=/bin/bash {pl}\nExecStart=/usr/local/bin/helper\n"),
+    );
     let good_unit = write(
         &root.join("etc/systemd/system/nightly.service"),
         "[Unit]\nDescription=nightly\n[Service]\nExecStart=/usr/local/bin/backup.sh\n",
@@ -276,7 +319,16 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     );
     let keys = write(
         &root.join("root/.ssh/authorized_keys"),
-        &format!("{good_key}\n{key}\n"),
+        &format!("{good_key}\n{key}\n{used_key}\n"),
+    );
+    let auth = write(
+        &s.home.path().join("log/auth.log"),
+        &format!(
+            "Nov 30 10:01:00 www sshd[811]: Accepted publickey for alice from 192.0.2.50 port 50522 ssh2: ED25519 {}\n\
+             Nov 30 10:02:00 www sshd[812]: Accepted publickey for root from 192.0.2.66 port 50600 ssh2: ED25519 {}\n",
+            fingerprint(good_key),
+            fingerprint(used_key)
+        ),
     );
     let ticker = write(
         &s.home.path().join("opt/ticker.sh"),
@@ -318,6 +370,8 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         format!("access_logs={}", log.display()),
         "-p".into(),
         format!("web_roots={}", www.display()),
+        "-p".into(),
+        format!("auth_logs={}", auth.display()),
     ];
     let mut dry: Vec<&str> = vec!["--dry-run"];
     dry.extend(common.iter().map(String::as_str));
@@ -373,6 +427,10 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         "the web server stopped serving"
     );
     assert_unchanged(&snap);
+    assert_eq!(
+        std::fs::read_to_string(&hooked).unwrap(),
+        "[Service]\nExecStart=/usr/local/bin/helper\n"
+    );
     // The key was planned, but waits for approval; the account (in an
     // image root, not the running system) is reported for locking.
     let items = plan_items(&case);
@@ -380,18 +438,43 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
         .iter()
         .filter(|i| i["action"] == "remove_line" && i["approval"] == "required")
         .collect();
-    assert_eq!(key_items.len(), 1, "{items:?}");
-    assert!(key_items[0]["target"]["text"]
-        .as_str()
-        .unwrap()
-        .contains("op@evil"));
-    assert!(key_items[0]["status"] != "done", "{key_items:?}");
+    // One key is named in the payload, the other was used from the web
+    // attacker's address (auth log); the admin's key stays.
+    let texts: Vec<&str> = key_items
+        .iter()
+        .map(|i| i["target"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2, "{items:?}");
+    assert!(
+        texts.contains(&key) && texts.contains(&used_key),
+        "{texts:?}"
+    );
+    assert!(
+        key_items.iter().all(|i| i["status"] != "done"),
+        "{key_items:?}"
+    );
     assert!(
         dry_text.contains("Lock the extra uid-0 account toor"),
         "{dry_text}"
     );
     let graph = std::fs::read_to_string(case.join("graph.json")).unwrap();
-    assert!(graph.contains("written by request"), "{graph}");
+    for relation in [
+        "written by request",
+        "serves",
+        "runs",
+        "connects to",
+        "child of",
+    ] {
+        assert!(
+            graph.contains(&format!("\"{relation}\"")),
+            "{relation}: {graph}"
+        );
+    }
+    let report = std::fs::read_to_string(case.join("reports/report.html")).unwrap();
+    assert!(
+        report.contains("<svg") && report.contains("Incident graph"),
+        "no graph in the report"
+    );
 }
 
 /// Fault 2: the beacon's parent is an ordinary admin script outside any
@@ -584,6 +667,11 @@ fn remediate_alone_finds_millisecond_beacons_and_their_real_script() {
     assert!(alive(twin), "the innocent twin was killed\n{t}");
     assert!(t.contains("No activity after remediation"), "{t}");
     assert!(!t.contains("goes on") && !t.contains("came back"), "{t}");
+    // The report says the same: nothing came back (the twin is no respawn).
+    let rep = s.hound(&case, &["report", case.to_str().unwrap()]);
+    let r = text(&rep);
+    assert!(r.contains("## Plan"), "{r}");
+    assert!(!r.contains("came back") && !r.contains("RESPAWNED"), "{r}");
     let items = plan_items(&case);
     assert!(
         !items

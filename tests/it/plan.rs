@@ -371,3 +371,116 @@ fn a_unit_is_disabled_with_its_links_an_exited_process_is_skipped_and_the_report
     assert!(unit.exists());
     assert_eq!(std::fs::read_link(wants.join("bot.service")).unwrap(), unit);
 }
+
+#[test]
+fn a_line_removed_directly_is_undone_by_its_action_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("profile");
+    let body = "export PATH=/usr/bin\n(nohup /tmp/.x/b.sh &)\nalias ll='ls -l'\n";
+    std::fs::write(&rc, body).unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let call = format!(
+        r#"fs::remove_line("{}", 2, "(nohup /tmp/.x/b.sh &)")"#,
+        rc.display()
+    );
+    let (out, _) = run(case.path(), &call, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "policy refuses without --allow-destructive"
+    );
+    let (out, v) = run(case.path(), &call, &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rc).unwrap(),
+        "export PATH=/usr/bin\nalias ll='ls -l'\n"
+    );
+    let id = v[0]["action_id"].as_str().unwrap();
+    let (out, r) = run(case.path(), "case::report(\"md\")", &[]);
+    assert!(out.status.success());
+    let report = std::fs::read_to_string(r[0].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains(&format!("case::undo(\"{id}\")")),
+        "{report}"
+    );
+    let (out, _) = run(
+        case.path(),
+        &format!("case::undo(\"{id}\")"),
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&rc).unwrap(), body);
+}
+
+#[test]
+fn an_account_lock_waits_for_approval_and_dry_run_touches_nothing() {
+    let shadow = std::fs::read("/etc/shadow").ok();
+    let case = tempfile::tempdir().unwrap();
+    let add = r#"case::plan_add(#{ action: "lock_account", target: #{ user: "nobody" }, why: ["uid 0 backdoor"] })"#;
+    let (out, id) = run(case.path(), add, &[]);
+    if !crate::common::is_root() {
+        // Unprivileged, /etc/shadow cannot be read: the item is refused when planned.
+        assert_eq!(out.status.code(), Some(2));
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(id[0], "A1");
+    let item = &plan_json(case.path())["items"][0];
+    assert_eq!(item["approval"], "required", "{item}");
+    let (out, o) = run(case.path(), "case::apply()", &["--allow-destructive"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&o, "A1"), "refused", "{o}");
+    assert!(
+        o[0]["message"].as_str().unwrap().contains("--approve A1"),
+        "{o}"
+    );
+    let (out, o) = run(
+        case.path(),
+        r#"case::apply(#{ approve: ["A1"] })"#,
+        &["--dry-run"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&o, "A1"), "would", "{o}");
+    assert_eq!(std::fs::read("/etc/shadow").ok(), shadow, "nothing changed");
+}
+
+/// "No evidence" and "capture failed" differ: a zombie has no executable
+/// left to copy, and the manifest says so.
+#[test]
+fn evidence_lists_what_it_could_not_capture() {
+    crate::require_root!();
+    let mut z = Command::new("true").spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let case = tempfile::tempdir().unwrap();
+    let (out, v) = run(case.path(), &format!("case::evidence({})", z.id()), &[]);
+    let _ = z.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = v[0]["missing"].as_array().unwrap();
+    assert!(missing.iter().any(|m| m["what"] == "exe"), "{v}");
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(journal.contains("{\"what\":\"exe\",\"error\""), "{journal}");
+}
