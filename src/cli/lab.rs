@@ -1,4 +1,4 @@
-//! `hound lab`: the incident's network on this machine, in namespaces.
+//! `hound lab`: an incident's network on this machine, in namespaces.
 
 use super::{Global, EXIT_ERROR, EXIT_OK};
 use hound::host::lab::{self, DEFAULT_PREFIX};
@@ -7,17 +7,22 @@ use hound::ScriptError;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum LabCmd {
-    /// Build the lab: analyst, client, router, server (with the bot), victim, isolated host
+    /// Build the lab of a scenario (default: the original incident)
     Up {
         #[arg(long, default_value = DEFAULT_PREFIX)]
         name: String,
+        /// Which incident to plant (`hound lab scenarios` lists them)
+        #[arg(long, default_value = lab::scenario::DEFAULT)]
+        scenario: String,
     },
+    /// The scenarios `lab up --scenario` plants, one line each (--json: all their data)
+    Scenarios,
     /// Remove the lab and everything in it (also after a crash)
     Down {
         #[arg(long, default_value = DEFAULT_PREFIX)]
         name: String,
     },
-    /// Hosts, addresses, listening ports and bot processes
+    /// Hosts, addresses, listening ports and the scenario's malicious processes
     Status {
         #[arg(long, default_value = DEFAULT_PREFIX)]
         name: String,
@@ -38,6 +43,39 @@ pub enum LabCmd {
         #[arg(long)]
         role: String,
     },
+    /// Run a command in a lab host's PID namespace (used by `lab exec`)
+    #[command(hide = true)]
+    Enter {
+        #[arg(long)]
+        pid: std::path::PathBuf,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Pid 1 of a lab host's PID namespace (started by `lab up`)
+    #[command(hide = true)]
+    Init {
+        #[arg(long)]
+        ready: std::path::PathBuf,
+    },
+}
+
+fn scenarios(g: &Global) -> i32 {
+    let all = lab::scenario::all();
+    if g.json {
+        for s in all {
+            match serde_json::to_string(&lab::scenario::describe(s)) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    return fail(g, hound::Error::io_msg(format!("scenario {}: {e}", s.name)))
+                }
+            }
+        }
+    } else {
+        for s in all {
+            println!("{:<14} {}", s.name, s.summary);
+        }
+    }
+    EXIT_OK
 }
 
 fn fail(g: &Global, e: hound::Error) -> i32 {
@@ -47,15 +85,18 @@ fn fail(g: &Global, e: hound::Error) -> i32 {
 
 pub fn main(g: &Global, cmd: &LabCmd) -> i32 {
     match cmd {
-        LabCmd::Up { name } => {
+        LabCmd::Scenarios => scenarios(g),
+        LabCmd::Up { name, scenario } => {
             let exe = match std::env::current_exe() {
                 Ok(p) => p,
                 Err(e) => return fail(g, hound::Error::io("locating the hound binary", e)),
             };
-            match lab::up(name, &exe) {
+            match lab::up(name, &exe, scenario) {
                 Ok(lines) => {
                     if !g.quiet {
-                        eprintln!("lab {name} is up (hound lab exec --name {name} HOST -- CMD):");
+                        eprintln!(
+                            "lab {name} ({scenario}) is up (hound lab exec --name {name} HOST -- CMD):"
+                        );
                         for l in lines {
                             eprintln!("  {l}");
                         }
@@ -97,6 +138,14 @@ pub fn main(g: &Global, cmd: &LabCmd) -> i32 {
             Err(e) => fail(g, e),
         },
         LabCmd::Serve { role } => match lab::services::serve(role) {
+            Ok(()) => EXIT_OK,
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Enter { pid, command } => match lab::hosts::enter(pid, command) {
+            Ok(code) => code,
+            Err(e) => fail(g, e),
+        },
+        LabCmd::Init { ready } => match lab::hosts::init(ready) {
             Ok(()) => EXIT_OK,
             Err(e) => fail(g, e),
         },

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod case;
+pub mod case_graph;
 pub mod case_plan;
 pub mod core;
 pub mod fs;
@@ -70,7 +71,11 @@ pub fn register(engine: &mut Engine) {
         ("log", vec![m!(log::log_fns)]),
         (
             "case",
-            vec![m!(case::case_fns), m!(case_plan::case_plan_fns)],
+            vec![
+                m!(case::case_fns),
+                m!(case_graph::case_graph_fns),
+                m!(case_plan::case_plan_fns),
+            ],
         ),
     ];
     for (name, parts) in families {

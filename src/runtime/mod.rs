@@ -15,6 +15,7 @@ pub mod case;
 pub mod context;
 pub mod diagnostic;
 pub mod docs;
+pub mod graph;
 pub mod header;
 pub mod journal;
 pub mod modules;

@@ -72,6 +72,8 @@ pub struct Report {
     pub evidence: Vec<EvidenceRow>,
     pub actions: Vec<ActionRow>,
     pub plan: Vec<PlanRow>,
+    /// The incident graph (`graph.json`), `null` when none was recorded.
+    pub graph: serde_json::Value,
     pub journal_entries: usize,
     pub timeline: Vec<TimelineRow>,
     /// Entries whose fields did not parse (edited, or written by another version).
@@ -484,6 +486,7 @@ pub fn build(dir: &Path) -> Result<Report> {
         evidence,
         actions: rows,
         plan: plan_rows(dir),
+        graph: crate::runtime::graph::as_value(dir),
         journal_entries: entries.len(),
         timeline: entries
             .iter()

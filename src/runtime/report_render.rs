@@ -107,10 +107,6 @@ const PLAN_HEAD: [&str; 7] = [
 ];
 const ACTION_HEAD: [&str; 5] = ["time", "action", "target", "result", "undo"];
 
-// TODO(graph): once runtime::graph (the hunts helper's incident graph) is
-// merged, add "How the pieces connect" here and in `html`: Markdown an edge
-// list, HTML an inline SVG (docs/design/eradication.md).
-
 pub fn markdown(r: &Report) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# Incident report: {}\n", cell(&r.host));
@@ -145,6 +141,7 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(m, "## Plan ({} item(s))\n", r.plan.len());
         md_table(&mut m, &PLAN_HEAD, &plan_rows(r));
     }
+    m.push_str(&crate::runtime::graph::markdown_of(&r.graph));
     let _ = writeln!(m, "## Actions ({})\n", r.actions.len());
     if !r.actions.is_empty() {
         md_table(&mut m, &ACTION_HEAD, &action_rows(r));
@@ -236,6 +233,7 @@ pub fn html(r: &Report) -> String {
         o.push_str("<h2>Plan</h2>\n");
         table(&mut o, &PLAN_HEAD, plan_rows(r));
     }
+    o.push_str(&crate::runtime::graph::html_of(&r.graph));
     o.push_str("<h2>Actions</h2>\n");
     table(&mut o, &ACTION_HEAD, action_rows(r));
     o.push_str("<h2>Timeline</h2>\n");

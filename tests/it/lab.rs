@@ -171,3 +171,64 @@ fn lab_errors_are_clear() {
         .code(2)
         .stderr(predicates::str::contains("the lab has analyst, client"));
 }
+
+/// `lab exec` enters a host's PID namespace through `hound lab enter`,
+/// whose waiting parent must leave Ctrl-C to the command: a SIGINT to the
+/// whole process group (what the terminal sends) reaches the command, which
+/// decides; the parent relays its exit status.
+#[test]
+fn lab_enter_leaves_ctrl_c_to_the_command() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    crate::require_root!();
+    let lab = Lab::up();
+    let ns = hound::host::netns::Netns::existing(&format!("{}-server", lab.0), true);
+    let nspid = |p: i32| {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("NSpid:")
+                    .map(|v| v.split_whitespace().last().unwrap_or("").to_string())
+            })
+            .unwrap_or_default()
+    };
+    let init = ns.pids().into_iter().find(|p| nspid(*p) == "1").unwrap();
+    let mut child = std::process::Command::new(crate::common::hound_path())
+        .args([
+            "lab",
+            "enter",
+            "--pid",
+            &format!("/proc/{init}/ns/pid"),
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 5' INT; echo ready $$; while :; do sleep 0.1; done",
+        ])
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // The command is a process of the host: numbered from its own pid 1.
+    let inner: i32 = line.trim().strip_prefix("ready ").unwrap().parse().unwrap();
+    assert!(inner > 1 && inner != child.id() as i32, "{line}");
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("got-int"), "{rest}");
+    assert_eq!(
+        status.code(),
+        Some(5),
+        "the command's status, not a death by SIGINT"
+    );
+}

