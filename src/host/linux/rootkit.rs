@@ -234,9 +234,14 @@ pub fn sniffers(cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> Result<Vec<
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            denied += 1;
-            continue;
+        let fds = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(f) => f,
+            // A process that exited meanwhile is not a blind spot.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                denied += 1;
+                continue;
+            }
+            Err(_) => continue,
         };
         let name = std::fs::read(format!("/proc/{pid}/comm"))
             .map(|b| crate::output::lossless(b.trim_ascii_end()))
