@@ -271,11 +271,16 @@ pub fn verify(dir: &Path) -> Result<u64> {
             // The head is replaced just after each append: a crash in between
             // leaves it one entry behind, which is not a cut.
             let head_seq = h["seq"].as_u64();
-            let lagging = head_seq.is_some_and(|s| s + 2 == count)
-                && h["hash"].as_str() == hashes.get(count as usize - 2).map(String::as_str);
+            // checked_add: a forged seq of u64::MAX must not wrap into "ok".
+            let lagging = head_seq.and_then(|s| s.checked_add(2)) == Some(count)
+                && h["hash"].as_str()
+                    == (count as usize)
+                        .checked_sub(2)
+                        .and_then(|i| hashes.get(i))
+                        .map(String::as_str);
             if !lagging
                 && (h["hash"].as_str() != Some(prev.as_str())
-                    || head_seq.map(|s| s + 1) != Some(count))
+                    || head_seq.and_then(|s| s.checked_add(1)) != Some(count))
             {
                 return Err(Error::invalid(format!(
                     "{}: the journal ends at entry {} but its head records entry {} (entries were cut off the end)",

@@ -12,5 +12,6 @@ mod lab;
 mod netlab;
 mod procnet;
 mod repl;
+mod safety;
 mod scan;
 mod stdlib;
