@@ -72,3 +72,92 @@ fn journal_head_seq_u64_max_is_rejected() {
             .failure();
     }
 }
+
+// --- hangs and unbounded reads ----------------------------------------------
+
+fn mkfifo(p: &std::path::Path) {
+    nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+}
+
+/// A fixture root where a local user planted fifos and links to /dev/zero
+/// in every per-user file triage reads, plus an access log padded past the
+/// engine's string limit. Triage must finish, warn about each, and go on.
+#[test]
+fn planted_fifos_links_and_padded_log_do_not_stop_triage() {
+    use std::os::unix::fs::symlink;
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    for d in [
+        "etc/cron.d",
+        "home/eve/.ssh",
+        "home/eve/.config/systemd/user",
+        "var/spool/cron/crontabs",
+        "var/log",
+        "logs",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\neve:x:1000:1000::/home/eve:/bin/bash\n",
+    )
+    .unwrap();
+    mkfifo(&r.join("home/eve/.ssh/authorized_keys"));
+    symlink("/dev/zero", r.join("home/eve/.ssh/authorized_keys2")).unwrap();
+    mkfifo(&r.join("home/eve/.config/systemd/user/x.service"));
+    symlink("/dev/zero", r.join("etc/cron.d/zero")).unwrap();
+    mkfifo(&r.join("var/spool/cron/crontabs/eve"));
+    mkfifo(&r.join("var/log/wtmp"));
+    let pad = "A".repeat(8192);
+    let line = format!(
+        "203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET /cgi-bin/x.php?c=id HTTP/1.1\" 200 1 \"-\" \"{pad}\"\n"
+    );
+    std::fs::write(r.join("logs/access.log"), line.repeat(9000)).unwrap();
+    let out = hound()
+        .args(["run", "triage", "-p"])
+        .arg(format!("root={}", r.display()))
+        .arg("-p")
+        .arg(format!(
+            "access_logs={}",
+            r.join("logs/access.log").display()
+        ))
+        .timeout(std::time::Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    for planted in [
+        "authorized_keys: is a fifo",
+        "authorized_keys2: is a char",
+        "x.service: is a fifo",
+        "cron.d/zero: is a char",
+        "crontabs/eve: is a fifo",
+        "wtmp: is a fifo",
+    ] {
+        assert!(err.contains(planted), "no warning for {planted}: {err}");
+    }
+    assert!(err.contains("(cut)"), "{err}");
+    assert!(stdout.contains("9000 requests parsed"), "{stdout}");
+}
+
+/// `fs::read("/dev/zero", huge)` read gigabytes; now the size is capped and
+/// a bounded read of a device still works.
+#[test]
+fn fs_read_is_capped() {
+    let (_d, p) = script(
+        "read.rhai",
+        r#"
+        let k = "";
+        try { fs::read("/dev/zero", 1 << 40); } catch (e) { k = e.kind; }
+        print(k);
+        print(fs::read("/dev/zero", 1000).len());
+        "#,
+    );
+    hound()
+        .arg("run")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("invalid_argument\n1000"));
+}

@@ -99,8 +99,98 @@ fn line_text(mut b: &[u8]) -> String {
     lossless(b)
 }
 
-/// `fs::read`: at most `max_bytes` of a file as a string.
+/// The most `fs::read` returns: 8 MiB. Escaping invalid bytes can grow the
+/// text fourfold, and the result must stay under the engine's string limit,
+/// whose error scripts cannot catch.
+pub const READ_MAX: u64 = 8 << 20;
+
+/// Cap for configuration-like system files (crontabs, units, key files,
+/// passwd): far above any real one, small enough to hold in memory.
+pub const SYSTEM_FILE_MAX: u64 = 16 << 20;
+
+/// Reads a system file an attacker may have planted: opened non-blocking and
+/// refused unless the opened descriptor is a regular file (a fifo hung the
+/// hunt, a link to `/dev/zero` read forever), then at most `max` bytes, with
+/// a warning naming the file when it was cut. Errors keep their io kind so
+/// callers can skip `NotFound` quietly.
+pub fn read_system(path: &Path, max: u64, warn: &mut dyn FnMut(&str)) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let ft = f.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is a {}, not a regular file (not read)",
+                super::type_name(ft)
+            ),
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        buf.truncate(max as usize);
+        warn(&format!(
+            "{}: larger than {max} bytes; only the first {max} were read",
+            shown(path)
+        ));
+    }
+    Ok(buf)
+}
+
+/// [`read_system`] for append-only record files (wtmp, btmp): when the file
+/// is over `max`, the newest records are the ones that matter, so the last
+/// `max` bytes are read, starting on a multiple of `record` bytes.
+pub fn read_system_tail(
+    path: &Path,
+    max: u64,
+    record: u64,
+    warn: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let md = f.metadata()?;
+    if !md.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is a {}, not a regular file (not read)",
+                super::type_name(md.file_type())
+            ),
+        ));
+    }
+    let record = record.max(1);
+    let size = md.len();
+    if size > max {
+        let start = (size - max).div_ceil(record) * record;
+        f.seek(SeekFrom::Start(start))?;
+        warn(&format!(
+            "{}: {size} bytes; only the last {} were read (older records skipped)",
+            shown(path),
+            size - start
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// `fs::read`: at most `max_bytes` (up to [`READ_MAX`]) of a file as a string.
 pub fn read(path: &Path, max_bytes: u64, warn: &mut dyn FnMut(&str)) -> Result<String> {
+    if max_bytes > READ_MAX {
+        return Err(Error::invalid(format!(
+            "max_bytes: {max_bytes} is more than fs::read returns (at most {READ_MAX})"
+        ))
+        .with_hint(
+            "use fs::head, fs::tail or fs::grep for big files, fs::hash for their content",
+        ));
+    }
     let f = open_regular(path, true)?;
     let mut buf = Vec::new();
     let mut r = f.take(max_bytes.saturating_add(1));

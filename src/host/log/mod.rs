@@ -92,11 +92,64 @@ pub struct AccessOpts {
     pub limit: Option<usize>,
 }
 
+/// Longest referer or user agent kept (real ones are a few hundred bytes):
+/// padding them is how a hostile log blew the script's data limit.
+pub const AGENT_MAX: usize = 1024;
+
+/// Text all rows together may hold. The engine's limit on a value's strings
+/// (64 MiB) ends the whole hunt with an error scripts cannot catch; stopping
+/// here is a warning, and the hunt goes on with the rows it has.
+pub const ROWS_TEXT_MAX: usize = 32 << 20;
+
+/// Cuts `s` to `max` bytes at a char boundary, saying how much went.
+fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    let dropped = s.len() - at;
+    s.truncate(at);
+    s.push_str(&format!("…[{dropped} more bytes]"));
+    true
+}
+
+fn text_len(a: &Access) -> usize {
+    [
+        &a.client,
+        &a.ident,
+        &a.user,
+        &a.time,
+        &a.method,
+        &a.path,
+        &a.protocol,
+        &a.referer,
+        &a.agent,
+        &a.request,
+    ]
+    .iter()
+    .map(|s| s.len())
+    .sum()
+}
+
 /// `log::parse_access`: every parseable line; the rest are counted in one
 /// warning naming the first bad line.
 pub fn parse_access(
     path: &Path,
     opts: &AccessOpts,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<Access>> {
+    parse_access_within(path, opts, ROWS_TEXT_MAX, cancel, warn)
+}
+
+/// [`parse_access`] with the text budget as a parameter (tests use a small one).
+pub fn parse_access_within(
+    path: &Path,
+    opts: &AccessOpts,
+    budget: usize,
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Access>> {
@@ -107,6 +160,7 @@ pub fn parse_access(
     let mut line = Vec::new();
     let mut no = 0u64;
     let (mut bad, mut first_bad) = (0u64, 0u64);
+    let (mut long, mut text) = (0u64, 0usize);
     loop {
         line.clear();
         let n = crate::host::fs::read::read_line_capped(
@@ -132,7 +186,20 @@ pub fn parse_access(
         match parse_line(l, no) {
             // Both sides are `YYYY-MM-DDTHH:MM:SSZ`, so strings compare as times.
             Some(a) if opts.since.as_ref().is_some_and(|s| a.time < *s) => {}
-            Some(a) => {
+            Some(mut a) => {
+                if cut(&mut a.agent, AGENT_MAX) | cut(&mut a.referer, AGENT_MAX) {
+                    long += 1;
+                }
+                text += text_len(&a);
+                if text > budget {
+                    warn(&format!(
+                        "{}: stopped at line {no}: the {} rows so far hold {budget} bytes of text, \
+                         the most one call returns (narrow it with grep, since or limit)",
+                        path.display(),
+                        out.len()
+                    ));
+                    break;
+                }
                 out.push(a);
                 if out.len() >= limit {
                     warn(&format!("stopped at the limit of {limit} rows (line {no})"));
@@ -146,6 +213,12 @@ pub fn parse_access(
                 }
             }
         }
+    }
+    if long > 0 {
+        warn(&format!(
+            "{}: {long} rows had a referer or user agent over {AGENT_MAX} bytes (cut)",
+            path.display()
+        ));
     }
     if bad > 0 {
         warn(&format!(
@@ -199,5 +272,34 @@ mod tests {
         assert_eq!(c.path, "-");
         assert_eq!(c.bytes, 0);
         assert!(parse_line(b"garbage", 1).is_none());
+    }
+
+    /// A log padded to blow the script's data limit is cut with warnings,
+    /// never an error: the hunt keeps the rows it can hold.
+    #[test]
+    fn padded_log_is_bounded_with_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        let pad = "A".repeat(8192);
+        let line = format!(
+            "203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET /{pad} HTTP/1.1\" 200 1 \"-\" \"{pad}é\"\n"
+        );
+        std::fs::write(&p, line.repeat(50)).unwrap();
+        let mut warnings = Vec::new();
+        let rows = parse_access_within(
+            &p,
+            &AccessOpts::default(),
+            300_000,
+            &CancelToken::new(),
+            &mut |w| warnings.push(w.to_string()),
+        )
+        .unwrap();
+        assert!(rows.len() > 5 && rows.len() < 50, "{}", rows.len());
+        assert!(rows[0].agent.len() < AGENT_MAX + 32);
+        assert!(
+            warnings.iter().any(|w| w.contains("stopped at line")),
+            "{warnings:?}"
+        );
+        assert!(warnings.iter().any(|w| w.contains("(cut)")), "{warnings:?}");
     }
 }

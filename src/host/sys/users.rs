@@ -44,9 +44,18 @@ fn password_state(field: &str) -> &'static str {
 /// `sys::users`: every account in `<root>/etc/passwd`.
 pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
     let passwd_path = rel(root, "etc/passwd");
-    let passwd = std::fs::read(&passwd_path).map_err(|e| Error::io(passwd_path.display(), e))?;
+    let passwd = crate::host::fs::read::read_system(
+        &passwd_path,
+        crate::host::fs::read::SYSTEM_FILE_MAX,
+        warn,
+    )
+    .map_err(|e| Error::io(passwd_path.display(), e))?;
     let shadow_path = rel(root, "etc/shadow");
-    let shadow = match std::fs::read(&shadow_path) {
+    let shadow = match crate::host::fs::read::read_system(
+        &shadow_path,
+        crate::host::fs::read::SYSTEM_FILE_MAX,
+        warn,
+    ) {
         Ok(b) => Some(lossless(&b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -185,7 +194,11 @@ pub fn authorized_keys(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Au
             if !seen.insert(p.clone()) {
                 continue;
             }
-            let text = match std::fs::read(&p) {
+            let text = match crate::host::fs::read::read_system(
+                &p,
+                crate::host::fs::read::SYSTEM_FILE_MAX,
+                warn,
+            ) {
                 Ok(b) => lossless(&b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
