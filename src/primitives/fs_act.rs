@@ -1,55 +1,32 @@
 //! `fs::` primitives that act: quarantine and restore (plus `exists`).
 
-use crate::host::{evidence, remediate};
+use crate::host::quarantine;
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use rhai::plugin::*;
 use rhai::{Dynamic, Map};
 use serde_json::json;
-use std::path::{Path, PathBuf};
 
 fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
     const P: &str = "fs::quarantine";
     let c = ctx(nc, P)?;
     let o = Opts::new(P, opts, &["recursive"])?;
     let recursive = o.bool("recursive")?.unwrap_or(false);
-    let p = Path::new(path);
     let case_dir = c.case.lock().map(|s| s.dir.clone()).unwrap_or_default();
-    remediate::check_removable(p, &case_dir).rhai(P)?;
-    let meta = std::fs::symlink_metadata(p)
-        .map_err(|e| crate::Error::io(path, e))
-        .rhai(P)?;
-    let files: Vec<PathBuf> = if meta.is_dir() {
-        if !recursive {
-            return Err(args::bad(
-                P,
-                format!(
-                    "{path:?} is a directory; pass #{{ recursive: true }} to quarantine its files"
-                ),
-            ));
-        }
-        walkdir::WalkDir::new(p)
-            .follow_links(false)
-            .into_iter()
-            .flatten()
-            .filter(|e| !e.file_type().is_dir())
-            .map(|e| e.into_path())
-            .collect()
-    } else {
-        vec![p.to_path_buf()]
-    };
+    // One plan for the real run and --dry-run, so both say the same.
+    let plan =
+        quarantine::plan(&quarantine::path_arg(path).rhai(P)?, recursive, &case_dir).rhai(P)?;
+    let files = &plan.files;
     c.require_destructive(P, &format!("quarantine {path} ({} file(s))", files.len()))
         .rhai(P)?;
+    for (f, why) in &plan.would_refuse {
+        c.warn(P, format!("{f}: {why}; left in place"));
+    }
     if c.dry_run() {
-        c.journal(
-            P,
-            json!({ "path": path }),
-            json!({ "would_quarantine": files }),
-            None,
-        )
-        .rhai(P)?;
-        return to_dyn(
-            &json!({ "status": "dry_run", "original": path, "would_quarantine": files }),
-        );
+        let v = json!({ "status": "dry_run", "original": plan.original,
+                        "would_quarantine": plan.would_quarantine, "would_refuse": plan.would_refuse });
+        c.journal(P, json!({ "path": path }), v.clone(), None)
+            .rhai(P)?;
+        return to_dyn(&v);
     }
     let qdir = c
         .case
@@ -58,28 +35,24 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
         .quarantine_dir()
         .rhai(P)?;
     let mut done = Vec::new();
-    for f in &files {
-        let sha = if f.is_file() {
-            evidence::sha256_file(f).ok()
-        } else {
-            None
-        };
+    for (f, shown) in files.iter().zip(&plan.would_quarantine) {
+        let sha = quarantine::hash_regular(f);
         c.journal(
             P,
-            json!({ "path": f, "sha256": sha }),
+            json!({ "path": shown, "sha256": sha }),
             json!({ "planned": "copy, verify, fsync, then remove" }),
             Some(json!({ "primitive": "fs::restore", "args": { "id": sha } })),
         )
         .rhai(P)?;
-        let q = match remediate::quarantine(f, &qdir) {
+        let q = match quarantine::quarantine(f, &qdir, &case_dir) {
             Ok(q) => q,
             // One file of a folder that cannot be moved is a warning; the
             // failure happens before its removal, so it stays where it was.
-            Err(e) if meta.is_dir() => {
-                c.warn(P, format!("{}: {}; left in place", f.display(), e.message));
+            Err(e) if plan.is_dir => {
+                c.warn(P, format!("{shown}: {}; left in place", e.message));
                 let _ = c.journal(
                     P,
-                    json!({ "path": f, "outcome": true }),
+                    json!({ "path": shown, "outcome": true }),
                     json!({ "failed": e.message, "left_in_place": true }),
                     None,
                 );
@@ -91,24 +64,15 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
         // the same bytes gets `<sha256>-2`), so its undo is the one to use.
         let _ = c.journal(
             P,
-            json!({ "path": f, "outcome": true }),
+            json!({ "path": shown, "outcome": true }),
             serde_json::to_value(&q).unwrap_or_default(),
             Some(json!({ "primitive": "fs::restore", "args": { "id": q.id } })),
         );
         done.push(q);
     }
-    if meta.is_dir() {
+    if plan.is_dir {
         // Only empty folders go, deepest first: nothing unquarantined is lost.
-        let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(p)
-            .into_iter()
-            .flatten()
-            .filter(|e| e.file_type().is_dir())
-            .map(|e| e.into_path())
-            .collect();
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in dirs {
-            let _ = std::fs::remove_dir(d);
-        }
+        quarantine::remove_empty_dirs(&plan);
         return to_dyn(&json!({ "status": "quarantined", "original": path, "files": done }));
     }
     let mut v = serde_json::to_value(done.pop()).unwrap_or_default();
@@ -166,7 +130,7 @@ pub mod fs_act_fns {
             .map_err(|_| args::bad(P, "case state poisoned"))?
             .quarantine_dir()
             .rhai(P)?;
-        let rec = remediate::record(id, &qdir).rhai(P)?;
+        let rec = quarantine::record(id, &qdir).rhai(P)?;
         c.require_destructive(P, &format!("restore {}", rec["original"]))
             .rhai(P)?;
         c.journal(
@@ -179,7 +143,9 @@ pub mod fs_act_fns {
         if c.dry_run() {
             return to_dyn(&json!({ "status": "dry_run", "would_restore": rec["original"] }));
         }
-        let path = remediate::restore(id, &qdir).rhai(P)?;
+        let path = quarantine::restore(id, &qdir).rhai(P)?;
+        let path =
+            crate::output::lossless(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
         to_dyn(&json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }))
     }
 

@@ -161,3 +161,360 @@ fn fs_read_is_capped() {
         .success()
         .stdout(predicate::str::contains("invalid_argument\n1000"));
 }
+
+// --- quarantine and restore against races -----------------------------------
+
+use hound::host::quarantine as q;
+use std::path::{Path, PathBuf};
+
+struct Qlab {
+    _t: tempfile::TempDir,
+    root: PathBuf,
+    qdir: PathBuf,
+    case: PathBuf,
+}
+
+fn qlab() -> Qlab {
+    let t = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(t.path()).unwrap();
+    let qdir = root.join("case/quarantine");
+    let case = root.join("case");
+    std::fs::create_dir_all(&qdir).unwrap();
+    Qlab {
+        _t: t,
+        root,
+        qdir,
+        case,
+    }
+}
+
+fn stored(l: &Qlab, sha: &str) -> Vec<u8> {
+    std::fs::read(l.qdir.join(sha)).unwrap()
+}
+
+/// The parent folder swapped for a link to "/etc" between the check and the
+/// removal: the walk without links refuses, and "/etc" keeps its file.
+#[test]
+fn parent_swapped_for_a_link_after_the_check_removes_nothing() {
+    let l = qlab();
+    let etc = l.root.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    let dir = l.root.join("drop");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("passwd"), "payload").unwrap();
+    let plan = q::plan(&dir.join("passwd"), false, &l.case).unwrap();
+    std::fs::rename(&dir, l.root.join("drop.old")).unwrap();
+    std::os::unix::fs::symlink(&etc, &dir).unwrap();
+    let e = q::quarantine(&plan.files[0], &l.qdir, &l.case).unwrap_err();
+    assert!(e.message.contains("not a folder any more"), "{}", e.message);
+    assert_eq!(
+        std::fs::read_to_string(etc.join("passwd")).unwrap(),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    assert!(l.root.join("drop.old/passwd").exists());
+
+    // Swapped after the folder was opened: the file removed is the one
+    // checked and stored, never the one behind the link.
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(l.root.join("drop.old"), &dir).unwrap();
+    let r = q::quarantine_hooked(&plan.files[0], &l.qdir, &l.case, &mut || {
+        std::fs::rename(&dir, l.root.join("drop.old")).unwrap();
+        std::os::unix::fs::symlink(&etc, &dir).unwrap();
+    })
+    .unwrap();
+    assert_eq!(stored(&l, r.sha256.as_deref().unwrap()), b"payload");
+    assert!(!l.root.join("drop.old/passwd").exists());
+    assert!(etc.join("passwd").exists());
+}
+
+/// Recursive: a sub-folder swapped for a link after the walk.
+#[test]
+fn recursive_quarantine_does_not_follow_a_swapped_subfolder() {
+    let l = qlab();
+    let etc = l.root.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::write(etc.join("x"), "system").unwrap();
+    let top = l.root.join("kit");
+    std::fs::create_dir_all(top.join("sub")).unwrap();
+    std::fs::write(top.join("sub/x"), "payload").unwrap();
+    std::fs::write(top.join("a"), "payload a").unwrap();
+    let plan = q::plan(&top, true, &l.case).unwrap();
+    assert_eq!(plan.files.len(), 2);
+    std::fs::rename(top.join("sub"), l.root.join("sub.old")).unwrap();
+    std::os::unix::fs::symlink(&etc, top.join("sub")).unwrap();
+    let results: Vec<_> = plan
+        .files
+        .iter()
+        .map(|f| q::quarantine(f, &l.qdir, &l.case))
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(std::fs::read_to_string(etc.join("x")).unwrap(), "system");
+}
+
+/// A different file renamed over the name between the copy and the
+/// removal goes back and stays; nothing is removed.
+#[test]
+fn a_file_replaced_before_removal_is_put_back() {
+    let l = qlab();
+    let f = l.root.join("bot.sh");
+    std::fs::write(&f, "payload").unwrap();
+    std::fs::write(l.root.join("decoy"), "decoy").unwrap();
+    let e = q::quarantine_hooked(&f, &l.qdir, &l.case, &mut || {
+        std::fs::rename(l.root.join("decoy"), &f).unwrap();
+    })
+    .unwrap_err();
+    assert!(e.message.contains("replaced"), "{}", e.message);
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "decoy");
+}
+
+/// Bytes appended while the file is quarantined are kept, not lost.
+#[test]
+fn bytes_appended_during_quarantine_are_kept() {
+    use std::io::Write;
+    let l = qlab();
+    let f = l.root.join("growing.log");
+    std::fs::write(&f, "first\n").unwrap();
+    let mut w = std::fs::OpenOptions::new().append(true).open(&f).unwrap();
+    let r = q::quarantine_hooked(&f, &l.qdir, &l.case, &mut || {
+        // mtime granularity: make sure the change is visible by size too.
+        w.write_all(b"appended while quarantining\n").unwrap();
+    })
+    .unwrap();
+    assert!(r.changed_during_removal);
+    assert_eq!(
+        stored(&l, r.sha256.as_deref().unwrap()),
+        b"first\nappended while quarantining\n"
+    );
+    assert!(!f.exists());
+    let back = q::restore(&r.id, &l.qdir).unwrap();
+    assert_eq!(
+        std::fs::read(back).unwrap(),
+        b"first\nappended while quarantining\n"
+    );
+}
+
+/// Restore after the parent was swapped for a link to a root-only folder,
+/// and restore whose private copy is swapped for a link to a 0600 file
+/// before chown/chmod: neither writes or changes anything behind the link.
+#[test]
+fn restore_does_not_follow_swapped_links() {
+    crate::require_root!();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let l = qlab();
+    let vault = l.root.join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = vault.join("secret");
+    std::fs::write(&secret, "root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = l.root.join("home");
+    std::fs::create_dir(&dir).unwrap();
+    let f = dir.join("tool");
+    std::fs::write(&f, "setuid tool").unwrap();
+    nix::unistd::chown(&f, Some(65534.into()), Some(65534.into())).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o4777)).unwrap();
+    let r = q::quarantine(&f, &l.qdir, &l.case).unwrap();
+    std::fs::rename(&dir, l.root.join("home.old")).unwrap();
+    std::os::unix::fs::symlink(&vault, &dir).unwrap();
+    let e = q::restore(&r.id, &l.qdir).unwrap_err();
+    assert!(e.message.contains("not a folder any more"), "{}", e.message);
+    assert_eq!(std::fs::read_dir(&vault).unwrap().count(), 1);
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(l.root.join("home.old"), &dir).unwrap();
+    let e = q::restore_hooked(&r.id, &l.qdir, &mut |part: &Path| {
+        std::fs::remove_file(part).unwrap();
+        std::os::unix::fs::symlink(&secret, part).unwrap();
+    })
+    .unwrap_err();
+    assert!(e.message.contains("replaced"), "{}", e.message);
+    let m = std::fs::metadata(&secret).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o600));
+    assert!(!f.exists());
+    // Undisturbed, owner and set-uid mode come back.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let back = q::restore(&r.id, &l.qdir).unwrap();
+    let m = std::fs::symlink_metadata(back).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (65534, 0o4777));
+}
+
+/// A name that is not UTF-8 next to a decoy whose name is the lossless
+/// spelling: the path argument is ambiguous and refused; alone, the real
+/// file is moved and restored byte for byte.
+#[test]
+fn invalid_utf8_names_round_trip_and_decoys_are_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let l = qlab();
+    let real = l.root.join(OsStr::from_bytes(b"bad\xffname"));
+    let decoy = l.root.join("bad\\xffname");
+    std::fs::write(&real, "payload").unwrap();
+    std::fs::write(&decoy, "innocent").unwrap();
+    let arg = format!("{}/bad\\\\xffname", l.root.display());
+    let body = format!("fs::quarantine(\"{arg}\")");
+    let (_d, p) = script("q.rhai", &body);
+    let run = |p: &Path| {
+        hound()
+            .arg("--case")
+            .arg(&l.case)
+            .args(["--allow-destructive", "run"])
+            .arg(p)
+            .output()
+            .unwrap()
+    };
+    let out = run(&p);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("names two files"));
+    std::fs::remove_file(&decoy).unwrap();
+    let (_d2, p2) = script(
+        "q2.rhai",
+        &format!("let r = fs::quarantine(\"{arg}\"); fs::restore(r.id); print(r.original);"),
+    );
+    let out = run(&p2);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&real).unwrap(), b"payload");
+}
+
+/// The guard works by rule: package-owned files (even through the merged
+/// /usr alias), system folders, and what --dry-run says is what the real run
+/// does (/dev/null, fifos and sockets refused by both).
+#[test]
+fn system_paths_by_rule_and_dry_run_tells_the_truth() {
+    let l = qlab();
+    nix::unistd::mkfifo(
+        &l.root.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(l.root.join("sock")).unwrap();
+    let mut targets = vec![
+        ("/dev/null".to_string(), "is a character device"),
+        (format!("{}/fifo", l.root.display()), "is a fifo"),
+        (format!("{}/sock", l.root.display()), "is a socket"),
+    ];
+    if Path::new("/var/lib/dpkg/info").is_dir() {
+        targets.push(("/bin/sh".into(), "belongs to the package"));
+        targets.push(("/usr/bin/sh".into(), "belongs to the package"));
+        if let Some(libc) = glob::glob("/usr/lib/*/libc.so.6").unwrap().flatten().next() {
+            targets.push((libc.display().to_string(), "belongs to the package"));
+        }
+    } else {
+        eprintln!("no dpkg database: package-owned checks skipped");
+    }
+    for dry in [true, false] {
+        for (t, why) in &targets {
+            // The real run only for the test's own files.
+            if !dry && !t.starts_with(&*l.root.to_string_lossy()) {
+                continue;
+            }
+            let (_d, p) = script("q.rhai", &format!("fs::quarantine(\"{t}\")"));
+            let mut c = hound();
+            c.arg("--case").arg(&l.case).arg("--allow-destructive");
+            if dry {
+                c.arg("--dry-run");
+            }
+            c.arg("run")
+                .arg(&p)
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(*why));
+        }
+    }
+    let (_d, p) = script(
+        "q.rhai",
+        r#"fs::quarantine("/var/lib", #{ recursive: true })"#,
+    );
+    hound()
+        .args(["--dry-run", "run"])
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("system path"));
+    // A folder with a fifo: dry-run lists it as refused, like the real run.
+    let kit = l.root.join("kit");
+    std::fs::create_dir(&kit).unwrap();
+    std::fs::write(kit.join("bot"), "x").unwrap();
+    nix::unistd::mkfifo(
+        &kit.join("pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let (_d, p) = script(
+        "q.rhai",
+        &format!(
+            "let r = fs::quarantine(\"{}\", #{{ recursive: true }}); print(r.would_quarantine.len()); print(r.would_refuse.len());",
+            kit.display()
+        ),
+    );
+    hound()
+        .args(["--dry-run", "--case"])
+        .arg(&l.case)
+        .arg("run")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1\n1\n"));
+}
+
+/// A link on the way that root does not own is not followed.
+#[test]
+fn links_owned_by_others_are_not_followed() {
+    crate::require_root!();
+    let l = qlab();
+    let real = l.root.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("f"), "x").unwrap();
+    let link = l.root.join("via");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &link,
+        Some(65534.into()),
+        Some(65534.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    let e = q::plan(&link.join("f"), false, &l.case).unwrap_err();
+    assert!(e.message.contains("owned by uid 65534"), "{}", e.message);
+}
+
+/// A mount point (a tmpfs in the test's own mount namespace) is not
+/// removed by a recursive quarantine of the folder holding it.
+#[test]
+fn mount_points_are_refused() {
+    crate::require_root!();
+    crate::require_cmd!("unshare");
+    let l = qlab();
+    let kit = l.root.join("kit");
+    std::fs::create_dir_all(kit.join("mnt")).unwrap();
+    std::fs::write(kit.join("bot"), "x").unwrap();
+    let (_d, p) = script(
+        "q.rhai",
+        &format!(
+            "let r = fs::quarantine(\"{}\", #{{ recursive: true }}); print(r.files.len());",
+            kit.display()
+        ),
+    );
+    let sh = format!(
+        "mount -t tmpfs none {k}/mnt && echo keep > {k}/mnt/data && {h} --case {c} --allow-destructive run {p} && cat {k}/mnt/data",
+        k = kit.display(),
+        h = crate::common::hound_path().display(),
+        c = l.case.display(),
+        p = p.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &sh])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("mount point"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\nkeep\n");
+}
