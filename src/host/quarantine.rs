@@ -9,12 +9,12 @@
 mod at;
 mod guard;
 
-pub use at::{canonical_parent, path_arg, unescape_lossless};
+pub use at::{canonical_parent, open_dir, path_arg, unescape_lossless};
 pub use guard::{packages, Packages};
 
 use crate::error::{Error, Result};
 use crate::output::lossless;
-use at::{kind, kind_name, lstat_at, open_dir, shown};
+use at::{kind, kind_name, lstat_at, shown};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat2, OFlag, RenameFlags};
 use nix::sys::stat::{fstat, FileStat, Mode};

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL: &str = "journal.jsonl";
@@ -106,10 +107,7 @@ impl CaseState {
         if self.opened {
             return Ok(&self.dir);
         }
-        for sub in ["", "evidence", "quarantine", "reports"] {
-            let p = self.dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(|e| Error::io(p.display(), e))?;
-        }
+        secure_case_dir(&self.dir)?;
         let path = self.dir.join(JOURNAL);
         if path.exists() {
             let f = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
@@ -129,6 +127,8 @@ impl CaseState {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(path.display(), e))?;
         // A crash mid-write leaves a partial last line: start on a fresh one
@@ -201,6 +201,72 @@ impl CaseState {
         self.findings.push(finding);
         Ok(())
     }
+}
+
+/// Creates the case folder, or checks an existing one, so nothing an
+/// attacker prepared is used: every component is walked without following
+/// links (links on the way are followed only when root owns them), the
+/// folder and its sub-folders are 0700 and owned by hound's user, the folder
+/// holding it cannot be written by others (unless sticky, like /tmp), and an
+/// existing case holding a symlink anywhere is refused (a `quarantine` link
+/// to /etc/cron.d made root write there).
+fn secure_case_dir(dir: &Path) -> Result<()> {
+    use nix::sys::stat::{fchmod, fstat, Mode};
+    use std::os::unix::fs::PermissionsExt;
+    let me = nix::unistd::Uid::effective().as_raw();
+    let shown = |p: &Path| crate::output::lossless(p.as_os_str().as_encoded_bytes());
+    let canon = crate::host::quarantine::canonical_parent(dir).or_else(|_| {
+        // The parent may not exist yet: make it (0700 for hound's own
+        // folders), then resolve again.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(shown(parent), e))?;
+        }
+        crate::host::quarantine::canonical_parent(dir)
+    })?;
+    let parent = canon.parent().unwrap_or(Path::new("/"));
+    let pfd = crate::host::quarantine::open_dir(parent, false)?;
+    let pst = fstat(&pfd).map_err(|e| Error::io(shown(parent), e.into()))?;
+    let sticky = pst.st_mode & libc::S_ISVTX != 0;
+    if (pst.st_uid != me && pst.st_uid != 0) || (pst.st_mode & 0o022 != 0 && !sticky) {
+        return Err(Error::invalid(format!(
+            "{}: the folder holding the case can be changed by others (owner uid {}, mode {:o}); \
+             choose a case folder elsewhere",
+            shown(parent),
+            pst.st_uid,
+            pst.st_mode & 0o7777
+        )));
+    }
+    let existed = crate::host::quarantine::open_dir(&canon, false).is_ok();
+    let fd = crate::host::quarantine::open_dir(&canon, true)?;
+    let st = fstat(&fd).map_err(|e| Error::io(shown(&canon), e.into()))?;
+    if st.st_uid != me {
+        return Err(Error::invalid(format!(
+            "{}: an existing case folder owned by uid {}, not by hound's user ({me}); refusing to use it",
+            shown(&canon),
+            st.st_uid
+        )));
+    }
+    if existed {
+        for e in walkdir::WalkDir::new(&canon).follow_links(false) {
+            let e = e.map_err(|e| Error::io_msg(format!("{}: {e}", shown(&canon))))?;
+            if e.path_is_symlink() {
+                return Err(Error::invalid(format!(
+                    "{}: the case folder holds a symlink ({}); refusing to use it",
+                    shown(&canon),
+                    shown(e.path())
+                )));
+            }
+        }
+    }
+    fchmod(&fd, Mode::from_bits_truncate(0o700)).map_err(|e| Error::io(shown(&canon), e.into()))?;
+    for sub in ["evidence", "quarantine", "reports"] {
+        let p = canon.join(sub);
+        let sfd = crate::host::quarantine::open_dir(&p, true)?;
+        fchmod(&sfd, Mode::from_bits_truncate(0o700))
+            .map_err(|e| Error::io(shown(&p), e.into()))?;
+    }
+    let _ = std::fs::set_permissions(&canon, std::fs::Permissions::from_mode(0o700));
+    Ok(())
 }
 
 fn write_head(dir: &Path, seq: u64, hash: &str) -> Result<()> {

@@ -518,3 +518,107 @@ fn mount_points_are_refused() {
     assert!(err.contains("mount point"), "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1\nkeep\n");
 }
+
+// --- the case folder ----------------------------------------------------------
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// The case is 0700 (sub-folders too) and evidence copies 0600; a file
+/// over the evidence cap keeps its hash, first and last MiB and a note.
+#[test]
+fn case_folder_is_private_and_evidence_is_capped() {
+    let t = tempfile::tempdir().unwrap();
+    let case = t.path().join("case");
+    let big = t.path().join("sparse.img");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(70 << 20).unwrap();
+    drop(f);
+    std::fs::write(t.path().join("small"), "secret=1").unwrap();
+    let (_d, p) = script(
+        "e.rhai",
+        &format!(
+            "let a = case::evidence(\"{}\"); let b = case::evidence(\"{}\"); print(a.stored); print(b.stored);",
+            big.display(),
+            t.path().join("small").display()
+        ),
+    );
+    let out = hound()
+        .arg("--case")
+        .arg(&case)
+        .arg("run")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode_of(&case), 0o700);
+    for sub in ["evidence", "quarantine", "reports"] {
+        assert_eq!(mode_of(&case.join(sub)), 0o700, "{sub}");
+    }
+    assert_eq!(mode_of(&case.join("journal.jsonl")), 0o600);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dirs: Vec<&str> = stdout.lines().collect();
+    let copy = Path::new(dirs[0]).join("sparse.img");
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), 2 << 20);
+    assert_eq!(mode_of(&copy), 0o600);
+    let note: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(dirs[0]).join("sparse.img.not-kept.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(note["size"], 70u64 << 20);
+    assert_eq!(
+        note["not_kept"],
+        serde_json::json!([1u64 << 20, 69u64 << 20])
+    );
+    assert_eq!(mode_of(&Path::new(dirs[1]).join("small")), 0o600);
+}
+
+/// A case folder prepared by someone else: `quarantine` a link to a
+/// cron folder, or the folder owned by another user, or inside a folder
+/// anyone can write. hound refuses it and writes nothing there.
+#[test]
+fn prepared_case_folders_are_refused() {
+    crate::require_root!();
+    let t = tempfile::tempdir().unwrap();
+    let cron = t.path().join("cron.d");
+    std::fs::create_dir(&cron).unwrap();
+    let (_d, p) = script("f.rhai", r#"case::finding("info", "x");"#);
+    let run = |case: &Path| {
+        hound()
+            .arg("--case")
+            .arg(case)
+            .arg("run")
+            .arg(&p)
+            .output()
+            .unwrap()
+    };
+    let linked = t.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink(&cron, linked.join("quarantine")).unwrap();
+    let out = run(&linked);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds a symlink"));
+    let owned = t.path().join("owned");
+    std::fs::create_dir(&owned).unwrap();
+    nix::unistd::chown(&owned, Some(65534.into()), None).unwrap();
+    let out = run(&owned);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("owned by uid 65534"));
+    let open = t.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let out = run(&open.join("case"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed by others"));
+    assert_eq!(std::fs::read_dir(&cron).unwrap().count(), 0);
+    assert!(!linked.join("journal.jsonl").exists());
+}
