@@ -9,6 +9,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod anchor;
 pub mod case;
 pub mod context;
 pub mod diagnostic;

@@ -622,3 +622,181 @@ fn prepared_case_folders_are_refused() {
     assert_eq!(std::fs::read_dir(&cron).unwrap().count(), 0);
     assert!(!linked.join("journal.jsonl").exists());
 }
+
+// --- the journal --------------------------------------------------------------
+
+struct Journal {
+    _t: tempfile::TempDir,
+    case: PathBuf,
+    key: PathBuf,
+    pubkey: PathBuf,
+    stderr: String,
+}
+
+/// A case of three findings, its heads signed with a fresh key; the
+/// public key is kept outside the case.
+fn signed_case(syslog: Option<&str>) -> Journal {
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("sign.key");
+    let seed: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    std::fs::write(&key, hex::encode(&seed)).unwrap();
+    let out = hound().args(["case", "pubkey"]).arg(&key).output().unwrap();
+    assert!(out.status.success());
+    let pubkey = t.path().join("sign.pub");
+    std::fs::write(&pubkey, &out.stdout).unwrap();
+    let case = t.path().join("case");
+    let (_d, p) = script(
+        "f.rhai",
+        r#"for i in 0..3 { case::finding("low", `finding ${i}`); }"#,
+    );
+    let mut c = hound();
+    c.arg("--case").arg(&case).arg("--sign-key").arg(&key);
+    if let Some(a) = syslog {
+        c.arg("--syslog").arg(a);
+    }
+    let out = c.arg("run").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    Journal {
+        case,
+        key,
+        pubkey,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        _t: t,
+    }
+}
+
+fn lines(j: &Journal) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(j.case.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn write_lines(j: &Journal, v: &[serde_json::Value]) {
+    let text: String = v.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(j.case.join("journal.jsonl"), text).unwrap();
+}
+
+fn set_head(j: &Journal, seq: Option<u64>, hash: &str) {
+    let h = serde_json::json!({ "seq": seq, "hash": hash, "pending": null });
+    std::fs::write(j.case.join("journal.head"), h.to_string()).unwrap();
+}
+
+fn verify(j: &Journal, with_key: bool) -> (bool, String) {
+    let mut c = hound();
+    c.args(["case", "verify"]).arg(&j.case);
+    if with_key {
+        c.arg("--pubkey").arg(&j.pubkey);
+    }
+    let out = c.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A forged entry chained onto `prev`, with a correct hash.
+fn forge(seq: u64, prev: &str) -> serde_json::Value {
+    let mut e = serde_json::json!({ "seq": seq, "time": "2026-01-01T00:00:00.000Z", "host": "h",
+        "user": "root", "primitive": "case::finding", "args": { "severity": "info", "title": "all clear" },
+        "result": null, "undo": null, "dry_run": false, "prev": prev });
+    e["hash"] = hound::runtime::case::entry_hash(&e).into();
+    e
+}
+
+/// The review's tamperings that `hound case verify` missed, each caught:
+/// by the chain and head alone where possible, by the signed head where
+/// only an anchor can tell.
+#[test]
+fn journal_tamperings_are_caught() {
+    let j = signed_case(None);
+    let (ok, text) = verify(&j, true);
+    assert!(ok, "{text}");
+    assert!(text.contains("signature verifies"), "{text}");
+    // Every head lands in the terminal log.
+    let last = lines(&j)[2]["hash"].as_str().unwrap().to_string();
+    assert!(
+        j.stderr.contains(&format!("journal head 2 {last}")),
+        "{}",
+        j.stderr
+    );
+    let orig_journal = std::fs::read(j.case.join("journal.jsonl")).unwrap();
+    let orig_head = std::fs::read(j.case.join("journal.head")).unwrap();
+    let reset = || {
+        std::fs::write(j.case.join("journal.jsonl"), &orig_journal).unwrap();
+        std::fs::write(j.case.join("journal.head"), &orig_head).unwrap();
+    };
+    let all = lines(&j);
+    let h = |i: usize| all[i]["hash"].as_str().unwrap().to_string();
+
+    // 1. The last line cut and the head rewritten to match.
+    write_lines(&j, &all[..2]);
+    set_head(&j, Some(1), &h(1));
+    let (ok, text) = verify(&j, false);
+    assert!(ok && text.contains("no signature"), "{text}");
+    assert!(!verify(&j, true).0);
+    reset();
+    // 2. The journal emptied and the head deleted.
+    std::fs::write(j.case.join("journal.jsonl"), "").unwrap();
+    std::fs::remove_file(j.case.join("journal.head")).unwrap();
+    assert!(!verify(&j, false).0);
+    reset();
+    // 3. A forged entry appended, the head untouched (not crash lag).
+    let mut more = all.clone();
+    more.push(forge(3, &h(2)));
+    write_lines(&j, &more);
+    let (ok, text) = verify(&j, false);
+    assert!(!ok && text.contains("not covered"), "{text}");
+    // 4. The same with the head updated.
+    set_head(&j, Some(3), more[3]["hash"].as_str().unwrap());
+    assert!(!verify(&j, true).0);
+    reset();
+    // 5. The whole chain rewritten, the head too, signed with another key.
+    let mut prev = String::new();
+    let fake: Vec<_> = (0..3)
+        .map(|i| {
+            let e = forge(i, &prev);
+            prev = e["hash"].as_str().unwrap().to_string();
+            e
+        })
+        .collect();
+    write_lines(&j, &fake);
+    set_head(&j, Some(2), &prev);
+    assert!(!verify(&j, true).0);
+    reset();
+    // 6. A head seq of u64::MAX.
+    let mut head: serde_json::Value = serde_json::from_slice(&orig_head).unwrap();
+    head["seq"] = u64::MAX.into();
+    std::fs::write(j.case.join("journal.head"), head.to_string()).unwrap();
+    assert!(!verify(&j, false).0);
+    reset();
+    assert!(verify(&j, true).0);
+    let _ = &j.key;
+}
+
+/// Each head also goes to a syslog receiver (here on 127.0.0.1).
+#[test]
+fn journal_heads_go_to_syslog() {
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let addr = rx.local_addr().unwrap().to_string();
+    let j = signed_case(Some(&addr));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while got.len() < 3 {
+        let n = rx.recv(&mut buf).unwrap();
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let last = lines(&j)[2]["hash"].as_str().unwrap().to_string();
+    assert!(got[2].starts_with("<134>1 "), "{got:?}");
+    assert!(
+        got[2].contains(&format!("journal head 2 {last}")),
+        "{got:?}"
+    );
+}
