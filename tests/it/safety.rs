@@ -800,3 +800,90 @@ fn journal_heads_go_to_syslog() {
         "{got:?}"
     );
 }
+
+// --- firewall lock-out ----------------------------------------------------------
+
+/// Blocking your own address inbound, everything inbound, or the SSH
+/// client you come from is refused before nftables is touched; `force`
+/// overrides (checked for real in the test's own network namespace).
+#[test]
+fn fw_block_refuses_to_lock_you_out() {
+    let (_d, p) = script(
+        "b.rhai",
+        r#"
+        let m = [];
+        for t in [["127.0.0.1", "in"], ["0.0.0.0/0", "in"], ["::/0", "both"], ["198.51.100.9", "in"], ["198.51.100.0/24", "out"]] {
+            try { fw::block(t[0], #{ direction: t[1] }); m.push("accepted"); } catch (e) { m.push(e.message); }
+        }
+        for x in m { print(x); }
+        "#,
+    );
+    let out = hound()
+        .args(["--dry-run", "run"])
+        .arg(&p)
+        .env("SSH_CONNECTION", "198.51.100.9 50022 10.0.0.5 22")
+        .env(
+            "HOUND_FW_TABLE",
+            format!("hsafe{}", hound::host::netns::unique_tag()),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].contains("an address of this host"), "{text}");
+    assert!(lines[1].contains("blocks every address"), "{text}");
+    assert!(lines[2].contains("blocks every address"), "{text}");
+    assert!(lines[3].contains("SSH session"), "{text}");
+    assert!(lines[4].contains("SSH session"), "{text}");
+}
+
+/// With `force`, and comments that used to break the saved ruleset (120
+/// `é`, `"; flush ruleset;`): applied in a namespace of the test's own, and
+/// the listed ruleset loads again.
+#[test]
+fn fw_force_and_hostile_comments_keep_a_loadable_ruleset() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    let ns = hound::host::netns::Netns::create_unique("hsf").unwrap();
+    let table = format!("hsafe{}", hound::host::netns::unique_tag());
+    let case = tempfile::tempdir().unwrap();
+    let (_d, p) = script(
+        "b.rhai",
+        r#"
+        let e = "";
+        for i in 0..120 { e += "é"; }
+        fw::block("203.0.113.0/24", #{ comment: e });
+        fw::block("203.0.114.1", #{ comment: "x\"; flush ruleset;" });
+        print(fw::block("127.0.0.1", #{ direction: "in", force: true }).status);
+        "#,
+    );
+    let out = ns
+        .command(crate::common::hound_path().to_str().unwrap())
+        .args(["--allow-destructive", "--case"])
+        .arg(case.path())
+        .arg("run")
+        .arg(&p)
+        .env("HOUND_FW_TABLE", &table)
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("blocked"));
+    let listed = ns.exec_ok(&["nft", "list", "ruleset"]).unwrap().stdout;
+    let saved = case.path().join("saved.nft");
+    std::fs::write(&saved, &listed).unwrap();
+    let check = ns
+        .exec(&["nft", "-c", "-f", saved.to_str().unwrap()])
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&listed),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
