@@ -114,6 +114,8 @@ fn planted_fifos_links_and_padded_log_do_not_stop_triage() {
     );
     std::fs::write(r.join("logs/access.log"), line.repeat(9000)).unwrap();
     let out = hound()
+        .arg("--case")
+        .arg(r.join("case"))
         .args(["run", "triage", "-p"])
         .arg(format!("root={}", r.display()))
         .arg("-p")
@@ -886,4 +888,97 @@ fn fw_force_and_hostile_comments_keep_a_loadable_ruleset() {
         String::from_utf8_lossy(&listed),
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+// --- detection evasion ------------------------------------------------------------
+
+/// uid fields glibc reads as 0 (" 0", "\t0", "4294967296") hid two of four
+/// backdoor accounts; now all are uid 0, flagged by triage, and each
+/// malformed line is named in a warning.
+#[test]
+fn passwd_is_read_like_glibc() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("etc")).unwrap();
+    std::fs::write(
+        t.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\n\
+         bd1:x:0:0::/root:/bin/bash\n\
+         bd2:x: 0:0::/root:/bin/bash\n\
+         bd3:x:\t0:0::/root:/bin/bash\n\
+         bd4:x:4294967296:0::/root:/bin/bash\n",
+    )
+    .unwrap();
+    let out = hound()
+        .arg("--case")
+        .arg(t.path().join("case"))
+        .args(["run", "triage", "-p"])
+        .arg(format!("root={}", t.path().display()))
+        .args(["-p", "access_logs="])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for bd in ["bd1", "bd2", "bd3", "bd4"] {
+        assert!(
+            stdout.contains(&format!("Second uid-0 account: {bd}")),
+            "{bd} missed:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: sys::users:") && l.contains("malformed entry"))
+            .count(),
+        3,
+        "{stderr}"
+    );
+}
+
+/// A binary named `legit (deleted)` is not a deleted executable; a deleted
+/// one is, whatever its name.
+#[test]
+fn deleted_executables_by_link_count_not_name() {
+    let t = tempfile::tempdir().unwrap();
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    let named = t.path().join("legit (deleted)");
+    let gone = t.path().join("gone");
+    std::fs::copy(&sleep, &named).unwrap();
+    std::fs::copy(&sleep, &gone).unwrap();
+    let mut a = std::process::Command::new(&named)
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let mut b = std::process::Command::new(&gone).arg("60").spawn().unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let pa = hound::host::proc::get(a.id() as i64).unwrap();
+    let pb = hound::host::proc::get(b.id() as i64).unwrap();
+    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    assert_eq!(pa.exe.as_deref(), Some(named.to_str().unwrap()));
+    assert!(!pa.exe_deleted);
+    assert_eq!(pb.exe.as_deref(), Some(gone.to_str().unwrap()));
+    assert!(pb.exe_deleted);
+}
+
+/// Unprivileged, processes of other users are not silently skipped: the
+/// run says how many could not be inspected.
+#[test]
+fn unprivileged_runs_say_what_they_could_not_inspect() {
+    crate::require_root!();
+    crate::require_cmd!("setpriv");
+    let (_d, p) = script("l.rhai", "proc::list().len()");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(_d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(crate::common::hound_path())
+        .arg("run")
+        .arg(&p)
+        .env("NO_COLOR", "1")
+        .env("HOME", "/tmp")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not be inspected"), "{stderr}");
 }
