@@ -7,13 +7,9 @@ use serde_json::{json, Value};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Text safe in a Markdown table cell: no control characters, no cell or
-/// code breakers.
+/// Text safe in a Markdown table cell (see `output::markdown_cell`).
 fn cell(s: &str) -> String {
-    crate::output::escape(s)
-        .replace('|', "\\|")
-        .replace('`', "\\`")
-        .replace('<', "&lt;")
+    crate::output::markdown_cell(s)
 }
 
 fn s(v: &Value) -> String {
@@ -358,7 +354,10 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
     let r = build(dir)?;
     let (ext, text) = match format {
         "md" | "markdown" => ("md", markdown(&r)),
-        "json" => ("json", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        "json" => (
+            "json",
+            crate::output::json_safe(&serde_json::to_string_pretty(&r).unwrap_or_default()),
+        ),
         "html" => ("html", html(&r)),
         other => {
             return Err(Error::invalid(format!(
@@ -376,7 +375,12 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
 pub fn markdown(r: &Value) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# Incident report: {}\n", cell(&s(&r["host"])));
-    let _ = writeln!(m, "- Period: {} to {}", s(&r["from"]), s(&r["to"]));
+    let _ = writeln!(
+        m,
+        "- Period: {} to {}",
+        cell(&s(&r["from"])),
+        cell(&s(&r["to"]))
+    );
     let _ = writeln!(
         m,
         "- Journal entries: {} (verify with `hound case verify`)",
@@ -463,7 +467,7 @@ pub fn markdown(r: &Value) -> String {
         let _ = writeln!(
             m,
             "- {} {}{dry}: {}",
-            s(&t["time"]),
+            cell(&s(&t["time"])),
             cell(&s(&t["primitive"])),
             cell(&s(&t["summary"]))
         );

@@ -982,3 +982,164 @@ fn unprivileged_runs_say_what_they_could_not_inspect() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("could not be inspected"), "{stderr}");
 }
+
+// --- escapes ----------------------------------------------------------------------
+
+const OSC_TITLE: &str = "\u{1b}]0;PWNED\u{7}";
+
+/// A hunt whose header carries terminal escapes and bidi controls:
+/// `hound doc` shows them as text.
+#[test]
+fn hound_doc_escapes_a_hostile_header() {
+    let (_d, p) = script(
+        "hostile.rhai",
+        "//! name = \"evil\\u001b]0;PWNED\\u0007\"\n//! version = \"1.0.0\"\n//! description = \"desc \\u001b[2J\\u202e cleared\"\n//! author = \"a\\u009b31m\"\n//!\n//! [params.x]\n//! type = \"string\"\n//! default = \"d\\u001b]0;T\\u0007\"\n//! description = \"p\\u2028q\"\nprint(1);\n",
+    );
+    let out = hound().arg("doc").arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("evil"), "{text}");
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2028}'] {
+        assert!(
+            !text.contains(bad),
+            "{bad:?} reached the terminal: {text:?}"
+        );
+    }
+}
+
+/// Report time fields (from an edited journal), Markdown link and image
+/// syntax in a finding, and C1/bidi characters in the JSON report.
+#[test]
+fn report_escapes_time_fields_and_markdown() {
+    let t = tempfile::tempdir().unwrap();
+    let case = t.path().join("case");
+    let (_d, p) = script(
+        "f.rhai",
+        "case::finding(\"high\", \"cron: ![t](http://evil/x.png) [x](javascript:alert(1)) \\u009b31m\\u202e\");",
+    );
+    hound()
+        .arg("--case")
+        .arg(&case)
+        .arg("run")
+        .arg(&p)
+        .assert()
+        .code(1);
+    // Rewrite the entry's time with a terminal escape (and re-chain it, as
+    // an attacker would).
+    let text = std::fs::read_to_string(case.join("journal.jsonl")).unwrap();
+    let mut e: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    e["time"] = format!("2026-01-01T00:00:00Z{OSC_TITLE}").into();
+    e["hash"] = hound::runtime::case::entry_hash(&e).into();
+    std::fs::write(case.join("journal.jsonl"), format!("{e}\n")).unwrap();
+    let md = hound()
+        .args(["report", "--format", "md"])
+        .arg(&case)
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("\\!\\[t\\]"), "{md}");
+    assert!(!md.contains("[x](javascript"), "{md}");
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+        assert!(!md.contains(bad), "{bad:?} in the Markdown report");
+    }
+    let js = hound()
+        .args(["report", "--format", "json"])
+        .arg(&case)
+        .output()
+        .unwrap();
+    let js = String::from_utf8_lossy(&js.stdout);
+    assert!(js.contains("\\u009b") && js.contains("\\u202e"), "{js}");
+    assert!(!js.contains('\u{9b}') && !js.contains('\u{202e}'));
+}
+
+/// The --json policy: C1 and bidi controls and U+2028/U+2029/U+061C are
+/// `\uXXXX` escapes, so a terminal shows text and a JSON reader gets the
+/// exact string back. Tables escape the same characters.
+#[test]
+fn json_and_tables_escape_c1_bidi_and_separators() {
+    let s = "a\u{9b}31m\u{202e}b\u{2028}c\u{2029}d\u{61c}e";
+    let (_d, p) = script(
+        "e.rhai",
+        r#"emit(#{ name: "a\u009b31m\u202eb\u2028c\u2029d\u061ce" });"#,
+    );
+    let out = hound().args(["--json", "run"]).arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in s.chars().filter(|c| !c.is_ascii()) {
+        assert!(!text.contains(c), "{c:?} raw in {text:?}");
+    }
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["name"], s);
+    let out = hound().arg("run").arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in s.chars().filter(|c| !c.is_ascii()) {
+        assert!(!text.contains(c), "{c:?} raw in the table {text:?}");
+    }
+}
+
+/// Completion never offers a file name that would retitle the terminal.
+#[test]
+fn repl_completion_hides_hostile_names() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join(format!("a{OSC_TITLE}x")), "").unwrap();
+    std::fs::write(t.path().join("ab_safe"), "").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut c = std::process::Command::new(crate::common::hound_path());
+    c.arg("repl")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env_remove("HOUND_CASE");
+    let mut p = rexpect::session::spawn_command(c, Some(20_000)).unwrap();
+    p.exp_string("hound> ").unwrap();
+    p.send(&format!("fs::stat(\"{}/a", t.path().display()))
+        .unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    let seen = p.exp_string("ab_safe").unwrap();
+    assert!(!seen.contains("PWNED"), "{seen:?}");
+    p.send("\t\t").unwrap();
+    p.send_line("\")").unwrap();
+    let after = p.exp_string("hound> ").unwrap();
+    assert!(!after.contains("PWNED"), "{after:?}");
+}
+
+// --- planted scripts -----------------------------------------------------------------
+
+/// A file named like a bundled hunt in the current folder does not run in
+/// its place; `./triage` runs it, and the shadowing is said.
+#[test]
+fn bundled_hunts_win_over_planted_files() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("triage"), "print(\"PLANTED\");").unwrap();
+    let out = hound()
+        .current_dir(t.path())
+        .args(["--case"])
+        .arg(t.path().join("case"))
+        .args(["doc", "triage"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Read-only sweep"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bundled hunt"));
+    let out = hound()
+        .current_dir(t.path())
+        .args(["run", "./triage"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PLANTED"));
+    let out = hound()
+        .current_dir(t.path())
+        .args(["check", "triage"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("running the bundled one"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
