@@ -27,6 +27,7 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What a quarantine of a path would do: the same list for `--dry-run` and
@@ -212,6 +213,7 @@ fn store(src: &mut File, qdir: &Path, tag: &str) -> Result<String> {
     let mut to = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&tmp)
         .map_err(|e| Error::io(tmp.display(), e))?;
     let mut h = Sha256::new();
@@ -449,6 +451,53 @@ fn bytes_of(rec: &Value, hex_key: &str, text_key: &str) -> Vec<u8> {
             let t = rec[text_key].as_str().unwrap_or_default();
             unescape_lossless(t).unwrap_or_else(|| t.as_bytes().to_vec())
         })
+}
+
+/// What `fs::restore` would refuse, for `--dry-run`: a missing stored copy,
+/// something already at the original path, or a folder on the way that is
+/// not a folder (a link put there). Missing folders are fine: the real run
+/// makes them.
+pub fn restore_check(id: &str, qdir: &Path) -> Result<PathBuf> {
+    let rec = record(id, qdir)?;
+    let original = PathBuf::from(OsString::from_vec(bytes_of(
+        &rec,
+        "original_hex",
+        "original",
+    )));
+    let s = shown(&original);
+    if rec["kind"] != "symlink" {
+        let want = rec["sha256"].as_str().unwrap_or(id);
+        if !qdir.join(want).is_file() {
+            return Err(Error::not_found(format!(
+                "{s}: the stored copy {want} is missing"
+            )));
+        }
+    }
+    if at::lstat(&original).is_ok() {
+        return Err(Error::invalid(format!(
+            "{s}: something exists there again; move it away first"
+        )));
+    }
+    let mut so_far = PathBuf::from("/");
+    for c in original
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .components()
+        .skip(1)
+    {
+        so_far.push(c);
+        match at::lstat(&so_far) {
+            Ok(st) if kind(&st) == libc::S_IFDIR => {}
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "{}: is not a folder any more (a link or a file was put in its place); nothing done",
+                    shown(&so_far)
+                )))
+            }
+            Err(_) => break,
+        }
+    }
+    Ok(original)
 }
 
 /// Puts a quarantined item back, byte for byte, with owner, mode and times.

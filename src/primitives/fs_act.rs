@@ -141,6 +141,7 @@ pub mod fs_act_fns {
         )
         .rhai(P)?;
         if c.dry_run() {
+            quarantine::restore_check(id, &qdir).rhai(P)?;
             return to_dyn(&json!({ "status": "dry_run", "would_restore": rec["original"] }));
         }
         let path = quarantine::restore(id, &qdir).rhai(P)?;
