@@ -1211,3 +1211,39 @@ fn parsers_survive_random_input() {
         let _ = hound::host::sys::utmp::Record::parse(&rec);
     }
 }
+
+/// Logs too big to hold go row by row through `log::each_access`: nothing
+/// is collected, a callback's `false` stops early, and a script error in
+/// the callback is the call's error.
+#[test]
+fn access_logs_stream_row_by_row() {
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("access.log");
+    let pad = "A".repeat(8192);
+    let line = format!(
+        "203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET /cgi-bin/{pad} HTTP/1.1\" 200 1 \"-\" \"ua\"\n"
+    );
+    std::fs::write(&log, line.repeat(3000)).unwrap();
+    let (_d, p) = script(
+        "s.rhai",
+        &format!(
+            r#"
+            let n = 0;
+            let seen = log::each_access("{l}", |r| {{ if r.path.contains("/cgi-bin/") {{ n += 1; }} }});
+            print(`${{seen}} ${{n}}`);
+            let first = log::each_access("{l}", |r| r.line_no < 10);
+            print(first);
+            let k = "";
+            try {{ log::each_access("{l}", |r| r.nope()); }} catch (e) {{ k = "caught"; }}
+            print(k);
+            "#,
+            l = log.display()
+        ),
+    );
+    hound()
+        .arg("run")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3000 3000\n10\ncaught\n"));
+}

@@ -154,13 +154,52 @@ pub fn parse_access_within(
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Access>> {
     let limit = opts.limit.unwrap_or(usize::MAX);
-    let f = crate::host::fs::read::open_regular(path, false)?;
-    let mut r = BufReader::with_capacity(64 * 1024, f);
     let mut out = Vec::new();
+    let mut text = 0usize;
+    let mut stop: Option<String> = None;
+    for_each_access(path, opts, cancel, warn, &mut |a| {
+        text += text_len(&a);
+        if text > budget {
+            stop = Some(format!(
+                "{}: stopped at line {}: the {} rows so far hold {budget} bytes of text, \
+                 the most one call returns (narrow it with grep, since or limit, or use log::each_access)",
+                path.display(),
+                a.line_no,
+                out.len()
+            ));
+            return Ok(false);
+        }
+        let no = a.line_no;
+        out.push(a);
+        if out.len() >= limit {
+            stop = Some(format!("stopped at the limit of {limit} rows (line {no})"));
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if let Some(w) = stop {
+        warn(&w);
+    }
+    Ok(out)
+}
+
+/// Streams the rows of an access log to `f` one at a time (nothing is
+/// collected), with the same filters and warnings as [`parse_access`];
+/// `f` returns `false` to stop. Returns the number of rows given to `f`.
+pub fn for_each_access(
+    path: &Path,
+    opts: &AccessOpts,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+    f: &mut dyn FnMut(Access) -> Result<bool>,
+) -> Result<u64> {
+    let file = crate::host::fs::read::open_regular(path, false)?;
+    let mut r = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut no = 0u64;
+    let mut rows = 0u64;
     let (mut bad, mut first_bad) = (0u64, 0u64);
-    let (mut long, mut text) = (0u64, 0usize);
+    let mut long = 0u64;
     loop {
         line.clear();
         let n = crate::host::fs::read::read_line_capped(
@@ -190,19 +229,8 @@ pub fn parse_access_within(
                 if cut(&mut a.agent, AGENT_MAX) | cut(&mut a.referer, AGENT_MAX) {
                     long += 1;
                 }
-                text += text_len(&a);
-                if text > budget {
-                    warn(&format!(
-                        "{}: stopped at line {no}: the {} rows so far hold {budget} bytes of text, \
-                         the most one call returns (narrow it with grep, since or limit)",
-                        path.display(),
-                        out.len()
-                    ));
-                    break;
-                }
-                out.push(a);
-                if out.len() >= limit {
-                    warn(&format!("stopped at the limit of {limit} rows (line {no})"));
+                rows += 1;
+                if !f(a)? {
                     break;
                 }
             }
@@ -226,7 +254,7 @@ pub fn parse_access_within(
             path.display()
         ));
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// `log::journal`: not read natively; says where the journal is and what to
