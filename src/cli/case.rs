@@ -16,7 +16,11 @@ pub enum CaseCmd {
         pubkey: Option<PathBuf>,
     },
     /// Print the public key of a signing key file (keep it outside the case)
-    Pubkey { sign_key: PathBuf },
+    Pubkey {
+        /// The signing key file
+        #[arg(value_name = "KEY_FILE")]
+        key_file: PathBuf,
+    },
 }
 
 pub fn main(g: &Global, cmd: &CaseCmd) -> i32 {
@@ -46,7 +50,7 @@ pub fn main(g: &Global, cmd: &CaseCmd) -> i32 {
                 EXIT_ERROR
             }
         },
-        CaseCmd::Pubkey { sign_key } => match hound::runtime::anchor::public_key_of(sign_key) {
+        CaseCmd::Pubkey { key_file } => match hound::runtime::anchor::public_key_of(key_file) {
             Ok(k) => {
                 println!("{k}");
                 EXIT_OK
