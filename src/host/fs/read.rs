@@ -402,6 +402,14 @@ fn targets(
     Ok((vec![p.to_path_buf()], true))
 }
 
+/// A matching line longer than this is cut in the result (the match was
+/// found on the whole line).
+pub const GREP_LINE_MAX: usize = 16 << 10;
+
+/// The text all matches of one call may hold: past the engine's string
+/// limit the whole hunt would end with an error scripts cannot catch.
+pub const GREP_TEXT_MAX: usize = 32 << 20;
+
 /// `fs::grep`: matching lines of a file, of the files a glob matches, or of
 /// the files below a directory, streamed line by line.
 pub fn grep(
@@ -415,12 +423,16 @@ pub fn grep(
     let (files, single) = targets(target, opts.max_depth, cancel, warn)?;
     let limit = opts.limit.unwrap_or(usize::MAX);
     let mut out = Vec::new();
+    let mut text = 0usize;
     for path in files {
         if out.len() >= limit {
             warn(&format!("stopped at the limit of {limit} matches"));
             break;
         }
-        match grep_file(&path, &rx, opts, limit, cancel, &mut out) {
+        if text > GREP_TEXT_MAX {
+            break;
+        }
+        match grep_file(&path, &rx, opts, limit, cancel, &mut out, &mut text) {
             Ok(true) => {}
             Ok(false) if single => warn(&format!(
                 "{}: binary file skipped (pass #{{binary: true}} to search it)",
@@ -431,6 +443,13 @@ pub fn grep(
             Err(e) if single => return Err(e),
             Err(e) => warn(&e.to_string()),
         }
+    }
+    if text > GREP_TEXT_MAX {
+        warn(&format!(
+            "stopped after {} matches holding {GREP_TEXT_MAX} bytes of text, the most one call \
+             returns (narrow the pattern or the files, or set limit)",
+            out.len()
+        ));
     }
     Ok(out)
 }
@@ -443,6 +462,7 @@ fn grep_file(
     limit: usize,
     cancel: &CancelToken,
     out: &mut Vec<GrepMatch>,
+    text: &mut usize,
 ) -> Result<bool> {
     let mut r = BufReader::with_capacity(BLOCK, open(path)?);
     if !opts.binary {
@@ -465,12 +485,23 @@ fn grep_file(
             cancel.check()?;
         }
         if rx.is_match(&line) != opts.invert {
+            let mut shown_line = line_text(&line);
+            if shown_line.len() > GREP_LINE_MAX {
+                let mut at = GREP_LINE_MAX;
+                while !shown_line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let more = shown_line.len() - at;
+                shown_line.truncate(at);
+                shown_line.push_str(&format!("…[{more} more bytes]"));
+            }
+            *text += shown_line.len() + name.len();
             out.push(GrepMatch {
                 path: name.clone(),
                 line_no: no,
-                line: line_text(&line),
+                line: shown_line,
             });
-            if out.len() >= limit {
+            if out.len() >= limit || *text > GREP_TEXT_MAX {
                 break;
             }
         }
@@ -523,6 +554,32 @@ mod tests {
         let p = d.path().join("f");
         std::fs::write(&p, body).unwrap();
         (d, p)
+    }
+
+    #[test]
+    fn grep_results_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.log");
+        let line = format!("hit {}\n", "x".repeat(100_000));
+        std::fs::write(&p, line.repeat(400)).unwrap();
+        let opts = GrepOpts {
+            ignore_case: false,
+            invert: false,
+            binary: false,
+            max_depth: 1,
+            limit: None,
+        };
+        let mut warnings = Vec::new();
+        let m = grep(
+            p.to_str().unwrap(),
+            "hit",
+            &opts,
+            &CancelToken::new(),
+            &mut |w| warnings.push(w.to_string()),
+        )
+        .unwrap();
+        assert_eq!(m.len(), 400);
+        assert!(m[0].line.len() < GREP_LINE_MAX + 32 && m[0].line.ends_with("more bytes]"));
     }
 
     #[test]
