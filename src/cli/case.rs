@@ -7,17 +7,52 @@ use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum CaseCmd {
-    /// Check a case journal: hash chain, sequence, and that nothing was cut off
-    Verify { dir: PathBuf },
+    /// Check a case journal: hash chain, sequence, nothing cut off or added,
+    /// and the head's signature when given the public key
+    Verify {
+        dir: PathBuf,
+        /// ed25519 public key (32 bytes, raw or hex) the heads were signed for
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+    },
+    /// Print the public key of a signing key file (keep it outside the case)
+    Pubkey {
+        /// The signing key file
+        #[arg(value_name = "KEY_FILE")]
+        key_file: PathBuf,
+    },
 }
 
 pub fn main(g: &Global, cmd: &CaseCmd) -> i32 {
     match cmd {
-        CaseCmd::Verify { dir } => match case::verify(dir) {
-            Ok(n) => {
-                if !g.quiet {
-                    println!("ok: {n} journal entries, hash chain intact, nothing cut off");
+        CaseCmd::Verify { dir, pubkey } => match case::verify_with(dir, pubkey.as_deref()) {
+            Ok(v) => {
+                if g.json {
+                    println!("{}", serde_json::json!({ "ok": true, "verified": v }));
+                } else if !g.quiet {
+                    println!(
+                        "ok: {} journal entries, hash chain intact, nothing cut off",
+                        v.entries
+                    );
+                    match v.head_seq {
+                        Some(s) => println!("head: entry {s} {}", v.head_hash),
+                        None => println!("head: empty journal"),
+                    }
+                    if v.crash_lag {
+                        println!("note: the last entry is vouched for by the head's pending hash (the run stopped before updating the head)");
+                    }
+                    println!("anchor: {}", v.anchor);
                 }
+                EXIT_OK
+            }
+            Err(e) => {
+                report_error(g, &ScriptError::from(e));
+                EXIT_ERROR
+            }
+        },
+        CaseCmd::Pubkey { key_file } => match hound::runtime::anchor::public_key_of(key_file) {
+            Ok(k) => {
+                println!("{k}");
                 EXIT_OK
             }
             Err(e) => {

@@ -136,32 +136,37 @@ fn doc_hunt(g: &Global, s: &Script) {
         println!("{} has no header", escape(&s.origin));
         return;
     };
-    println!("{} {}", heading(g, &h.name), h.version);
-    println!("{}\n", h.description);
+    // Everything in a header is the script author's text: a hostile one
+    // must not drive the terminal (newlines of a description are kept).
+    let e = |t: &str| escape(t).into_owned();
+    let lines = |t: &str| t.lines().map(e).collect::<Vec<_>>().join("\n");
+    let list = |v: &[String]| v.iter().map(|x| e(x)).collect::<Vec<_>>().join(", ");
+    println!("{} {}", heading(g, &e(&h.name)), e(&h.version));
+    println!("{}\n", lines(&h.description));
     if !h.author.is_empty() {
-        println!("author:      {}", h.author);
+        println!("author:      {}", e(&h.author));
     }
     println!("destructive: {}", h.destructive);
     if !h.requires.is_empty() {
-        println!("requires:    {}", h.requires.join(", "));
+        println!("requires:    {}", list(&h.requires));
     }
     if !h.mitre.is_empty() {
-        println!("mitre:       {}", h.mitre.join(", "));
+        println!("mitre:       {}", list(&h.mitre));
     }
     if !h.params.is_empty() {
         println!("\n{}", heading(g, "Parameters (--param NAME=VALUE):"));
         for p in &h.params {
             let def = match (&p.default, p.required) {
                 (_, true) => "required".to_string(),
-                (Some(d), _) => format!("default {d}"),
+                (Some(d), _) => format!("default {}", e(&d.to_string())),
                 (None, _) => "optional".to_string(),
             };
             println!(
                 "  {:<14} {:<7} {:<22} {}",
-                p.name,
+                e(&p.name),
                 format!("{:?}", p.ty).to_lowercase(),
                 def,
-                p.description
+                lines(&p.description)
             );
         }
     }

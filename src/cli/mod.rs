@@ -70,6 +70,12 @@ pub struct Global {
     /// No warnings or progress on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Sign each journal head with this ed25519 key (32 bytes, raw or hex)
+    #[arg(long, global = true, value_name = "FILE", env = "HOUND_SIGN_KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Send each journal head to this UDP syslog receiver (HOST:PORT)
+    #[arg(long, global = true, value_name = "ADDR", env = "HOUND_SYSLOG")]
+    pub syslog: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +130,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Err(e) = hound::runtime::anchor::configure(
+        cli.global.sign_key.as_deref(),
+        cli.global.syslog.as_deref(),
+    ) {
+        report_error(&cli.global, &ScriptError::from(e));
+        return EXIT_ERROR;
+    }
     match cli.command {
         None | Some(Cmd::Repl) => repl::main(&cli.global),
         Some(Cmd::Run(args)) => run::main(&cli.global, &args),

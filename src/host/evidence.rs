@@ -58,16 +58,27 @@ pub fn metadata(path: &Path) -> Result<Value> {
     }))
 }
 
-/// Copies `src` to `dst` (a new file), fsyncs it and returns its sha256.
+/// Evidence copies keep at most this much; a bigger file keeps its hash
+/// (over every byte), its first and last [`EVIDENCE_KEEP`] bytes, and a
+/// `<name>.not-kept.json` saying what was left out (a 2 GB sparse file
+/// filled the case).
+pub const EVIDENCE_MAX: u64 = 64 << 20;
+pub const EVIDENCE_KEEP: u64 = 1 << 20;
+
+/// Copies `src` to `dst` (a new file, 0600), fsyncs it and returns the
+/// sha256 of all of `src`, capped as [`EVIDENCE_MAX`] says.
 pub fn copy_synced(src: &Path, dst: &Path) -> Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut from = File::open(src).map_err(|e| Error::io(src.display(), e))?;
     let mut to = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(dst)
         .map_err(|e| Error::io(dst.display(), e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
+    let (mut total, mut tail) = (0u64, std::collections::VecDeque::<u8>::new());
     loop {
         let n = from
             .read(&mut buf)
@@ -76,16 +87,54 @@ pub fn copy_synced(src: &Path, dst: &Path) -> Result<String> {
             break;
         }
         h.update(&buf[..n]);
-        to.write_all(&buf[..n])
+        let chunk = &buf[..n];
+        let head_room = EVIDENCE_MAX.saturating_sub(total) as usize;
+        to.write_all(&chunk[..head_room.min(n)])
             .map_err(|e| Error::io(dst.display(), e))?;
+        tail.extend(chunk);
+        let over = tail.len().saturating_sub(EVIDENCE_KEEP as usize);
+        tail.drain(..over);
+        total += n as u64;
+    }
+    let sha = hex::encode(h.finalize());
+    if total > EVIDENCE_MAX {
+        // Keep only the first and last MiB of what was written so far.
+        to.set_len(EVIDENCE_KEEP)
+            .map_err(|e| Error::io(dst.display(), e))?;
+        use std::io::Seek;
+        to.seek(std::io::SeekFrom::Start(EVIDENCE_KEEP))
+            .map_err(|e| Error::io(dst.display(), e))?;
+        let (a, b) = tail.as_slices();
+        to.write_all(a)
+            .and_then(|_| to.write_all(b))
+            .map_err(|e| Error::io(dst.display(), e))?;
+        let note = json!({
+            "sha256_of_all": sha,
+            "size": total,
+            "kept": [[0, EVIDENCE_KEEP], [total - tail.len() as u64, total]],
+            "not_kept": [EVIDENCE_KEEP, total - tail.len() as u64],
+            "why": format!("larger than the evidence cap of {EVIDENCE_MAX} bytes"),
+        });
+        let mut name = dst.as_os_str().to_os_string();
+        name.push(".not-kept.json");
+        write_json(Path::new(&name), &note)?;
     }
     to.sync_all().map_err(|e| Error::io(dst.display(), e))?;
-    Ok(hex::encode(h.finalize()))
+    Ok(sha)
 }
 
 pub(crate) fn write_json(path: &Path, v: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    let mut f = File::create(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+    }
+    .map_err(|e| Error::io(path.display(), e))?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(path.display(), e))

@@ -14,6 +14,7 @@ pub mod log;
 pub mod net;
 pub mod netns;
 pub mod proc;
+pub mod quarantine;
 pub mod remediate;
 pub mod scan;
 pub mod sys;

@@ -324,6 +324,15 @@ impl Envelope {
     }
 
     fn write_raw(&self, kind: RecordType, line: &[u8]) {
+        // C1, bidi and line-separator characters as \uXXXX (the --json
+        // policy): the value is the same, a terminal never obeys them.
+        let escaped;
+        let line = if line.iter().any(|b| *b >= 0x80) {
+            escaped = crate::text::json_safe(&String::from_utf8_lossy(line));
+            escaped.as_bytes()
+        } else {
+            line
+        };
         if let Some(f) = &self.file {
             if let Ok(mut f) = f.lock() {
                 // Buffered: flushed when a warning or error comes, and on drop.

@@ -202,7 +202,7 @@ pub fn print_value(v: &Dynamic, style: Style) {
         // Straight from the script's value to text: no intermediate JSON
         // tree, which for a 100k-row result costs as much as the hunt.
         let mut line = |d: &Dynamic| {
-            if serde_json::to_writer(&mut out, d).is_ok() {
+            if serde_json::to_writer(super::JsonSafe(&mut out), d).is_ok() {
                 let _ = out.write_all(b"\n");
             }
         };

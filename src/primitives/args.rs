@@ -147,21 +147,52 @@ impl<'a> Opts<'a> {
     }
 }
 
-/// A duration argument: seconds (int or float) or a humantime string.
+/// The longest duration a primitive accepts: a year. Longer is a typo or an
+/// attack on the arithmetic (`sleep(1e300)` used to panic converting to a
+/// `Duration`, `sleep(1.8e19)` slept forever).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A duration argument: seconds (int or float) or a humantime string, at most
+/// [`MAX_DURATION`].
 pub fn duration(primitive: &str, arg: &str, v: &Dynamic) -> RhaiResult<Duration> {
-    let d = if let Ok(i) = v.as_int() {
-        (i >= 0).then(|| Duration::from_secs(i as u64))
+    duration_max(primitive, arg, v, MAX_DURATION)
+}
+
+/// A duration argument bounded by `max` (a look-back such as
+/// `modified_since` may reach further than a wait).
+pub fn duration_max(
+    primitive: &str,
+    arg: &str,
+    v: &Dynamic,
+    max: Duration,
+) -> RhaiResult<Duration> {
+    // Compare as f64 before building a Duration: from_secs_f64 panics on
+    // values it cannot hold.
+    let secs = if let Ok(i) = v.as_int() {
+        (i >= 0).then_some(i as f64)
     } else if let Ok(f) = v.as_float() {
-        (f >= 0.0 && f.is_finite()).then(|| Duration::from_secs_f64(f))
+        (f >= 0.0 && f.is_finite()).then_some(f)
     } else if v.is_string() {
-        humantime::parse_duration(v.to_string().trim()).ok()
+        humantime::parse_duration(v.to_string().trim())
+            .ok()
+            .map(|d| d.as_secs_f64())
     } else {
         None
     };
-    d.ok_or_else(|| {
-        bad(
+    let Some(secs) = secs else {
+        return Err(bad(
             primitive,
             format!("{arg}: {v:?} is not a duration (seconds, or a string like \"500ms\", \"2h\")"),
-        )
-    })
+        ));
+    };
+    if secs > max.as_secs_f64() {
+        return Err(bad(
+            primitive,
+            format!(
+                "{arg}: {v:?} is too long (at most {} seconds)",
+                max.as_secs()
+            ),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }

@@ -39,7 +39,12 @@ pub(crate) fn time_arg(prim: &str, arg: &str, v: &Dynamic) -> RhaiResult<i64> {
             }
         }
     }
-    let d = args::duration(prim, arg, v)?;
+    let d = args::duration_max(
+        prim,
+        arg,
+        v,
+        std::time::Duration::from_secs(100 * 366 * 24 * 3600),
+    )?;
     Ok(chrono::Utc::now().timestamp() - d.as_secs() as i64)
 }
 

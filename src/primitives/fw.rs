@@ -8,7 +8,7 @@ use rhai::plugin::*;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-const KEYS: &[&str] = &["direction", "proto", "port", "comment", "ttl"];
+const KEYS: &[&str] = &["direction", "proto", "port", "comment", "ttl", "force"];
 
 fn request(p: &str, target: &Dynamic, opts: Map) -> RhaiResult<Request> {
     let o = Opts::new(p, opts, KEYS)?;
@@ -19,6 +19,7 @@ fn request(p: &str, target: &Dynamic, opts: Map) -> RhaiResult<Request> {
         port: o.int("port", 1, 65535)?.map(|v| v as u16),
         comment: o.str("comment")?,
         ttl: o.duration("ttl")?,
+        force: o.bool("force")?.unwrap_or(false),
     })
 }
 
@@ -176,7 +177,11 @@ pub mod fw_fns {
 
     /// `fw::block(target, opts)`. Options: `direction` (`"out"`, `"in"`,
     /// `"both"`), `proto` (`"tcp"`/`"udp"`) with `port`, `comment`, `ttl`
-    /// (seconds or `"2h"`).
+    /// (seconds or `"2h"`), `force`. A block that would lock you out
+    /// (inbound from this host's own addresses, every address, or the
+    /// SSH client of `SSH_CONNECTION`) is refused unless `force: true`.
+    /// Comments are cut to 120 bytes; quotes, `;`, `\` and control
+    /// characters become `_` so the saved ruleset still loads.
     ///
     /// ```rhai
     /// // no_run

@@ -2,6 +2,26 @@
 
 use rhai::plugin::*;
 
+/// The options of `log::parse_access` and `log::each_access`.
+fn access_opts(
+    p: &str,
+    opts: rhai::Map,
+) -> crate::primitives::RhaiResult<crate::host::log::AccessOpts> {
+    let o = crate::primitives::Opts::new(p, opts, &["grep", "since", "limit"])?;
+    let matching = match o.str("grep")? {
+        Some(re) => Some(crate::host::fs::read::regex(&re, false).map_err(|e| {
+            crate::primitives::args::bad(p, format!("option \"grep\": {}", e.message))
+        })?),
+        None => None,
+    };
+    let since = since_iso(p, o.raw("since"))?;
+    Ok(crate::host::log::AccessOpts {
+        matching,
+        since,
+        limit: o.int("limit", 0, i64::MAX)?.map(|n| n as usize),
+    })
+}
+
 /// A `since` option as ISO 8601 UTC: an ISO time, a date, or how long ago.
 fn since_iso(prim: &str, v: Option<&Dynamic>) -> crate::primitives::RhaiResult<Option<String>> {
     let Some(v) = v else { return Ok(None) };
@@ -99,23 +119,65 @@ pub mod log_fns {
     pub fn parse_access_with(nc: NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "log::parse_access";
         let c = ctx(&nc, P)?;
-        let o = crate::primitives::Opts::new(P, opts, &["grep", "since", "limit"])?;
-        let matching = match o.str("grep")? {
-            Some(re) => Some(host::fs::read::regex(&re, false).map_err(|e| {
-                crate::primitives::args::bad(P, format!("option \"grep\": {}", e.message))
-            })?),
-            None => None,
-        };
-        let since = super::since_iso(P, o.raw("since"))?;
-        let ao = host::log::AccessOpts {
-            matching,
-            since,
-            limit: o.int("limit", 0, i64::MAX)?.map(|n| n as usize),
-        };
+        let ao = super::access_opts(P, opts)?;
         let v = host::log::parse_access(&script_path(path), &ao, &c.cancel, &mut |w| c.warn(P, w))
             .rhai(P)?;
         crate::primitives::fs::fits(&nc, P, v.len(), 13)?;
         to_dyn(&v)
+    }
+
+    /// Streams an access log's rows to a function, one at a time, for logs
+    /// too big to hold (`log::parse_access` stops at 32 MiB of row text).
+    ///
+    /// Calls `f(row)` for every row (the fields of `log::parse_access`);
+    /// `f` returning `false` stops early. Returns the number of rows seen.
+    /// Options as `log::parse_access` (`grep`, `since`; `limit` is ignored).
+    ///
+    /// ```rhai
+    /// // no_run: needs a web server's log
+    /// let hits = #{};
+    /// log::each_access("/var/log/nginx/access.log", |r| {
+    ///     if r.path.contains("/cgi-bin/") { hits[r.client] = (hits[r.client] ?? 0) + 1; }
+    /// });
+    /// ```
+    #[rhai_fn(name = "each_access", return_raw)]
+    pub fn each_access(nc: NativeCallContext, path: &str, f: rhai::FnPtr) -> RhaiResult<i64> {
+        each_access_with(nc, path, Map::new(), f)
+    }
+
+    #[rhai_fn(name = "each_access", return_raw)]
+    pub fn each_access_with(
+        nc: NativeCallContext,
+        path: &str,
+        opts: Map,
+        f: rhai::FnPtr,
+    ) -> RhaiResult<i64> {
+        const P: &str = "log::each_access";
+        let c = ctx(&nc, P)?;
+        let mut ao = super::access_opts(P, opts)?;
+        ao.limit = None;
+        let mut failed: Option<Box<rhai::EvalAltResult>> = None;
+        let n = host::log::for_each_access(
+            &script_path(path),
+            &ao,
+            &c.cancel,
+            &mut |w| c.warn(P, w),
+            &mut |row| {
+                let d = to_dyn(&row).map_err(|e| crate::Error::io_msg(e.to_string()))?;
+                match f.call_within_context::<Dynamic>(&nc, (d,)) {
+                    Ok(r) => Ok(r.as_bool().unwrap_or(true)),
+                    Err(e) => {
+                        failed = Some(e);
+                        Ok(false)
+                    }
+                }
+            },
+        )
+        .rhai(P)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(n as i64)
     }
 
     /// The systemd journal: not read natively yet (`unsupported`).

@@ -15,24 +15,40 @@ use std::time::Duration;
 /// (`host::remediate` today, `host::quarantine` after the safety work) is
 /// swapped here and nowhere else.
 pub mod q {
-    use crate::error::Result;
-    use crate::host::remediate;
+    use crate::error::{Error, Result};
+    use crate::host::quarantine;
     use std::path::{Path, PathBuf};
 
-    pub use remediate::Quarantined;
+    pub use quarantine::Quarantined;
 
-    /// Refuses system paths and the case folder.
+    /// Refuses what a quarantine would refuse: system paths, packaged
+    /// files, mount points, hound itself, the case folder, non-files.
     pub fn check(path: &Path, case_dir: &Path) -> Result<()> {
-        remediate::check_removable(path, case_dir)
+        quarantine::plan(path, true, case_dir).map(|_| ())
     }
-    pub fn put(path: &Path, qdir: &Path, _case_dir: &Path) -> Result<Quarantined> {
-        remediate::quarantine(path, qdir)
+    /// For removing one line of a file: a regular file, not a system
+    /// path or the case folder. A packaged conffile (an edited
+    /// /etc/crontab) is allowed here: the plan asks approval for it.
+    pub fn check_line(path: &Path, case_dir: &Path) -> Result<()> {
+        let canon = quarantine::canonical_parent(path)?;
+        let st = quarantine::at::lstat(&canon).map_err(|e| Error::io(path.display(), e.into()))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(Error::invalid(format!(
+                "{}: not a regular file; no line removed",
+                path.display()
+            )));
+        }
+        let none = quarantine::guard::Packages::load(Path::new("/nonexistent"));
+        quarantine::guard::check(&canon, &st, case_dir, &none)
+    }
+    pub fn put(path: &Path, qdir: &Path, case_dir: &Path) -> Result<Quarantined> {
+        quarantine::quarantine(path, qdir, case_dir)
     }
     pub fn record(id: &str, qdir: &Path) -> Result<serde_json::Value> {
-        remediate::record(id, qdir)
+        quarantine::record(id, qdir)
     }
     pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
-        remediate::restore(id, qdir)
+        quarantine::restore(id, qdir)
     }
 }
 
@@ -182,18 +198,18 @@ pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> A
 /// Every file under a folder, each through the gate; then the emptied
 /// folders go (only empty ones, deepest first).
 pub fn quarantine_tree(c: &Context, dir: &Path) -> Result<(Vec<Acted>, Vec<PathBuf>)> {
-    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .into_iter()
-        .flatten()
-        .filter(|e| !e.file_type().is_dir())
-        .map(|e| e.into_path())
-        .collect();
-    let out: Vec<Acted> = files.iter().map(|f| quarantine(c, f, None)).collect();
-    if !c.dry_run() {
-        action_file::remove_empty_dirs(dir);
+    const P: &str = "fs::quarantine";
+    let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    // One plan for the real run and --dry-run, so both say the same.
+    let plan = crate::host::quarantine::plan(dir, true, &case_dir)?;
+    for (f, why) in &plan.would_refuse {
+        c.warn(P, format!("{f}: {why}; left in place"));
     }
-    Ok((out, files))
+    let out: Vec<Acted> = plan.files.iter().map(|f| quarantine(c, f, None)).collect();
+    if !c.dry_run() {
+        crate::host::quarantine::remove_empty_dirs(&plan);
+    }
+    Ok((out, plan.files.clone()))
 }
 
 /// Removes line `line` of `path` when it reads `text`; `sha256`: the file's
@@ -214,7 +230,7 @@ pub fn remove_line(
     );
     let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
     let owned = path.to_path_buf();
-    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
+    a.protect = Some(Box::new(move || q::check_line(&owned, &case_dir)));
     let (p2, t2, s2) = (
         path.to_path_buf(),
         text.to_string(),
@@ -401,6 +417,7 @@ fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
                 port: args["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
                 comment: None,
                 ttl: None,
+                force: false,
             };
             fw::apply(&fw::plan_unblock(&req)?)?;
             json!({ "status": "unblocked" })

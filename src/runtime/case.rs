@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL: &str = "journal.jsonl";
@@ -106,11 +107,16 @@ impl CaseState {
         if self.opened {
             return Ok(&self.dir);
         }
-        for sub in ["", "evidence", "quarantine", "reports"] {
-            let p = self.dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(|e| Error::io(p.display(), e))?;
-        }
+        secure_case_dir(&self.dir)?;
         let path = self.dir.join(JOURNAL);
+        if !path.exists() {
+            // A new journal starts with a head too: a journal emptied and
+            // its head deleted is then not an empty case.
+            store_head(
+                &self.dir,
+                json!({ "seq": null, "hash": "", "pending": null }),
+            )?;
+        }
         if path.exists() {
             let f = File::open(&path).map_err(|e| Error::io(path.display(), e))?;
             for line in BufReader::new(f).lines() {
@@ -129,6 +135,8 @@ impl CaseState {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(path.display(), e))?;
         // A crash mid-write leaves a partial last line: start on a fresh one
@@ -187,6 +195,7 @@ impl CaseState {
         let hash = entry_hash(&entry);
         entry["hash"] = Value::String(hash.clone());
         let path = self.dir.join(JOURNAL);
+        write_pending(&self.dir, self.seq, &self.prev_hash, &hash)?;
         let file = self
             .journal
             .as_mut()
@@ -229,10 +238,99 @@ impl CaseState {
     }
 }
 
+/// Creates the case folder, or checks an existing one, so nothing an
+/// attacker prepared is used: every component is walked without following
+/// links (links on the way are followed only when root owns them), the
+/// folder and its sub-folders are 0700 and owned by hound's user, the folder
+/// holding it cannot be written by others (unless sticky, like /tmp), and an
+/// existing case holding a symlink anywhere is refused (a `quarantine` link
+/// to /etc/cron.d made root write there).
+fn secure_case_dir(dir: &Path) -> Result<()> {
+    use nix::sys::stat::{fchmod, fstat, Mode};
+    use std::os::unix::fs::PermissionsExt;
+    let me = nix::unistd::Uid::effective().as_raw();
+    let shown = |p: &Path| crate::output::lossless(p.as_os_str().as_encoded_bytes());
+    let canon = crate::host::quarantine::canonical_parent(dir).or_else(|_| {
+        // The parent may not exist yet: make it (0700 for hound's own
+        // folders), then resolve again.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(shown(parent), e))?;
+        }
+        crate::host::quarantine::canonical_parent(dir)
+    })?;
+    let parent = canon.parent().unwrap_or(Path::new("/"));
+    let pfd = crate::host::quarantine::open_dir(parent, false)?;
+    let pst = fstat(&pfd).map_err(|e| Error::io(shown(parent), e.into()))?;
+    let sticky = pst.st_mode & libc::S_ISVTX != 0;
+    if (pst.st_uid != me && pst.st_uid != 0) || (pst.st_mode & 0o022 != 0 && !sticky) {
+        return Err(Error::invalid(format!(
+            "{}: the folder holding the case can be changed by others (owner uid {}, mode {:o}); \
+             choose a case folder elsewhere",
+            shown(parent),
+            pst.st_uid,
+            pst.st_mode & 0o7777
+        )));
+    }
+    let existed = crate::host::quarantine::open_dir(&canon, false).is_ok();
+    let fd = crate::host::quarantine::open_dir(&canon, true)?;
+    let st = fstat(&fd).map_err(|e| Error::io(shown(&canon), e.into()))?;
+    if st.st_uid != me {
+        return Err(Error::invalid(format!(
+            "{}: an existing case folder owned by uid {}, not by hound's user ({me}); refusing to use it",
+            shown(&canon),
+            st.st_uid
+        )));
+    }
+    if existed {
+        for e in walkdir::WalkDir::new(&canon).follow_links(false) {
+            let e = e.map_err(|e| Error::io_msg(format!("{}: {e}", shown(&canon))))?;
+            if e.path_is_symlink() {
+                return Err(Error::invalid(format!(
+                    "{}: the case folder holds a symlink ({}); refusing to use it",
+                    shown(&canon),
+                    shown(e.path())
+                )));
+            }
+        }
+    }
+    fchmod(&fd, Mode::from_bits_truncate(0o700)).map_err(|e| Error::io(shown(&canon), e.into()))?;
+    for sub in ["evidence", "quarantine", "reports"] {
+        let p = canon.join(sub);
+        let sfd = crate::host::quarantine::open_dir(&p, true)?;
+        fchmod(&sfd, Mode::from_bits_truncate(0o700))
+            .map_err(|e| Error::io(shown(&p), e.into()))?;
+    }
+    let _ = std::fs::set_permissions(&canon, std::fs::Permissions::from_mode(0o700));
+    Ok(())
+}
+
 fn write_head(dir: &Path, seq: u64, hash: &str) -> Result<()> {
+    store_head(dir, json!({ "seq": seq, "hash": hash, "pending": null }))
+}
+
+/// Before entry `seq` is appended, the head names its hash as pending: a
+/// crash between the append and the new head then leaves a head that still
+/// vouches for the entry, and verify never has to guess (an entry added
+/// behind the head's back is not covered by anything).
+fn write_pending(dir: &Path, seq: u64, prev_hash: &str, next_hash: &str) -> Result<()> {
+    let head_seq = seq.checked_sub(1).map_or(Value::Null, Value::from);
+    store_head(
+        dir,
+        json!({ "seq": head_seq, "hash": prev_hash, "pending": next_hash }),
+    )
+}
+
+fn store_head(dir: &Path, mut head: Value) -> Result<()> {
+    crate::runtime::anchor::seal(dir, &mut head);
     let tmp = dir.join(".journal.head.tmp");
-    let body = json!({ "seq": seq, "hash": hash }).to_string();
-    let mut f = File::create(&tmp).map_err(|e| Error::io(tmp.display(), e))?;
+    let body = head.to_string();
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(tmp.display(), e))?;
     f.write_all(body.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(tmp.display(), e))?;
@@ -249,10 +347,32 @@ pub fn read_journal(dir: &Path) -> Result<Vec<Value>> {
         .collect())
 }
 
+/// What `hound case verify` established, and against which anchor.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    pub entries: u64,
+    /// The head's last entry (`None`: an empty journal).
+    pub head_seq: Option<u64>,
+    pub head_hash: String,
+    /// The last entry is vouched for only by the head's pending hash: the
+    /// run stopped between writing it and updating the head.
+    pub crash_lag: bool,
+    /// What the head was checked against (a signature, or nothing).
+    pub anchor: String,
+}
+
 /// Checks a journal: every line parses, sequence numbers follow, each entry
 /// hashes to its `hash` and names its predecessor's, and the last entry is
 /// the one `journal.head` recorded. Returns the number of entries.
 pub fn verify(dir: &Path) -> Result<u64> {
+    verify_with(dir, None).map(|v| v.entries)
+}
+
+/// [`verify`], and the head's signature checked with `pubkey` when given.
+/// The chain alone shows the journal is consistent, not that it is the
+/// one written: root can recompute it. Only an anchor (the signature, the
+/// head lines in the terminal log or a syslog) shows that.
+pub fn verify_with(dir: &Path, pubkey: Option<&Path>) -> Result<Verified> {
     let path = dir.join(JOURNAL);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(path.display(), e))?;
     let bad = |n: usize, why: &str| Error::invalid(format!("{}: line {n}: {why}", path.display()));
@@ -290,36 +410,65 @@ pub fn verify(dir: &Path) -> Result<u64> {
         count += 1;
     }
     let head_path = dir.join(HEAD);
-    match std::fs::read_to_string(&head_path) {
-        Ok(h) => {
-            let h: Value = serde_json::from_str(&h)
-                .map_err(|_| Error::invalid(format!("{}: unreadable", head_path.display())))?;
-            // The head is replaced just after each append: a crash in between
-            // leaves it one entry behind, which is not a cut.
-            let head_seq = h["seq"].as_u64();
-            let lagging = head_seq.is_some_and(|s| s + 2 == count)
-                && h["hash"].as_str() == hashes.get(count as usize - 2).map(String::as_str);
-            if !lagging
-                && (h["hash"].as_str() != Some(prev.as_str())
-                    || head_seq.map(|s| s + 1) != Some(count))
-            {
-                return Err(Error::invalid(format!(
-                    "{}: the journal ends at entry {} but its head records entry {} (entries were cut off the end)",
-                    path.display(),
-                    count as i64 - 1,
-                    h["seq"]
-                )));
-            }
-        }
-        Err(_) if count == 0 => {}
+    let head_err = |why: String| Error::invalid(format!("{}: {why}", head_path.display()));
+    let h: Value = match std::fs::read_to_string(&head_path) {
+        Ok(h) => serde_json::from_str(&h).map_err(|_| head_err("unreadable".into()))?,
         Err(_) => {
-            return Err(Error::invalid(format!(
-                "{}: missing (cannot tell whether entries were cut)",
-                head_path.display()
+            return Err(head_err(format!(
+                "missing, with {count} journal entries (a journal always has a head: \
+                 entries may have been cut, or the journal emptied)"
             )))
         }
-    }
-    Ok(count)
+    };
+    let head_seq = match &h["seq"] {
+        Value::Null => None,
+        v => Some(
+            v.as_u64()
+                .filter(|s| *s < u64::MAX)
+                .ok_or_else(|| head_err(format!("seq {v} is not an entry number")))?,
+        ),
+    };
+    let head_hash = h["hash"].as_str().unwrap_or_default().to_string();
+    let pending = h["pending"].as_str();
+    let last = count.checked_sub(1);
+    let hash_at = |seq: Option<u64>| -> &str {
+        seq.and_then(|s| hashes.get(s as usize))
+            .map(String::as_str)
+            .unwrap_or("")
+    };
+    let crash_lag = if head_seq == last && head_hash == hash_at(last) {
+        false
+    } else if count > 0
+        && head_seq == count.checked_sub(2)
+        && head_hash == hash_at(head_seq)
+        && pending == Some(hash_at(last))
+    {
+        true
+    } else {
+        let why = match (head_seq, last) {
+            (Some(h), Some(l)) if h > l => format!(
+                "the journal ends at entry {l} but its head records entry {h} (entries were cut off the end)"
+            ),
+            (Some(_), None) => {
+                "the journal is empty but its head records entries (it was emptied)".to_string()
+            }
+            (h, Some(l)) if h.is_none_or(|h| h < l) => format!(
+                "entries after {} are not covered by the head (added behind its back)",
+                h.map_or("the start".to_string(), |h| format!("entry {h}"))
+            ),
+            _ => "the head does not match the journal's last entry (one of them was rewritten)"
+                .to_string(),
+        };
+        return Err(Error::invalid(format!("{}: {why}", path.display())));
+    };
+    let anchor = crate::runtime::anchor::check(&h, pubkey)?;
+    Ok(Verified {
+        entries: count,
+        head_seq,
+        head_hash,
+        crash_lag,
+        anchor,
+    })
 }
 
 #[cfg(test)]
@@ -370,9 +519,22 @@ mod tests {
         std::fs::write(&j, &text).unwrap();
         assert_eq!(verify(&d).unwrap(), 3);
         // A crash between the append and the head update is not a cut.
-        let h = json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()) });
+        let h = json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()),
+                        "pending": entry_hash(&serde_json::from_str(lines[2]).unwrap()) });
         std::fs::write(d.join(HEAD), h.to_string()).unwrap();
         assert_eq!(verify(&d).unwrap(), 3);
+        // The same lag without the pending hash is an entry added behind
+        // the head's back, never crash lag.
+        let h = json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()) });
+        std::fs::write(d.join(HEAD), h.to_string()).unwrap();
+        assert!(verify(&d).unwrap_err().message.contains("not covered"));
+        std::fs::write(
+            d.join(HEAD),
+            json!({ "seq": 1, "hash": entry_hash(&serde_json::from_str(lines[1]).unwrap()),
+                    "pending": entry_hash(&serde_json::from_str(lines[2]).unwrap()) })
+            .to_string(),
+        )
+        .unwrap();
         std::fs::write(&j, format!("{}\n", lines[0])).unwrap();
         assert!(verify(&d).unwrap_err().message.contains("cut off the end"));
         std::fs::write(&j, &text[..text.len() - 5]).unwrap();

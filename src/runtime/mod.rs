@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod action_exec;
+pub mod anchor;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
@@ -87,9 +88,24 @@ impl Script {
         })
     }
 
-    /// Loads a file, or a bundled hunt when `name` is not a path to a file.
+    /// Loads a bundled hunt by its bare name, else a file. A bundled name
+    /// wins over a file of the same name in the current folder (a file
+    /// planted there would otherwise run as root); `./NAME` runs the file.
     pub fn load(name: &str) -> Result<Self, ScriptError> {
         let path = Path::new(name);
+        if !name.contains('/') {
+            if let Some(src) = modules::stdlib_hunt(name) {
+                if path.exists() {
+                    eprintln!(
+                        "warning: {} in the current folder has the name of a bundled hunt; \
+                         running the bundled one (give ./{} to run the file)",
+                        crate::output::escape(name),
+                        crate::output::escape(name)
+                    );
+                }
+                return Script::from_source(format!("hound/hunts/{name}"), src);
+            }
+        }
         if path.is_file() {
             let source = std::fs::read_to_string(path)
                 .map_err(|e| ScriptError::from(Error::io(path.display(), e)))?;

@@ -541,7 +541,10 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
         "md" | "markdown" => ("md", markdown(&r)),
         "json" => (
             "json",
-            serde_json::to_string_pretty(&r).map_err(|e| Error::io_msg(format!("report: {e}")))?,
+            crate::text::json_safe(
+                &serde_json::to_string_pretty(&r)
+                    .map_err(|e| Error::io_msg(format!("report: {e}")))?,
+            ),
         ),
         "html" => ("html", html(&r)),
         other => {

@@ -4,13 +4,10 @@
 use crate::runtime::report::{recommendations, short, Report};
 use std::fmt::Write;
 
-/// Text safe in a Markdown table cell: no control characters, no cell or
-/// code breakers.
+/// Text safe in a Markdown table cell (see `text::markdown_cell`): no
+/// control characters, no cell, code, HTML, link or image syntax.
 fn cell(s: &str) -> String {
-    crate::text::escape(s)
-        .replace('|', "\\|")
-        .replace('`', "\\`")
-        .replace('<', "&lt;")
+    crate::text::markdown_cell(s)
 }
 
 fn md_table(m: &mut String, head: &[&str], rows: &[Vec<String>]) {

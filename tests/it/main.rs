@@ -19,6 +19,7 @@ mod netlab;
 mod plan;
 mod procnet;
 mod repl;
+mod safety;
 mod scan;
 mod scenarios;
 mod stdlib;

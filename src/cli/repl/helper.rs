@@ -90,8 +90,13 @@ fn in_string(before: &str) -> bool {
 }
 
 fn pairs(items: impl IntoIterator<Item = (String, String)>) -> Vec<Pair> {
+    // A name with control or bidi characters (a file planted to retitle
+    // the terminal) is not offered: shown or inserted, it reaches the
+    // terminal raw.
+    let safe = |s: &str| hound::output::escape(s) == s;
     let mut v: Vec<Pair> = items
         .into_iter()
+        .filter(|(d, r)| safe(d) && safe(r))
         .map(|(display, replacement)| Pair {
             display,
             replacement,

@@ -99,8 +99,98 @@ fn line_text(mut b: &[u8]) -> String {
     lossless(b)
 }
 
-/// `fs::read`: at most `max_bytes` of a file as a string.
+/// The most `fs::read` returns: 8 MiB. Escaping invalid bytes can grow the
+/// text fourfold, and the result must stay under the engine's string limit,
+/// whose error scripts cannot catch.
+pub const READ_MAX: u64 = 8 << 20;
+
+/// Cap for configuration-like system files (crontabs, units, key files,
+/// passwd): far above any real one, small enough to hold in memory.
+pub const SYSTEM_FILE_MAX: u64 = 16 << 20;
+
+/// Reads a system file an attacker may have planted: opened non-blocking and
+/// refused unless the opened descriptor is a regular file (a fifo hung the
+/// hunt, a link to `/dev/zero` read forever), then at most `max` bytes, with
+/// a warning naming the file when it was cut. Errors keep their io kind so
+/// callers can skip `NotFound` quietly.
+pub fn read_system(path: &Path, max: u64, warn: &mut dyn FnMut(&str)) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let ft = f.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is a {}, not a regular file (not read)",
+                super::type_name(ft)
+            ),
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        buf.truncate(max as usize);
+        warn(&format!(
+            "{}: larger than {max} bytes; only the first {max} were read",
+            shown(path)
+        ));
+    }
+    Ok(buf)
+}
+
+/// [`read_system`] for append-only record files (wtmp, btmp): when the file
+/// is over `max`, the newest records are the ones that matter, so the last
+/// `max` bytes are read, starting on a multiple of `record` bytes.
+pub fn read_system_tail(
+    path: &Path,
+    max: u64,
+    record: u64,
+    warn: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let md = f.metadata()?;
+    if !md.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is a {}, not a regular file (not read)",
+                super::type_name(md.file_type())
+            ),
+        ));
+    }
+    let record = record.max(1);
+    let size = md.len();
+    if size > max {
+        let start = (size - max).div_ceil(record) * record;
+        f.seek(SeekFrom::Start(start))?;
+        warn(&format!(
+            "{}: {size} bytes; only the last {} were read (older records skipped)",
+            shown(path),
+            size - start
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// `fs::read`: at most `max_bytes` (up to [`READ_MAX`]) of a file as a string.
 pub fn read(path: &Path, max_bytes: u64, warn: &mut dyn FnMut(&str)) -> Result<String> {
+    if max_bytes > READ_MAX {
+        return Err(Error::invalid(format!(
+            "max_bytes: {max_bytes} is more than fs::read returns (at most {READ_MAX})"
+        ))
+        .with_hint(
+            "use fs::head, fs::tail or fs::grep for big files, fs::hash for their content",
+        ));
+    }
     let f = open_regular(path, true)?;
     let mut buf = Vec::new();
     let mut r = f.take(max_bytes.saturating_add(1));
@@ -312,6 +402,14 @@ fn targets(
     Ok((vec![p.to_path_buf()], true))
 }
 
+/// A matching line longer than this is cut in the result (the match was
+/// found on the whole line).
+pub const GREP_LINE_MAX: usize = 16 << 10;
+
+/// The text all matches of one call may hold: past the engine's string
+/// limit the whole hunt would end with an error scripts cannot catch.
+pub const GREP_TEXT_MAX: usize = 32 << 20;
+
 /// `fs::grep`: matching lines of a file, of the files a glob matches, or of
 /// the files below a directory, streamed line by line.
 pub fn grep(
@@ -325,12 +423,16 @@ pub fn grep(
     let (files, single) = targets(target, opts.max_depth, cancel, warn)?;
     let limit = opts.limit.unwrap_or(usize::MAX);
     let mut out = Vec::new();
+    let mut text = 0usize;
     for path in files {
         if out.len() >= limit {
             warn(&format!("stopped at the limit of {limit} matches"));
             break;
         }
-        match grep_file(&path, &rx, opts, limit, cancel, &mut out) {
+        if text > GREP_TEXT_MAX {
+            break;
+        }
+        match grep_file(&path, &rx, opts, limit, cancel, &mut out, &mut text) {
             Ok(true) => {}
             Ok(false) if single => warn(&format!(
                 "{}: binary file skipped (pass #{{binary: true}} to search it)",
@@ -341,6 +443,13 @@ pub fn grep(
             Err(e) if single => return Err(e),
             Err(e) => warn(&e.to_string()),
         }
+    }
+    if text > GREP_TEXT_MAX {
+        warn(&format!(
+            "stopped after {} matches holding {GREP_TEXT_MAX} bytes of text, the most one call \
+             returns (narrow the pattern or the files, or set limit)",
+            out.len()
+        ));
     }
     Ok(out)
 }
@@ -353,6 +462,7 @@ fn grep_file(
     limit: usize,
     cancel: &CancelToken,
     out: &mut Vec<GrepMatch>,
+    text: &mut usize,
 ) -> Result<bool> {
     let mut r = BufReader::with_capacity(BLOCK, open(path)?);
     if !opts.binary {
@@ -375,12 +485,23 @@ fn grep_file(
             cancel.check()?;
         }
         if rx.is_match(&line) != opts.invert {
+            let mut shown_line = line_text(&line);
+            if shown_line.len() > GREP_LINE_MAX {
+                let mut at = GREP_LINE_MAX;
+                while !shown_line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let more = shown_line.len() - at;
+                shown_line.truncate(at);
+                shown_line.push_str(&format!("…[{more} more bytes]"));
+            }
+            *text += shown_line.len() + name.len();
             out.push(GrepMatch {
                 path: name.clone(),
                 line_no: no,
-                line: line_text(&line),
+                line: shown_line,
             });
-            if out.len() >= limit {
+            if out.len() >= limit || *text > GREP_TEXT_MAX {
                 break;
             }
         }
@@ -433,6 +554,32 @@ mod tests {
         let p = d.path().join("f");
         std::fs::write(&p, body).unwrap();
         (d, p)
+    }
+
+    #[test]
+    fn grep_results_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.log");
+        let line = format!("hit {}\n", "x".repeat(100_000));
+        std::fs::write(&p, line.repeat(400)).unwrap();
+        let opts = GrepOpts {
+            ignore_case: false,
+            invert: false,
+            binary: false,
+            max_depth: 1,
+            limit: None,
+        };
+        let mut warnings = Vec::new();
+        let m = grep(
+            p.to_str().unwrap(),
+            "hit",
+            &opts,
+            &CancelToken::new(),
+            &mut |w| warnings.push(w.to_string()),
+        )
+        .unwrap();
+        assert_eq!(m.len(), 400);
+        assert!(m[0].line.len() < GREP_LINE_MAX + 32 && m[0].line.ends_with("more bytes]"));
     }
 
     #[test]

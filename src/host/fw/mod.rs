@@ -9,6 +9,7 @@
 //! as one transaction; the crate's typed `Set` cannot express per-element
 //! counters (`stmt`), hence `serde_json` values.
 
+mod guard;
 pub mod isolate;
 pub mod nft;
 pub mod probe;
@@ -33,6 +34,8 @@ pub struct Request {
     pub port: Option<u16>,
     pub comment: Option<String>,
     pub ttl: Option<Duration>,
+    /// Block even what would lock the responder out (see `guard`).
+    pub force: bool,
 }
 
 /// A change worked out against the current table, not yet applied.
@@ -102,8 +105,7 @@ fn element(table: &str, b: &Block, ttl: Option<Duration>, comment: Option<&str>)
         elem["timeout"] = json!(t.as_secs().max(1));
     }
     if let Some(c) = comment.filter(|c| !c.is_empty()) {
-        // nft limits comments to 128 bytes.
-        elem["comment"] = json!(c.chars().take(120).collect::<String>());
+        elem["comment"] = json!(guard::comment(c));
     }
     json!({ "element": { "family": "inet", "table": table, "name": b.set_name(), "elem": [{ "elem": elem }] } })
 }
@@ -113,6 +115,7 @@ fn element(table: &str, b: &Block, ttl: Option<Duration>, comment: Option<&str>)
 pub fn plan_block(req: &Request) -> Result<Plan> {
     let table = nft::table_name();
     let blocks = req.blocks()?;
+    guard::check(&blocks, req.force)?;
     if let Some(ttl) = req.ttl {
         if ttl.as_secs() == 0 || ttl.as_secs() > u32::MAX as u64 {
             return Err(Error::invalid(format!(

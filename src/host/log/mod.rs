@@ -92,6 +92,48 @@ pub struct AccessOpts {
     pub limit: Option<usize>,
 }
 
+/// Longest referer or user agent kept (real ones are a few hundred bytes):
+/// padding them is how a hostile log blew the script's data limit.
+pub const AGENT_MAX: usize = 1024;
+
+/// Text all rows together may hold. The engine's limit on a value's strings
+/// (64 MiB) ends the whole hunt with an error scripts cannot catch; stopping
+/// here is a warning, and the hunt goes on with the rows it has.
+pub const ROWS_TEXT_MAX: usize = 32 << 20;
+
+/// Cuts `s` to `max` bytes at a char boundary, saying how much went.
+fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    let dropped = s.len() - at;
+    s.truncate(at);
+    s.push_str(&format!("…[{dropped} more bytes]"));
+    true
+}
+
+fn text_len(a: &Access) -> usize {
+    [
+        &a.client,
+        &a.ident,
+        &a.user,
+        &a.time,
+        &a.method,
+        &a.path,
+        &a.protocol,
+        &a.referer,
+        &a.agent,
+        &a.request,
+    ]
+    .iter()
+    .map(|s| s.len())
+    .sum()
+}
+
 /// `log::parse_access`: every parseable line; the rest are counted in one
 /// warning naming the first bad line.
 pub fn parse_access(
@@ -100,13 +142,64 @@ pub fn parse_access(
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Access>> {
+    parse_access_within(path, opts, ROWS_TEXT_MAX, cancel, warn)
+}
+
+/// [`parse_access`] with the text budget as a parameter (tests use a small one).
+pub fn parse_access_within(
+    path: &Path,
+    opts: &AccessOpts,
+    budget: usize,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<Access>> {
     let limit = opts.limit.unwrap_or(usize::MAX);
-    let f = crate::host::fs::read::open_regular(path, false)?;
-    let mut r = BufReader::with_capacity(64 * 1024, f);
     let mut out = Vec::new();
+    let mut text = 0usize;
+    let mut stop: Option<String> = None;
+    for_each_access(path, opts, cancel, warn, &mut |a| {
+        text += text_len(&a);
+        if text > budget {
+            stop = Some(format!(
+                "{}: stopped at line {}: the {} rows so far hold {budget} bytes of text, \
+                 the most one call returns (narrow it with grep, since or limit, or use log::each_access)",
+                path.display(),
+                a.line_no,
+                out.len()
+            ));
+            return Ok(false);
+        }
+        let no = a.line_no;
+        out.push(a);
+        if out.len() >= limit {
+            stop = Some(format!("stopped at the limit of {limit} rows (line {no})"));
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if let Some(w) = stop {
+        warn(&w);
+    }
+    Ok(out)
+}
+
+/// Streams the rows of an access log to `f` one at a time (nothing is
+/// collected), with the same filters and warnings as [`parse_access`];
+/// `f` returns `false` to stop. Returns the number of rows given to `f`.
+pub fn for_each_access(
+    path: &Path,
+    opts: &AccessOpts,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+    f: &mut dyn FnMut(Access) -> Result<bool>,
+) -> Result<u64> {
+    let file = crate::host::fs::read::open_regular(path, false)?;
+    let mut r = BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     let mut no = 0u64;
+    let mut rows = 0u64;
     let (mut bad, mut first_bad) = (0u64, 0u64);
+    let mut long = 0u64;
     loop {
         line.clear();
         let n = crate::host::fs::read::read_line_capped(
@@ -132,10 +225,12 @@ pub fn parse_access(
         match parse_line(l, no) {
             // Both sides are `YYYY-MM-DDTHH:MM:SSZ`, so strings compare as times.
             Some(a) if opts.since.as_ref().is_some_and(|s| a.time < *s) => {}
-            Some(a) => {
-                out.push(a);
-                if out.len() >= limit {
-                    warn(&format!("stopped at the limit of {limit} rows (line {no})"));
+            Some(mut a) => {
+                if cut(&mut a.agent, AGENT_MAX) | cut(&mut a.referer, AGENT_MAX) {
+                    long += 1;
+                }
+                rows += 1;
+                if !f(a)? {
                     break;
                 }
             }
@@ -147,13 +242,19 @@ pub fn parse_access(
             }
         }
     }
+    if long > 0 {
+        warn(&format!(
+            "{}: {long} rows had a referer or user agent over {AGENT_MAX} bytes (cut)",
+            path.display()
+        ));
+    }
     if bad > 0 {
         warn(&format!(
             "{}: {bad} lines are not in combined/common log format (first at line {first_bad})",
             path.display()
         ));
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// `log::journal`: not read natively; says where the journal is and what to
@@ -199,5 +300,34 @@ mod tests {
         assert_eq!(c.path, "-");
         assert_eq!(c.bytes, 0);
         assert!(parse_line(b"garbage", 1).is_none());
+    }
+
+    /// A log padded to blow the script's data limit is cut with warnings,
+    /// never an error: the hunt keeps the rows it can hold.
+    #[test]
+    fn padded_log_is_bounded_with_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log");
+        let pad = "A".repeat(8192);
+        let line = format!(
+            "203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET /{pad} HTTP/1.1\" 200 1 \"-\" \"{pad}é\"\n"
+        );
+        std::fs::write(&p, line.repeat(50)).unwrap();
+        let mut warnings = Vec::new();
+        let rows = parse_access_within(
+            &p,
+            &AccessOpts::default(),
+            300_000,
+            &CancelToken::new(),
+            &mut |w| warnings.push(w.to_string()),
+        )
+        .unwrap();
+        assert!(rows.len() > 5 && rows.len() < 50, "{}", rows.len());
+        assert!(rows[0].agent.len() < AGENT_MAX + 32);
+        assert!(
+            warnings.iter().any(|w| w.contains("stopped at line")),
+            "{warnings:?}"
+        );
+        assert!(warnings.iter().any(|w| w.contains("(cut)")), "{warnings:?}");
     }
 }

@@ -83,7 +83,18 @@ fn read(p: &procfs::process::Process, users: &mut Users) -> procfs::ProcResult<P
     let stat = p.stat()?;
     let uid = p.uid().ok();
     let exe = link(p.pid, "exe");
-    let exe_deleted = exe.as_deref().is_some_and(|e| e.ends_with(" (deleted)"));
+    // Deleted means the running image has no name left (link count 0), not
+    // that the link text ends in " (deleted)": a binary can be named that.
+    let nlink = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{}/exe", p.pid))
+            .ok()
+            .map(|m| m.nlink())
+    };
+    let exe_deleted = match nlink {
+        Some(n) => n == 0,
+        None => exe.as_deref().is_some_and(|e| e.ends_with(" (deleted)")),
+    };
     let start_time = stat.starttime().get().ok().map(|t| {
         t.with_timezone(&chrono::Utc)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -93,7 +104,10 @@ fn read(p: &procfs::process::Process, users: &mut Users) -> procfs::ProcResult<P
         ppid: stat.ppid,
         name: stat.comm.clone(),
         cmdline: cmdline(p.pid),
-        exe: exe.map(|e| e.trim_end_matches(" (deleted)").to_string()),
+        exe: exe.map(|e| match e.strip_suffix(" (deleted)") {
+            Some(base) if exe_deleted => base.to_string(),
+            _ => e,
+        }),
         exe_deleted,
         cwd: link(p.pid, "cwd"),
         user: uid.and_then(|u| users.name(u)),
@@ -149,6 +163,17 @@ pub fn list(cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> Result<Vec<Proc
     if denied > 0 {
         warn(&format!(
             "{denied} process(es) could not be read (permission denied)"
+        ));
+    }
+    // Unprivileged, other users' executables and folders are unreadable: a
+    // root payload in /tmp would be missed without a word.
+    let hidden = out
+        .iter()
+        .filter(|p| p.exe.is_none() && p.pid != 2 && p.ppid != 2 && p.state != "zombie")
+        .count();
+    if hidden > 0 && !nix::unistd::Uid::effective().is_root() {
+        warn(&format!(
+            "{hidden} process(es) of other users could not be inspected (executable and folder unreadable); run as root to see them"
         ));
     }
     out.sort_by_key(|p| p.pid);

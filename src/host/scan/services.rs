@@ -280,10 +280,13 @@ pub fn classify(port: u16, b: &[u8], sent: Option<&str>) -> ServiceInfo {
         let low = text.to_ascii_lowercase();
         if let Some(s) = low.find("<title>") {
             let rest = &text[s + 7..];
-            let e = rest
-                .to_ascii_lowercase()
-                .find("</title>")
-                .unwrap_or(rest.len().min(200));
+            // Without a closing tag, cut at 200 bytes, backed off to a char
+            // boundary: a hostile page puts a multi-byte char across it.
+            let mut cut = rest.len().min(200);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let e = rest.to_ascii_lowercase().find("</title>").unwrap_or(cut);
             let t: String = rest[..e].split_whitespace().collect::<Vec<_>>().join(" ");
             i.title = Some(t.chars().take(200).collect());
         }

@@ -38,7 +38,7 @@ pub struct Info {
 fn os_release(root: &Path) -> (String, String) {
     let text = ["etc/os-release", "usr/lib/os-release"]
         .iter()
-        .find_map(|p| std::fs::read(rel(root, p)).ok())
+        .find_map(|p| crate::host::fs::read::read_system(&rel(root, p), 1 << 20, &mut |_| {}).ok())
         .map(|b| lossless(&b))
         .unwrap_or_default();
     let get = |k: &str| {
@@ -95,7 +95,9 @@ pub struct Module {
 /// `sys::kernel_modules`: the modules in `<root>/proc/modules`.
 pub fn kernel_modules(root: &Path) -> Result<Vec<Module>> {
     let p = rel(root, "proc/modules");
-    let text = std::fs::read(&p).map_err(|e| Error::io(p.display(), e))?;
+    let text =
+        crate::host::fs::read::read_system(&p, crate::host::fs::read::SYSTEM_FILE_MAX, &mut |_| {})
+            .map_err(|e| Error::io(p.display(), e))?;
     let mut out = Vec::new();
     for line in lossless(&text).lines() {
         let f: Vec<&str> = line.split_whitespace().collect();

@@ -108,7 +108,11 @@ fn parse_crontab(text: &str, file: &str, user: Option<&str>, out: &mut Vec<CronJ
 /// /var/spool/cron/crontabs (Debian) and /var/spool/cron (Red Hat).
 pub fn crontabs(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<CronJob>> {
     let mut out = Vec::new();
-    let read = |p: &Path, warn: &mut dyn FnMut(&str)| match std::fs::read(p) {
+    let read = |p: &Path, warn: &mut dyn FnMut(&str)| match crate::host::fs::read::read_system(
+        p,
+        crate::host::fs::read::SYSTEM_FILE_MAX,
+        warn,
+    ) {
         Ok(b) => Some(lossless(&b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -325,7 +329,7 @@ fn enabled_units(root: &Path, dirs: &[PathBuf]) -> HashSet<String> {
 }
 
 fn read_text(p: &Path, warn: &mut dyn FnMut(&str)) -> String {
-    match std::fs::read(p) {
+    match crate::host::fs::read::read_system(p, crate::host::fs::read::SYSTEM_FILE_MAX, warn) {
         Ok(b) => lossless(&b),
         Err(e) => {
             warn(&format!("{}: {e}", p.display()));

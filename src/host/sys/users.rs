@@ -27,6 +27,58 @@ pub struct User {
     /// Where the password hash lives: `shadow`, `passwd` (a hash right in
     /// /etc/passwd, an old persistence trick) or null.
     pub password_source: Option<&'static str>,
+    /// Set when the uid or gid field is not plain digits but glibc still
+    /// reads a number from it (`" 0"`, `"+0"`, `"4294967296"` are all uid 0
+    /// to the system): says how it was read.
+    pub malformed: Option<String>,
+}
+
+/// A uid/gid field read the way glibc's nss_files does (`strtoul`, then a
+/// cast to 32 bits): leading white space and a sign are accepted, a value
+/// that does not fit wraps. Returns the id and whether the field was
+/// anything but plain decimal digits, or `None` when glibc rejects it.
+pub fn glibc_id(field: &str) -> Option<(u32, bool)> {
+    let b = field.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+        i += 1;
+    }
+    let neg = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = i;
+    let mut v: u64 = 0;
+    let mut overflow = false;
+    while i < b.len() && b[i].is_ascii_digit() {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(b[i] - b'0')))
+        {
+            Some(n) => v = n,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    if i == start || i != b.len() {
+        return None;
+    }
+    if overflow {
+        v = u64::MAX;
+    }
+    if neg {
+        v = v.wrapping_neg();
+    }
+    let id = v as u32;
+    let plain = start == 0 && u64::from(id) == v && !(b.len() > 1 && b[0] == b'0');
+    Some((id, !plain))
 }
 
 const NO_LOGIN_SHELLS: [&str; 6] = ["nologin", "false", "sync", "shutdown", "halt", "true"];
@@ -44,9 +96,18 @@ fn password_state(field: &str) -> &'static str {
 /// `sys::users`: every account in `<root>/etc/passwd`.
 pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
     let passwd_path = rel(root, "etc/passwd");
-    let passwd = std::fs::read(&passwd_path).map_err(|e| Error::io(passwd_path.display(), e))?;
+    let passwd = crate::host::fs::read::read_system(
+        &passwd_path,
+        crate::host::fs::read::SYSTEM_FILE_MAX,
+        warn,
+    )
+    .map_err(|e| Error::io(passwd_path.display(), e))?;
     let shadow_path = rel(root, "etc/shadow");
-    let shadow = match std::fs::read(&shadow_path) {
+    let shadow = match crate::host::fs::read::read_system(
+        &shadow_path,
+        crate::host::fs::read::SYSTEM_FILE_MAX,
+        warn,
+    ) {
         Ok(b) => Some(lossless(&b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -71,9 +132,9 @@ pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
             continue;
         }
         let f: Vec<&str> = line.split(':').collect();
-        let (Some(uid), Some(gid)) = (
-            f.get(2).and_then(|s| s.parse::<u32>().ok()),
-            f.get(3).and_then(|s| s.parse::<u32>().ok()),
+        let (Some((uid, odd_uid)), Some((gid, odd_gid))) = (
+            f.get(2).and_then(|s| glibc_id(s)),
+            f.get(3).and_then(|s| glibc_id(s)),
         ) else {
             warn(&format!(
                 "{} line {}: not a passwd entry",
@@ -82,6 +143,20 @@ pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
             ));
             continue;
         };
+        let malformed = (odd_uid || odd_gid).then(|| {
+            format!(
+                "uid {:?} / gid {:?} read by glibc as {uid} / {gid}",
+                f[2], f[3]
+            )
+        });
+        if let Some(m) = &malformed {
+            warn(&format!(
+                "{} line {}: {}: {m} (a malformed entry, a way to hide an account)",
+                passwd_path.display(),
+                i + 1,
+                f[0]
+            ));
+        }
         let shell = f.get(6).copied().unwrap_or("").to_string();
         let base = shell.rsplit('/').next().unwrap_or("");
         let pw_field = f.get(1).copied().unwrap_or("");
@@ -103,6 +178,7 @@ pub fn users(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<User>> {
             uid0: uid == 0,
             password,
             password_source: source,
+            malformed,
         });
     }
     Ok(out)
@@ -185,7 +261,11 @@ pub fn authorized_keys(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Au
             if !seen.insert(p.clone()) {
                 continue;
             }
-            let text = match std::fs::read(&p) {
+            let text = match crate::host::fs::read::read_system(
+                &p,
+                crate::host::fs::read::SYSTEM_FILE_MAX,
+                warn,
+            ) {
                 Ok(b) => lossless(&b),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
@@ -252,6 +332,19 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_read_like_glibc() {
+        assert_eq!(glibc_id("1000"), Some((1000, false)));
+        assert_eq!(glibc_id("0"), Some((0, false)));
+        for odd in [" 0", "\t0", "+0", "-0", "00", "4294967296"] {
+            assert_eq!(glibc_id(odd), Some((0, true)), "{odd:?}");
+        }
+        assert_eq!(glibc_id("-1"), Some((u32::MAX, true)));
+        for bad in ["", "x", "0x", " ", "1 "] {
+            assert_eq!(glibc_id(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn base64_round_trips() {

@@ -17,6 +17,9 @@ use std::path::Path;
 
 pub const RECORD: usize = 384;
 
+/// The most of a login file read: the newest 32 MiB (87,000 records).
+pub const UTMP_MAX: u64 = 32 << 20;
+
 pub const BOOT_TIME: i16 = 2;
 pub const RUN_LVL: i16 = 1;
 pub const USER_PROCESS: i16 = 7;
@@ -94,7 +97,8 @@ impl Record {
 
 /// Every record of a utmp-format file; a short trailing record is a warning.
 pub fn read_records(path: &Path, warn: &mut dyn FnMut(&str)) -> Result<Vec<Record>> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    let data = crate::host::fs::read::read_system_tail(path, UTMP_MAX, RECORD as u64, warn)
+        .map_err(|e| Error::io(path.display(), e))?;
     let chunks = data.chunks_exact(RECORD);
     if !chunks.remainder().is_empty() {
         warn(&format!(

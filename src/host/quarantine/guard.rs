@@ -1,0 +1,232 @@
+//! What quarantine refuses to remove, by rule rather than by a list of
+//! names: files a package owns (the dpkg database), the system's own
+//! folders, virtual file systems, mount points, hound itself and its case.
+
+use super::at::{kind, shown};
+use crate::error::{Error, Result};
+use nix::sys::stat::FileStat;
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Files no package lists but the system cannot lose.
+const CRITICAL: &[&str] = &[
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/fstab",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/machine-id",
+    "/etc/ld.so.cache",
+];
+
+/// Top-level folders whose second level is system structure too (a
+/// recursive quarantine of `/var/lib` or `/usr/bin` takes the system down).
+const SYSTEM_TREES: &[&str] = &[
+    "/usr", "/var", "/etc", "/boot", "/opt", "/lib", "/lib32", "/lib64", "/libx32", "/bin",
+    "/sbin", "/srv",
+];
+
+/// Where file systems that are not files live; `/dev/shm` is ordinary
+/// storage attackers use, so it stays reachable.
+fn virtual_fs(p: &[u8]) -> bool {
+    let under = |root: &[u8]| p == root || p.starts_with(&[root, b"/"].concat());
+    (under(b"/proc") || under(b"/sys") || under(b"/dev") || under(b"/boot"))
+        && !p.starts_with(b"/dev/shm/")
+}
+
+/// Paths owned by installed packages, with the package's name.
+pub struct Packages {
+    owner: HashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+}
+
+impl Packages {
+    /// Reads `info/*.list` and the diversions under a dpkg database folder
+    /// (`/var/lib/dpkg`). A host without dpkg gives an empty set: the
+    /// folder rules still apply.
+    pub fn load(dpkg: &Path) -> Packages {
+        let mut p = Packages {
+            owner: HashMap::new(),
+            names: Vec::new(),
+        };
+        let Ok(rd) = std::fs::read_dir(dpkg.join("info")) else {
+            return p;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pkg) = name.to_str().and_then(|n| n.strip_suffix(".list")) else {
+                continue;
+            };
+            let Ok(text) = crate::host::fs::read::read_system(&e.path(), 64 << 20, &mut |_| {})
+            else {
+                continue;
+            };
+            let idx = p.names.len() as u32;
+            p.names
+                .push(pkg.split(':').next().unwrap_or(pkg).to_string());
+            for line in text.split(|&c| c == b'\n').filter(|l| l.starts_with(b"/")) {
+                p.owner.entry(line.into()).or_insert(idx);
+            }
+        }
+        // `dpkg-divert`: the diverted-to name is the package's file too.
+        if let Ok(text) =
+            crate::host::fs::read::read_system(&dpkg.join("diversions"), 16 << 20, &mut |_| {})
+        {
+            let lines: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
+            for c in lines.chunks(3).filter(|c| c.len() == 3) {
+                let idx = p.names.len() as u32;
+                p.names.push(String::from_utf8_lossy(c[2]).into_owned());
+                p.owner.entry(c[0].into()).or_insert(idx);
+                p.owner.entry(c[1].into()).or_insert(idx);
+            }
+        }
+        p
+    }
+
+    /// The package owning `p`, also under its merged-/usr alias (dpkg may
+    /// list `/lib/x86_64-linux-gnu/libc.so.6` for `/usr/lib/...`).
+    pub fn owner(&self, p: &Path) -> Option<&str> {
+        let b = p.as_os_str().as_bytes();
+        let alias: Option<Vec<u8>> = if let Some(rest) = b.strip_prefix(b"/usr") {
+            [&b"/bin"[..], b"/sbin", b"/lib"]
+                .iter()
+                .any(|d| rest.starts_with(d))
+                .then(|| rest.to_vec())
+        } else if [&b"/bin/"[..], b"/sbin/", b"/lib"]
+            .iter()
+            .any(|d| b.starts_with(d))
+        {
+            Some([b"/usr", b].concat())
+        } else {
+            None
+        };
+        [Some(b.to_vec()), alias]
+            .into_iter()
+            .flatten()
+            .find_map(|k| self.owner.get(k.as_slice()))
+            .and_then(|i| self.names.get(*i as usize))
+            .map(String::as_str)
+    }
+}
+
+pub fn packages() -> &'static Packages {
+    static P: OnceLock<Packages> = OnceLock::new();
+    P.get_or_init(|| Packages::load(Path::new("/var/lib/dpkg")))
+}
+
+/// Mount points from `/proc/self/mountinfo` (octal escapes undone).
+fn mount_points() -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let text = crate::host::fs::read::read_system(
+        Path::new("/proc/self/mountinfo"),
+        16 << 20,
+        &mut |_| {},
+    )
+    .unwrap_or_default();
+    text.split(|&c| c == b'\n')
+        .filter_map(|l| l.split(|&c| c == b' ').nth(4))
+        .map(|m| {
+            let mut out = Vec::with_capacity(m.len());
+            let mut i = 0;
+            while i < m.len() {
+                let oct = m
+                    .get(i + 1..i + 4)
+                    .and_then(|o| std::str::from_utf8(o).ok())
+                    .and_then(|o| u8::from_str_radix(o, 8).ok());
+                match (m[i], oct) {
+                    (b'\\', Some(v)) => {
+                        out.push(v);
+                        i += 4;
+                    }
+                    (c, _) => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            PathBuf::from(std::ffi::OsString::from_vec(out))
+        })
+        .collect()
+}
+
+/// Refuses `canon` (absolute, folders resolved) when removing it would hurt
+/// the system, hound, or the case. `st` is its `lstat`.
+pub fn check(canon: &Path, st: &FileStat, case_dir: &Path, pkgs: &Packages) -> Result<()> {
+    let b = canon.as_os_str().as_bytes();
+    let s = shown(canon);
+    let refuse = |why: String| {
+        Err(Error::invalid(format!(
+            "{s:?} {why}; refusing to remove it"
+        )))
+    };
+    if canon.parent().is_none() || virtual_fs(b) {
+        return refuse("is a system path (root, /proc, /sys, /dev or /boot)".into());
+    }
+    if CRITICAL.iter().any(|c| c.as_bytes() == b) {
+        return refuse("is a system path (a file the system needs)".into());
+    }
+    let depth = canon.components().count() - 1;
+    if kind(st) == libc::S_IFDIR {
+        let top = canon.components().nth(1).map(|c| Path::new("/").join(c));
+        let in_tree = top
+            .as_deref()
+            .is_some_and(|t| SYSTEM_TREES.iter().any(|x| Path::new(x) == t));
+        if depth == 1 || (depth == 2 && in_tree) {
+            return refuse("is a system path (a system folder)".into());
+        }
+    }
+    if let Some(pkg) = pkgs.owner(canon) {
+        return refuse(format!(
+            "is a system path (it belongs to the package {pkg:?})"
+        ));
+    }
+    if kind(st) == libc::S_IFDIR && mount_points().iter().any(|m| m == canon) {
+        return refuse("is a system path (a mount point)".into());
+    }
+    if std::env::current_exe().is_ok_and(|e| e == canon) {
+        return refuse("is a system path (hound itself)".into());
+    }
+    let case = std::fs::canonicalize(case_dir).unwrap_or_else(|_| case_dir.to_path_buf());
+    if !case.as_os_str().is_empty() && (canon.starts_with(&case) || case.starts_with(canon)) {
+        return Err(Error::invalid(format!(
+            "{s:?} is (or holds) the case folder"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_and_aliases() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("info")).unwrap();
+        std::fs::write(
+            d.path().join("info/libc6:amd64.list"),
+            "/.\n/lib/x86_64-linux-gnu/libc.so.6\n/var/lib\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("info/dash.list"), "/bin/dash\n").unwrap();
+        std::fs::write(
+            d.path().join("diversions"),
+            "/bin/sh\n/bin/sh.distrib\ndash\n",
+        )
+        .unwrap();
+        let p = Packages::load(d.path());
+        assert_eq!(
+            p.owner(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")),
+            Some("libc6")
+        );
+        assert_eq!(p.owner(Path::new("/usr/bin/sh")), Some("dash"));
+        assert_eq!(p.owner(Path::new("/var/lib")), Some("libc6"));
+        assert_eq!(p.owner(Path::new("/usr/bin/.x")), None);
+    }
+}
