@@ -15,7 +15,10 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
     let c = ctx(nc, P)?;
     let o = Opts::new(P, opts, &["recursive"])?;
     let recursive = o.bool("recursive")?.unwrap_or(false);
-    let p = Path::new(path);
+    // Names round-trip as bytes: `\xNN` in the argument is that byte, and
+    // an argument that could name two files is refused.
+    let pb = crate::host::quarantine::path_arg(path).rhai(P)?;
+    let p = pb.as_path();
     let meta = std::fs::symlink_metadata(p)
         .map_err(|e| crate::Error::io(path, e))
         .rhai(P)?;
@@ -31,7 +34,7 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
     }
     let case_dir = c.case_lock().rhai(P)?.dir.clone();
     action_exec::q::check(p, &case_dir).rhai(P)?;
-    let (acted, files) = action_exec::quarantine_tree(&c, p).rhai(P)?;
+    let (acted, files, refused) = action_exec::quarantine_tree(&c, p).rhai(P)?;
     // A refusal of the whole run (policy) is an error; one file that could
     // not be moved is a warning, and it stays where it was.
     if let Some(e) = acted
@@ -45,16 +48,15 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
         c.warn(P, format!("{}; left in place", a.message));
     }
     if c.dry_run() {
-        return to_dyn(
-            &json!({ "status": "dry_run", "original": path, "would_quarantine": files }),
-        );
+        return to_dyn(&json!({ "status": "dry_run", "original": path,
+                               "would_quarantine": files, "would_refuse": refused }));
     }
     let done: Vec<_> = acted
         .into_iter()
         .filter(|a| a.status == Status::Done)
         .map(|a| a.result)
         .collect();
-    to_dyn(&json!({ "status": "quarantined", "original": path, "files": done }))
+    to_dyn(&json!({ "status": "quarantined", "original": path, "files": done, "refused": refused }))
 }
 
 fn restore_impl(nc: &NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
@@ -69,8 +71,11 @@ fn restore_impl(nc: &NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
     let acted = c
         .act(a, |_| {
             let path = action_exec::q::restore(id, &qdir)?;
+            // A name may not be UTF-8: `json!` of a PathBuf would panic.
+            let shown =
+                crate::text::lossless(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
             Ok(Applied {
-                result: json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }),
+                result: json!({ "status": "restored", "path": shown, "sha256": rec["sha256"] }),
                 undo: None,
             })
         })

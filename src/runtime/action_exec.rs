@@ -24,12 +24,23 @@ pub mod q {
     /// Refuses what a quarantine would refuse: system paths, packaged
     /// files, mount points, hound itself, the case folder, non-files.
     pub fn check(path: &Path, case_dir: &Path) -> Result<()> {
+        // Gone already: the identity check reports it (skipped), not as a
+        // protected target.
+        if gone(path) {
+            return Ok(());
+        }
         quarantine::plan(path, true, case_dir).map(|_| ())
+    }
+    fn gone(path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     }
     /// For removing one line of a file: a regular file, not a system
     /// path or the case folder. A packaged conffile (an edited
     /// /etc/crontab) is allowed here: the plan asks approval for it.
     pub fn check_line(path: &Path, case_dir: &Path) -> Result<()> {
+        if gone(path) {
+            return Ok(());
+        }
         let canon = quarantine::canonical_parent(path)?;
         let st = quarantine::at::lstat(&canon).map_err(|e| Error::io(path.display(), e.into()))?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
@@ -197,7 +208,13 @@ pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> A
 
 /// Every file under a folder, each through the gate; then the emptied
 /// folders go (only empty ones, deepest first).
-pub fn quarantine_tree(c: &Context, dir: &Path) -> Result<(Vec<Acted>, Vec<PathBuf>)> {
+/// Returns what was done, the files planned and `[path, reason]` of what
+/// stays (the same lists a dry run shows).
+#[allow(clippy::type_complexity)]
+pub fn quarantine_tree(
+    c: &Context,
+    dir: &Path,
+) -> Result<(Vec<Acted>, Vec<String>, Vec<(String, String)>)> {
     const P: &str = "fs::quarantine";
     let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
     // One plan for the real run and --dry-run, so both say the same.
@@ -209,7 +226,11 @@ pub fn quarantine_tree(c: &Context, dir: &Path) -> Result<(Vec<Acted>, Vec<PathB
     if !c.dry_run() {
         crate::host::quarantine::remove_empty_dirs(&plan);
     }
-    Ok((out, plan.files.clone()))
+    Ok((
+        out,
+        plan.would_quarantine.clone(),
+        plan.would_refuse.clone(),
+    ))
 }
 
 /// Removes line `line` of `path` when it reads `text`; `sha256`: the file's
@@ -387,7 +408,7 @@ fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
         "fs::restore" => {
             let id = args["id"].as_str().unwrap_or_default();
             let path = q::restore(id, &qdir()?)?;
-            json!({ "status": "restored", "path": path })
+            json!({ "status": "restored", "path": crate::text::lossless(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())) })
         }
         "fs::restore_line" => {
             let r: action_file::LineRemoved = serde_json::from_value(args.clone())
@@ -401,7 +422,7 @@ fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
             let links: Vec<action_file::Link> =
                 serde_json::from_value(args["links"].clone()).unwrap_or_default();
             action_file::relink_unit(&links)?;
-            json!({ "status": "restored", "path": path, "links": links })
+            json!({ "status": "restored", "path": crate::text::lossless(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())), "links": links })
         }
         "sys::unlock_account" => {
             let r: action_account::AccountLocked = serde_json::from_value(args.clone())

@@ -63,7 +63,7 @@ fn setup_and_teardown(scenario: &str) {
     let seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            let v = crate::common::unwrap_scalar(serde_json::from_str(l).unwrap_or(Value::Null));
             v.as_array()
                 .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default()
