@@ -78,7 +78,7 @@ pub fn unshare_argv(
 pub fn wait_ready(files: &[std::path::PathBuf]) -> Result<()> {
     let start = Instant::now();
     while !files.iter().all(|f| f.exists()) {
-        if start.elapsed() > Duration::from_secs(15) {
+        if start.elapsed() > Duration::from_secs(30) {
             let missing: Vec<String> = files
                 .iter()
                 .filter(|f| !f.exists())

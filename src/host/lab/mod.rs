@@ -246,7 +246,7 @@ fn wait_listening(prefix: &str, host: &str, ports: &[u16]) -> Result<()> {
         if ports.iter().all(|p| listening.contains(p)) {
             return Ok(());
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(30) {
             return Err(Error::timeout(format!(
                 "services on {host} did not start ({ports:?})"
             )));

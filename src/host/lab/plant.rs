@@ -45,7 +45,7 @@ fn q(s: &str) -> String {
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
     let start = Instant::now();
     while !done() {
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(30) {
             return Err(Error::timeout(format!("scenario setup: {what}")));
         }
         std::thread::sleep(Duration::from_millis(50));

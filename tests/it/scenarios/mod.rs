@@ -313,7 +313,7 @@ fn assert_clean(lab: &Lab, b: &Before) {
     let mut removed = Vec::new();
     let wait = Instant::now();
     for p in lab.list("malicious", "processes") {
-        while !matching(&ns, pattern(&p)).is_empty() && wait.elapsed() < Duration::from_secs(3) {
+        while !matching(&ns, pattern(&p)).is_empty() && wait.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
