@@ -567,6 +567,24 @@ fn a_daemon_under_init_is_stopped_and_the_report_is_written() {
             bin.display()
         ),
     );
+    let b = bin.display().to_string();
+    let sshrc = write(
+        &root.join("root/.ssh/rc"),
+        &format!("xauth add $DISPLAY 2>/dev/null\n(setsid {b} &) >/dev/null 2>&1\n"),
+    );
+    let profile = write(
+        &root.join("etc/profile.d/zz-update.sh"),
+        &format!("# shell helpers\n[ -x {b} ] && {b} &\n"),
+    );
+    let rc_local = write(
+        &root.join("etc/rc.local"),
+        &format!("#!/bin/sh -e\n/usr/local/bin/fan-control --auto\nnohup {b} &\nexit 0\n"),
+    );
+    let bashrc = write(
+        &root.join("root/.bashrc"),
+        "alias ll='ls -l'\nexport EDITOR=vi\n",
+    );
+    let bashrc_before = std::fs::read(&bashrc).unwrap();
     let case = s.home.path().join("case");
     let out = s.hound(
         &case,
@@ -591,6 +609,18 @@ fn a_daemon_under_init_is_stopped_and_the_report_is_written() {
         std::fs::read_to_string(&tab).unwrap(),
         "MAILTO=root\n15 * * * * /usr/local/bin/report.sh\n"
     );
+    // ~/.ssh/rc and rc.local keep their other lines; a profile script that
+    // only starts the payload goes whole; an innocent .bashrc is untouched.
+    assert_eq!(
+        std::fs::read_to_string(&sshrc).unwrap(),
+        "xauth add $DISPLAY 2>/dev/null\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rc_local).unwrap(),
+        "#!/bin/sh -e\n/usr/local/bin/fan-control --auto\nexit 0\n"
+    );
+    assert!(!profile.exists(), "{t}");
+    assert_eq!(std::fs::read(&bashrc).unwrap(), bashrc_before);
     let items = plan_items(&case);
     assert!(
         items.iter().all(|i| i["target"]["pid"] != 1),
