@@ -190,8 +190,58 @@ pub fn install_ctrlc(token: &CancelToken) {
     let t = token.clone();
     let _ = ctrlc::set_handler(move || {
         if t.is_cancelled() {
+            NoEchoCtl::restore_saved();
             std::process::exit(EXIT_CANCELLED);
         }
         t.cancel();
     });
+}
+
+static SAVED_TERMIOS: std::sync::Mutex<Option<nix::sys::termios::Termios>> =
+    std::sync::Mutex::new(None);
+
+/// While a run may draw a progress bar, the terminal does not echo `^C`.
+/// indicatif leaves the cursor at the right edge of a full-width bar line;
+/// the echo then wraps to a new line, the bar's clear on cancel clears that
+/// one, and a stale bar stays above the results. Restored on drop.
+pub struct NoEchoCtl(Option<nix::sys::termios::Termios>);
+
+impl NoEchoCtl {
+    pub fn new() -> Self {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let Ok(saved) = tcgetattr(std::io::stdin()) else {
+            return NoEchoCtl(None);
+        };
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHOCTL);
+        if tcsetattr(std::io::stdin(), SetArg::TCSANOW, &quiet).is_err() {
+            return NoEchoCtl(None);
+        }
+        if let Ok(mut s) = SAVED_TERMIOS.lock() {
+            *s = Some(saved.clone());
+        }
+        NoEchoCtl(Some(saved))
+    }
+
+    fn restore_saved() {
+        if let Ok(Some(t)) = SAVED_TERMIOS.lock().as_deref() {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
+impl Drop for NoEchoCtl {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
 }

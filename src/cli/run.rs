@@ -20,6 +20,7 @@ pub struct RunArgs {
 pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let cancel = CancelToken::new();
     super::install_ctrlc(&cancel);
+    let _echo = super::NoEchoCtl::new();
     let sink = super::sink(g);
     let result = (|| -> Result<i32, ScriptError> {
         let script = Script::load(&a.script)?;
@@ -33,6 +34,11 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
         let value = rt.run(&script, &pairs);
         // Records gathered so far print even when the script failed or was cancelled.
         sink.flush();
+        // A primitive may return what it had when Ctrl-C came; the run still
+        // counts as cancelled.
+        if cancel.is_cancelled() {
+            return Err(ScriptError::from(hound::Error::cancelled()));
+        }
         let value = value?;
         print_value(&value, super::style(g));
         let findings = rt.findings();

@@ -124,12 +124,19 @@ pub fn render_table(rows: &[Value], style: Style) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    // Colour goes through comfy-table's own styling, applied after it has
+    // measured and wrapped the text: escape codes inside a cell's content
+    // would count as width and could be cut in half by wrapping.
+    if style.color {
+        t.enforce_styling();
+    }
     t.set_header(cols.iter().map(|c| {
-        let c = escape(c).into_owned();
+        let cell = Cell::new(escape(c).into_owned());
         if style.color {
-            Cell::new(c.bold().cyan().to_string())
+            cell.fg(comfy_table::Color::Cyan)
+                .add_attribute(comfy_table::Attribute::Bold)
         } else {
-            Cell::new(c)
+            cell
         }
     }));
     let shown = if style.max_rows > 0 {
@@ -366,5 +373,49 @@ mod tests {
         assert!(s.contains("nc\\x1b[2J"));
         assert!(s.contains("extra"));
         assert!(s.contains("(2 rows)"));
+    }
+
+    /// Removes CSI sequences (`ESC [ ... letter`), as a terminal would.
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == '\x1b' && it.peek() == Some(&'[') {
+                for d in it.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn coloured_tables_pad_what_is_displayed() {
+        let rows = vec![
+            json!({"pid": 1, "name": "a", "cmdline": "x ".repeat(200)}),
+            json!({"pid": 22222, "name": "bb", "cmdline": "y"}),
+        ];
+        let style = Style {
+            json: false,
+            color: true,
+            max_rows: 0,
+        };
+        let s = render_table(&rows, style);
+        assert!(s.contains('\x1b'), "colour is on: {s:?}");
+        let plain = strip_ansi(&s);
+        assert!(!plain.contains("0m") && !plain.contains("39m"), "{plain}");
+        let widths: Vec<usize> = plain
+            .lines()
+            .filter(|l| l.starts_with(['│', '┌', '├', '└', '╞']))
+            .map(|l| l.chars().count())
+            .collect();
+        assert!(
+            widths.len() > 3 && widths.iter().all(|w| *w == widths[0]),
+            "{plain}"
+        );
     }
 }

@@ -206,9 +206,10 @@ fn new_engine(l: &Limits, ctx: &Ctx, resolver: modules::Resolver) -> Engine {
     });
     engine.set_default_tag(Dynamic::from(ctx.clone()));
     let cancel = ctx.cancel.clone();
-    // Checked every 1024 operations: cheap, and a Ctrl-C lands within microseconds.
-    engine.on_progress(move |ops| {
-        if ops % 1024 == 0 && cancel.is_cancelled() {
+    // Checked at every operation (one atomic load): a primitive that returns
+    // its partial result on Ctrl-C must not let the rest of the script run on.
+    engine.on_progress(move |_| {
+        if cancel.is_cancelled() {
             Some(Dynamic::from("cancelled"))
         } else {
             None

@@ -219,6 +219,8 @@ pub fn main(g: &Global) -> i32 {
         color,
     );
     let session = helper.session.clone();
+    // Taken after the echo of ^C is off, so calls run without it too.
+    let _echo = super::NoEchoCtl::new();
     let cooked = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
     let config = Config::builder()
         .auto_add_history(true)
