@@ -81,12 +81,13 @@ pub enum Cmd {
         /// `proc::list`, `proc`, or a hunt name; nothing for the index
         name: Option<String>,
     },
-    /// Case folders: verify a journal
+    /// One case per incident: new, list, current, close, verify
     #[command(subcommand)]
     Case(case::CaseCmd),
     /// Write (and print) the incident report of a case folder
     Report {
-        dir: PathBuf,
+        /// The case folder (default: the open case, `hound case new`)
+        dir: Option<PathBuf>,
         /// md, json or html
         #[arg(long, default_value = "md")]
         format: String,
@@ -118,7 +119,7 @@ pub fn main() -> i32 {
         Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
         Some(Cmd::Lab(cmd)) => lab::main(&cli.global, &cmd),
         Some(Cmd::Case(cmd)) => case::main(&cli.global, &cmd),
-        Some(Cmd::Report { dir, format }) => case::report(&cli.global, &dir, &format),
+        Some(Cmd::Report { dir, format }) => case::report(&cli.global, dir.as_deref(), &format),
         Some(Cmd::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "hound", &mut std::io::stdout());
             EXIT_OK
@@ -159,9 +160,7 @@ pub fn builder(g: &Global, cancel: CancelToken, sink: Arc<ConsoleSink>) -> hound
     if let Some(n) = g.max_operations {
         b = b.max_operations(n);
     }
-    if let Some(c) = &g.case {
-        b = b.case_dir(c);
-    }
+    b = b.case_dir(&case::choice(g).dir);
     for d in &g.lib {
         b = b.lib_dir(d);
     }

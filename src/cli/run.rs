@@ -17,11 +17,50 @@ pub struct RunArgs {
     pub params: Vec<String>,
 }
 
+/// Journal entries in a case folder now (0 when it has no journal).
+fn entries_in(dir: &std::path::Path) -> usize {
+    hound::runtime::case::read_journal(dir)
+        .map(|j| j.len())
+        .unwrap_or(0)
+}
+
+/// Which case the run wrote to, on stderr (a JSON object with `--json`), so
+/// every step of an incident says where its record went.
+fn announce_case(g: &Global, rt: &hound::Runtime, before: usize, start_dir: &std::path::Path) {
+    let Ok(case) = rt.context().case.lock().map(|c| c.dir.clone()) else {
+        return;
+    };
+    let now = entries_in(&case);
+    let wrote = if case == start_dir {
+        now > before
+    } else {
+        now > 0
+    };
+    if !wrote || g.quiet {
+        return;
+    }
+    let findings = rt.findings().len();
+    if g.json {
+        eprintln!(
+            "{}",
+            serde_json::json!({ "case": { "dir": case, "entries": now, "findings_this_run": findings } })
+        );
+    } else {
+        eprintln!(
+            "case: {} ({now} journal entries; {findings} finding(s) this run)",
+            hound::output::escape(&case.display().to_string())
+        );
+    }
+}
+
 pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let cancel = CancelToken::new();
     super::install_ctrlc(&cancel);
     let _echo = super::NoEchoCtl::new();
     let sink = super::sink(g);
+    let choice = super::case::choice(g);
+    let before = entries_in(&choice.dir);
+    let mut runtime: Option<hound::Runtime> = None;
     let result = (|| -> Result<i32, ScriptError> {
         let script = Script::load(&a.script)?;
         let pairs = a
@@ -30,7 +69,7 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
             .map(|p| params::split(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ScriptError::from)?;
-        let rt = runtime_with(g, cancel.clone(), sink.clone())?;
+        let rt = runtime.insert(runtime_with(g, cancel.clone(), sink.clone())?);
         let value = rt.run(&script, &pairs);
         // Records gathered so far print even when the script failed or was cancelled.
         sink.flush();
@@ -41,21 +80,16 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
         }
         let value = value?;
         print_value(&value, super::style(g));
-        let findings = rt.findings();
-        if !findings.is_empty() && !g.quiet && !g.json {
-            let dir = rt.context().case.lock().map(|c| c.dir.clone()).ok();
-            eprintln!(
-                "{} finding(s); case folder: {}",
-                findings.len(),
-                dir.map(|d| d.display().to_string()).unwrap_or_default()
-            );
-        }
-        Ok(if findings.is_empty() {
+        Ok(if rt.findings().is_empty() {
             EXIT_OK
         } else {
             EXIT_FINDINGS
         })
     })();
+    if let Some(rt) = &runtime {
+        announce_case(g, rt, before, &choice.dir);
+    }
+    super::case::tidy(&choice.dir, choice.existed);
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -2,6 +2,7 @@
 //! module; shared fixtures live in `common`.
 
 mod case;
+mod case_cli;
 mod cli;
 mod common;
 mod docs;

@@ -14,7 +14,8 @@ fn repl() -> (PtySession, tempfile::TempDir) {
         .env("XDG_DATA_HOME", home.path())
         .env("NO_COLOR", "1")
         .env("TERM", "xterm")
-        .env_remove("HOUND_CASE");
+        .env_remove("HOUND_CASE")
+        .env("HOUND_CASES", crate::common::test_case_base());
     let mut p = rexpect::session::spawn_command(c, Some(20_000)).unwrap();
     p.exp_string("hound> ").unwrap();
     (p, home)

@@ -24,7 +24,7 @@ impl Tmux {
         let home = std::env::temp_dir().join(&t.socket);
         std::fs::create_dir_all(&home).unwrap();
         let line = format!(
-            "set -m; cd {home} && env -u NO_COLOR -u HOUND_CASE HOME={home} XDG_DATA_HOME={home} {cmd}; echo EXIT=$?; sleep 600",
+            "set -m; cd {home} && env -u NO_COLOR -u HOUND_CASE HOME={home} XDG_DATA_HOME={home} HOUND_CASES={home}/cases {cmd}; echo EXIT=$?; sleep 600",
             home = home.display()
         );
         let ok = Command::new("tmux")
