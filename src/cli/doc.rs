@@ -157,9 +157,9 @@ fn doc_hunt(g: &Global, s: &Script) {
                 (None, _) => "optional".to_string(),
             };
             println!(
-                "  {:<14} {:<7} {:<22} {}",
+                "  {:<14} {:<22} {:<22} {}",
                 p.name,
-                format!("{:?}", p.ty).to_lowercase(),
+                p.type_text(),
                 def,
                 p.description
             );

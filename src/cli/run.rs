@@ -53,6 +53,52 @@ fn announce_case(g: &Global, rt: &hound::Runtime, before: usize, start_dir: &std
     }
 }
 
+/// A hunt whose header says it is destructive is refused at once, not at
+/// its first destructive call after minutes of work.
+fn refuse_destructive(g: &Global, script: &Script) -> Result<(), ScriptError> {
+    let Some(h) = script.header.as_ref().filter(|h| h.destructive) else {
+        return Ok(());
+    };
+    if g.allow_destructive || g.dry_run {
+        return Ok(());
+    }
+    let mut e = ScriptError::new(
+        "permission_denied",
+        format!(
+            "`{}` is destructive (it may kill processes, quarantine files or change the firewall)",
+            h.name
+        ),
+    );
+    e.hint = Some(
+        "see what it would do with --dry-run, then let it act with --allow-destructive".into(),
+    );
+    Err(e)
+}
+
+/// A primitive's hint may name one of its options; inside a bundled hunt
+/// the user can only pass the hunt's parameters, so say those instead.
+fn hunt_hint(mut e: ScriptError, script: &Script) -> ScriptError {
+    let Some(h) = &script.header else {
+        return e;
+    };
+    if !script.origin.starts_with("hound/") {
+        return e;
+    }
+    let names: Vec<&str> = h.params.iter().map(|p| p.name.as_str()).collect();
+    let names_option = e.hint.as_deref().is_some_and(|t| {
+        t.contains("option") && !names.iter().any(|n| t.contains(&format!("{n} option")))
+    });
+    if names_option {
+        e.hint = Some(format!(
+            "`{}` takes --param {} (`hound doc {}` says what each does)",
+            h.name,
+            names.join(", "),
+            h.name
+        ));
+    }
+    e
+}
+
 pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let cancel = CancelToken::new();
     super::install_ctrlc(&cancel);
@@ -69,8 +115,11 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
             .map(|p| params::split(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ScriptError::from)?;
+        // Everything the user typed is checked before anything runs.
+        params::build(script.header.as_ref(), &pairs).map_err(ScriptError::from)?;
+        refuse_destructive(g, &script)?;
         let rt = runtime.insert(runtime_with(g, cancel.clone(), sink.clone())?);
-        let value = rt.run(&script, &pairs);
+        let value = rt.run(&script, &pairs).map_err(|e| hunt_hint(e, &script));
         // Records gathered so far print even when the script failed or was cancelled.
         sink.flush();
         // A primitive may return what it had when Ctrl-C came; the run still
@@ -113,11 +162,21 @@ pub fn check(g: &Global, files: &[String]) -> i32 {
     };
     let mut code = EXIT_OK;
     for f in files {
-        match Script::load(f).and_then(|s| rt.check(&s).map(|_| s)) {
-            Ok(s) => {
+        let checked = Script::load(f).and_then(|s| {
+            let ast = rt.check(&s)?;
+            Ok((rt.unknown_calls(&s, &ast), s))
+        });
+        match checked {
+            Ok((unknown, s)) if unknown.is_empty() => {
                 if !g.quiet {
                     eprintln!("ok: {}", hound::output::escape(&s.origin));
                 }
+            }
+            Ok((unknown, _)) => {
+                for e in &unknown {
+                    report_error(g, e);
+                }
+                code = EXIT_ERROR;
             }
             Err(e) => {
                 report_error(g, &e);

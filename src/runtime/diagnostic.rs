@@ -38,6 +38,11 @@ impl ScriptError {
         self.kind == ErrorKind::Cancelled.as_str()
     }
 
+    /// Points the error at `pos` in `source` (line and caret when shown).
+    pub fn at_pos(self, file: Option<&str>, source: Option<&str>, pos: Position) -> Self {
+        self.at(file, source, pos)
+    }
+
     fn at(mut self, file: Option<&str>, source: Option<&str>, pos: Position) -> Self {
         self.file = file.map(str::to_string);
         if let (Some(line), col) = (pos.line(), pos.position()) {

@@ -9,6 +9,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod calls;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
@@ -72,7 +73,17 @@ impl Script {
     ) -> Result<Self, ScriptError> {
         let origin = origin.into();
         let source = source.into();
-        let header = header::parse(&source, &origin).map_err(ScriptError::from)?;
+        let header = header::parse(&source, &origin).map_err(|e| {
+            let e = ScriptError::from(e);
+            match header::syntax_position(&source) {
+                Some((line, col)) => e.at_pos(
+                    Some(&origin),
+                    Some(&source),
+                    rhai::Position::new(line as u16, col as u16),
+                ),
+                None => e,
+            }
+        })?;
         Ok(Script {
             origin,
             dir: None,
@@ -281,6 +292,13 @@ impl Runtime {
     /// Compiles without running: syntax errors with positions.
     pub fn check(&self, script: &Script) -> Result<AST, ScriptError> {
         self.compile(&script.source, &script.origin)
+    }
+
+    /// Calls in a compiled script to functions that exist nowhere (what
+    /// `hound check` adds to compiling), each with a "did you mean".
+    pub fn unknown_calls(&self, script: &Script, ast: &AST) -> Vec<ScriptError> {
+        let known = calls::Known::of(&self.engine);
+        calls::unknown_calls(&known, ast, &script.origin, &script.source)
     }
 
     pub fn compile(&self, source: &str, origin: &str) -> Result<AST, ScriptError> {
