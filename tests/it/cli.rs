@@ -393,3 +393,40 @@ fn check_accepts_every_bundled_script() {
     }
     hound().arg("check").args(&files).assert().success();
 }
+
+#[test]
+fn doc_shows_options_types_and_near_names() {
+    hound()
+        .args(["doc", "fw::block"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "fw::block(target: string|array, opts: map) -> map",
+        ))
+        .stdout(predicate::str::contains("Options (the opts map)"))
+        .stdout(predicate::str::contains("ttl        int|string  forever"));
+    hound()
+        .args(["doc", "fw::blok"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean fw::block"));
+    hound()
+        .args(["doc", "proc::gett"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean proc::get"));
+    hound()
+        .arg("doc")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "re_match(text: String, pattern: String) -> bool",
+        ));
+    let out = hound().args(["--json", "doc"]).output().unwrap();
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for d in all.as_array().unwrap() {
+        for s in d["signatures"].as_array().unwrap() {
+            assert!(!s.as_str().unwrap().contains('?'), "{s}");
+        }
+    }
+}
