@@ -340,6 +340,18 @@ impl Runtime {
         ast: &AST,
         script: &Script,
     ) -> Result<Dynamic, ScriptError> {
+        self.eval_ast_in(scope, ast, script, &|_| None)
+    }
+
+    /// [`Runtime::eval_ast`] where functions may come from other sources;
+    /// see [`ScriptError::from_eval_in`].
+    pub fn eval_ast_in(
+        &self,
+        scope: &mut Scope,
+        ast: &AST,
+        script: &Script,
+        defined_in: &dyn Fn(&str) -> Option<(String, String)>,
+    ) -> Result<Dynamic, ScriptError> {
         if let Ok(mut d) = self.resolver.script_dir.write() {
             *d = script.dir.clone();
         }
@@ -347,11 +359,12 @@ impl Runtime {
         self.engine
             .eval_ast_with_scope::<Dynamic>(scope, ast)
             .map_err(|e| {
-                ScriptError::from_eval(
+                ScriptError::from_eval_in(
                     &e,
                     &script.origin,
                     &script.source,
                     self.limits.max_operations,
+                    defined_in,
                 )
             })
     }
