@@ -21,7 +21,7 @@ pub fn list(g: &Global) -> i32 {
             "name": name,
             "version": version,
             "destructive": destructive,
-            "description": description.lines().next().unwrap_or(""),
+            "description": description.split_whitespace().collect::<Vec<_>>().join(" "),
         }));
     }
     let v = rhai::serde::to_dynamic(&rows).unwrap_or_default();

@@ -55,6 +55,9 @@ pub struct Global {
     /// Stop a script after this many operations (0 = no limit)
     #[arg(long, global = true, value_name = "N")]
     pub max_operations: Option<u64>,
+    /// Stop a script once hound holds this many MiB (0 = no limit; default 2048)
+    #[arg(long, global = true, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// No colours (also NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -159,6 +162,9 @@ pub fn builder(g: &Global, cancel: CancelToken, sink: Arc<ConsoleSink>) -> hound
         .sink(sink);
     if let Some(n) = g.max_operations {
         b = b.max_operations(n);
+    }
+    if let Some(m) = g.max_memory {
+        b = b.max_memory(usize::try_from(m.saturating_mul(1 << 20)).unwrap_or(usize::MAX));
     }
     b = b.case_dir(&case::choice(g).dir);
     for d in &g.lib {

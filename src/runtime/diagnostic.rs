@@ -195,6 +195,22 @@ fn leaf(err: &EvalAltResult, max_ops: u64) -> ScriptError {
             }
             ScriptError::new("runtime", format!("thrown: {v}"))
         }
+        EvalAltResult::ErrorTerminated(token, _)
+            if token
+                .to_string()
+                .starts_with(crate::runtime::memory::OVER_LIMIT) =>
+        {
+            let mut e = ScriptError::new(
+                "limit",
+                format!(
+                    "the script was stopped at the {} (a runaway array or string?)",
+                    token
+                ),
+            );
+            e.hint =
+                Some("raise the limit with --max-memory MIB (0 = none) if the work is real".into());
+            e
+        }
         EvalAltResult::ErrorTerminated(..) => {
             let mut e = ScriptError::new(ErrorKind::Cancelled.as_str(), "cancelled");
             e.hint = Some("the run was interrupted".into());

@@ -15,6 +15,7 @@ pub mod context;
 pub mod diagnostic;
 pub mod docs;
 pub mod header;
+pub mod memory;
 pub mod modules;
 pub mod params;
 pub mod report;
@@ -38,6 +39,9 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Bytes the process may hold before a script is stopped (the binary
+    /// counts them, see [`memory`]); 0 = no limit.
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -46,12 +50,14 @@ impl Default for Limits {
             max_operations: 50_000_000,
             max_call_levels: 64,
             max_expr_depth: 128,
-            max_string_size: 64 << 20,
-            // Rhai counts every element of every nested array and map in a
-            // value: 100k files of 16 fields is 1.6M map entries. These bound
-            // runaway scripts without refusing real hunts over big hosts.
-            max_array_size: 10_000_000,
-            max_map_size: 50_000_000,
+            // Off by default: Rhai enforces these by measuring a whole value,
+            // nested values included, after every mutation, which made
+            // `a.push(x)` in a loop quadratic. `max_memory` bounds runaway
+            // arrays and strings instead, at O(1) per operation.
+            max_string_size: 0,
+            max_array_size: 0,
+            max_map_size: 0,
+            max_memory: 2 << 30,
         }
     }
 }
@@ -140,6 +146,11 @@ impl RuntimeBuilder {
         self.limits.max_operations = n;
         self
     }
+    /// Stop a script once the process holds more than `bytes` (0 = no limit).
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.limits.max_memory = bytes;
+        self
+    }
     /// Destructive primitives describe what they would do and change nothing.
     pub fn dry_run(mut self, on: bool) -> Self {
         self.dry_run = on;
@@ -217,11 +228,19 @@ fn new_engine(l: &Limits, ctx: &Ctx, resolver: modules::Resolver) -> Engine {
     });
     engine.set_default_tag(Dynamic::from(ctx.clone()));
     let cancel = ctx.cancel.clone();
-    // Checked at every operation (one atomic load): a primitive that returns
-    // its partial result on Ctrl-C must not let the rest of the script run on.
+    let max_memory = l.max_memory;
+    // Checked at every operation (two atomic loads): a primitive that returns
+    // its partial result on Ctrl-C must not let the rest of the script run
+    // on, and a runaway `loop { a.push(..) }` stops at the memory limit.
     engine.on_progress(move |_| {
         if cancel.is_cancelled() {
             Some(Dynamic::from("cancelled"))
+        } else if max_memory > 0 && memory::allocated() > max_memory {
+            Some(Dynamic::from(format!(
+                "{}: {} MiB",
+                memory::OVER_LIMIT,
+                max_memory >> 20
+            )))
         } else {
             None
         }
@@ -307,6 +326,7 @@ impl Runtime {
             .compile(source)
             .map_err(|e| ScriptError::from_parse(&e, origin, source))?;
         ast.set_source(origin);
+        crate::output::remember_map_literals(source);
         Ok(ast)
     }
 

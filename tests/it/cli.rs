@@ -430,3 +430,97 @@ fn doc_shows_options_types_and_near_names() {
         }
     }
 }
+
+/// `emit(#{...})` keeps the order the script wrote its keys in.
+#[test]
+fn emitted_columns_keep_the_literal_order() {
+    let (_d, p) = script(
+        "o.rhai",
+        "for i in 0..2 { emit(#{ zeta: i, pid: 100 + i, alpha: \"a\" }); }\n",
+    );
+    let out = hound().args(["run", p.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().nth(1).unwrap_or_default();
+    let at = |k: &str| header.find(k).unwrap_or(usize::MAX);
+    assert!(at("zeta") < at("pid") && at("pid") < at("alpha"), "{text}");
+}
+
+/// `hound list` prints whole descriptions.
+#[test]
+fn list_does_not_cut_descriptions() {
+    hound()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "was this host compromised and used to attack, on what evidence.",
+        ))
+        .stdout(predicate::str::contains("…").not());
+}
+
+/// `proc::find("x")` is a name (or executable's name), not any command line
+/// that contains the letters.
+#[test]
+fn proc_find_matches_names_not_substrings() {
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    let mut sh = std::process::Command::new("sh")
+        .args(["-c", "sleep 299; echo zzqrare"])
+        .spawn()
+        .unwrap();
+    let (_d, p) = script(
+        "f.rhai",
+        &format!(
+            "let a = proc::find(\"sleep\").filter(|p| p.pid == {}).len();\n\
+             let b = proc::find(\"leep\").filter(|p| p.pid == {}).len();\n\
+             let c = proc::find(\"zzqrare\").len();\n\
+             `${{a}} ${{b}} ${{c}}`\n",
+            sleeper.id(),
+            sleeper.id()
+        ),
+    );
+    let out = hound().args(["run", p.to_str().unwrap()]).output();
+    let _ = sleeper.kill();
+    let _ = sh.kill();
+    let _ = sleeper.wait();
+    let _ = sh.wait();
+    let out = out.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 0 0");
+}
+
+/// Building an array with `push` is linear (Rhai's data-size checks, which
+/// re-measured the whole array at every push, are off), and a runaway array
+/// is stopped by the memory limit with a clear error.
+#[test]
+fn push_is_linear_and_a_runaway_array_is_stopped() {
+    let (_d, p) = script(
+        "p.rhai",
+        "let a = [];\nfor i in 0..20000 { a.push(#{ i: i, s: \"x\" }); }\na.len()\n",
+    );
+    hound()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("20000\n");
+    let (_d2, r) = script(
+        "r.rhai",
+        "let a = [];\nloop { a.push(#{ i: 1, s: \"some text\" }); }\n",
+    );
+    hound()
+        .args([
+            "run",
+            r.to_str().unwrap(),
+            "--max-memory",
+            "48",
+            "--max-operations",
+            "0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "stopped at the memory limit: 48 MiB",
+        ))
+        .stderr(predicate::str::contains("--max-memory"));
+}
