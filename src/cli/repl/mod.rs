@@ -212,6 +212,14 @@ impl Repl {
 }
 
 pub fn main(g: &Global) -> i32 {
+    let code = session(g);
+    // A session that recorded nothing leaves no case folder behind.
+    let choice = super::case::choice(g);
+    super::case::tidy(&choice.dir, choice.existed);
+    code
+}
+
+fn session(g: &Global) -> i32 {
     let cancel = CancelToken::new();
     let sink = super::sink(g);
     let mut b = super::builder(g, cancel.clone(), sink.clone());
