@@ -58,6 +58,9 @@ pub fn option_table(primitive: &str) -> Option<&'static [Opt]> {
         "fw::block" => super::fw::BLOCK_OPTS,
         "fw::unblock" => super::fw::BLOCK_OPTS,
         "fw::isolate" => super::fw::ISOLATE_OPTS,
+        "scan::hosts" => super::scan::HOSTS_OPTS,
+        "scan::ports" => super::scan::PORTS_OPTS,
+        "scan::services" => super::scan::SERVICES_OPTS,
         _ => return None,
     })
 }

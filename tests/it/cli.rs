@@ -406,6 +406,11 @@ fn doc_shows_options_types_and_near_names() {
         .stdout(predicate::str::contains("Options (the opts map)"))
         .stdout(predicate::str::contains("ttl        int|string  forever"));
     hound()
+        .args(["doc", "scan::ports"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("source_port  int"));
+    hound()
         .args(["doc", "fw::blok"])
         .assert()
         .code(2)

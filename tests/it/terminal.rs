@@ -144,7 +144,10 @@ fn colour_tables_line_up_on_a_terminal() {
         widths.len() > 4 && widths.iter().all(|w| *w == widths[0]),
         "{s}"
     );
-    assert!(s.contains("│ pid  ┆ name  ┆ cmdline "), "header cells padded: {s}");
+    assert!(
+        s.contains("│ pid  ┆ name  ┆ cmdline "),
+        "header cells padded: {s}"
+    );
 }
 
 /// A lab of its own, removed on drop.
