@@ -139,6 +139,17 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                         .collect();
                     let mut close =
                         hound::runtime::calls::nearest(n, names.iter().map(String::as_str));
+                    if close.is_empty() && !n.contains("::") {
+                        // `blok`: near a primitive's own name, in any family.
+                        let bare =
+                            hound::runtime::calls::nearest(n, all.iter().map(|d| d.name.as_str()));
+                        close = all
+                            .iter()
+                            .filter(|d| bare.contains(&d.name))
+                            .map(FnDoc::full_name)
+                            .take(5)
+                            .collect();
+                    }
                     if close.is_empty() {
                         close = names
                             .iter()
