@@ -5,6 +5,10 @@
 
 mod cli;
 
+/// Counts allocated bytes, so `--max-memory` stops a runaway script.
+#[global_allocator]
+static ALLOC: hound::runtime::memory::CountingAlloc = hound::runtime::memory::CountingAlloc;
+
 fn main() {
     // Like any Unix filter: `hound ... | head` ends quietly instead of panicking.
     // SAFETY: called first thing, before any thread exists.

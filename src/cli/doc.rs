@@ -21,7 +21,7 @@ pub fn list(g: &Global) -> i32 {
             "name": name,
             "version": version,
             "destructive": destructive,
-            "description": description.lines().next().unwrap_or(""),
+            "description": description.split_whitespace().collect::<Vec<_>>().join(" "),
         }));
     }
     let v = rhai::serde::to_dynamic(&rows).unwrap_or_default();
@@ -46,6 +46,19 @@ fn print_fn(g: &Global, d: &FnDoc) {
     }
     println!();
     println!("{}", d.doc);
+    if !d.options.is_empty() {
+        println!("\n{}", heading(g, "Options (the opts map):"));
+        let w = d.options.iter().map(|o| o.key.len()).max().unwrap_or(0);
+        let tw = d.options.iter().map(|o| o.ty.len()).max().unwrap_or(0);
+        let dw = d.options.iter().map(|o| o.default.len()).max().unwrap_or(0);
+        println!("  {:<w$}  {:<tw$}  {:<dw$}  what", "key", "type", "default");
+        for o in d.options {
+            println!(
+                "  {:<w$}  {:<tw$}  {:<dw$}  {}",
+                o.key, o.ty, o.default, o.description
+            );
+        }
+    }
 }
 
 pub fn main(g: &Global, name: Option<&str>) -> i32 {
@@ -82,9 +95,14 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                 let n = all.iter().filter(|d| d.namespace == *fam).count();
                 println!("  {fam:<6} {what} ({n} functions)");
             }
-            println!("\n{}", heading(g, "Global helpers:"));
+            // Signatures, not bare names: the argument order is the
+            // question (`re_match(text, pattern)`, not the other way).
+            println!("\n{}", heading(g, "Global helpers (hound doc NAME):"));
             for d in all.iter().filter(|d| d.namespace.is_empty()) {
-                println!("  {:<10} {}", d.name, d.summary());
+                for sig in &d.signatures {
+                    println!("  {sig}");
+                }
+                println!("      {}", d.summary());
             }
             println!(
                 "\n{}",
@@ -113,12 +131,33 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                 }
                 Err(_) => {
                     eprintln!("error[not_found]: nothing named {:?}", escape(n));
-                    let close: Vec<_> = all
+                    let names: Vec<String> = all
                         .iter()
                         .map(FnDoc::full_name)
-                        .filter(|f| f.contains(n) || n.contains(f.as_str()))
-                        .take(5)
+                        .chain(modules::stdlib_hunt_names())
+                        .chain(FAMILIES.iter().map(|(f, _)| f.to_string()))
                         .collect();
+                    let mut close =
+                        hound::runtime::calls::nearest(n, names.iter().map(String::as_str));
+                    if close.is_empty() && !n.contains("::") {
+                        // `blok`: near a primitive's own name, in any family.
+                        let bare =
+                            hound::runtime::calls::nearest(n, all.iter().map(|d| d.name.as_str()));
+                        close = all
+                            .iter()
+                            .filter(|d| bare.contains(&d.name))
+                            .map(FnDoc::full_name)
+                            .take(5)
+                            .collect();
+                    }
+                    if close.is_empty() {
+                        close = names
+                            .iter()
+                            .filter(|f| f.contains(n) || n.contains(f.as_str()))
+                            .take(5)
+                            .cloned()
+                            .collect();
+                    }
                     if !close.is_empty() {
                         eprintln!("  = hint: did you mean {}?", close.join(", "));
                     } else {
@@ -162,9 +201,9 @@ fn doc_hunt(g: &Global, s: &Script) {
                 (None, _) => "optional".to_string(),
             };
             println!(
-                "  {:<14} {:<7} {:<22} {}",
+                "  {:<14} {:<22} {:<22} {}",
                 e(&p.name),
-                format!("{:?}", p.ty).to_lowercase(),
+                p.type_text(),
                 def,
                 lines(&p.description)
             );

@@ -128,13 +128,17 @@ pub fn main(g: &Global, cmd: &LabCmd) -> i32 {
             host,
             command,
         } => match lab::command(name, host, command) {
-            Ok(mut c) => match c.status() {
-                Ok(s) => s.code().unwrap_or(EXIT_ERROR),
-                Err(e) => fail(
+            // Become the command (nsenter, which execs it in turn) rather
+            // than wait for it: it then owns the terminal as we did, Ctrl-C
+            // reaches it alone, and its exit status is ours. A waiting parent
+            // would die of the same SIGINT and orphan an interactive child.
+            Ok(mut c) => {
+                let e = std::os::unix::process::CommandExt::exec(&mut c);
+                fail(
                     g,
                     hound::Error::io(format!("running {}", escape(&command[0])), e),
-                ),
-            },
+                )
+            }
             Err(e) => fail(g, e),
         },
         LabCmd::Serve { role } => match lab::services::serve(role) {

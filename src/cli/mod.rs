@@ -64,6 +64,9 @@ pub struct Global {
     /// Stop a script after this many operations (0 = no limit)
     #[arg(long, global = true, value_name = "N")]
     pub max_operations: Option<u64>,
+    /// Stop a script once hound holds this many MiB (0 = no limit; default 2048)
+    #[arg(long, global = true, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// No colours (also NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -98,12 +101,13 @@ pub enum Cmd {
     },
     /// Carry out a case's saved plan (plan.json), identities re-checked
     Apply(apply::ApplyArgs),
-    /// Case folders: verify a journal
+    /// One case per incident: new, list, current, close, verify
     #[command(subcommand)]
     Case(case::CaseCmd),
     /// Write (and print) the incident report of a case folder
     Report {
-        dir: PathBuf,
+        /// The case folder (default: the open case, `hound case new`)
+        dir: Option<PathBuf>,
         /// md, json or html
         #[arg(long, default_value = "md")]
         format: String,
@@ -147,7 +151,7 @@ pub fn main() -> i32 {
         Some(Cmd::Apply(args)) => apply::main(&cli.global, &args),
         Some(Cmd::Fleet(cmd)) => fleet::main(&cli.global, &cmd),
         Some(Cmd::Case(cmd)) => case::main(&cli.global, &cmd),
-        Some(Cmd::Report { dir, format }) => case::report(&cli.global, &dir, &format),
+        Some(Cmd::Report { dir, format }) => case::report(&cli.global, dir.as_deref(), &format),
         Some(Cmd::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "hound", &mut std::io::stdout());
             EXIT_OK
@@ -205,9 +209,10 @@ pub fn builder(g: &Global, cancel: CancelToken, sink: Arc<ConsoleSink>) -> hound
     if let Some(n) = g.max_operations {
         b = b.max_operations(n);
     }
-    if let Some(c) = &g.case {
-        b = b.case_dir(c);
+    if let Some(m) = g.max_memory {
+        b = b.max_memory(usize::try_from(m.saturating_mul(1 << 20)).unwrap_or(usize::MAX));
     }
+    b = b.case_dir(&case::choice(g).dir);
     for d in &g.lib {
         b = b.lib_dir(d);
     }
@@ -236,8 +241,58 @@ pub fn install_ctrlc(token: &CancelToken) {
     let t = token.clone();
     let _ = ctrlc::set_handler(move || {
         if t.is_cancelled() {
+            NoEchoCtl::restore_saved();
             std::process::exit(EXIT_CANCELLED);
         }
         t.cancel();
     });
+}
+
+static SAVED_TERMIOS: std::sync::Mutex<Option<nix::sys::termios::Termios>> =
+    std::sync::Mutex::new(None);
+
+/// While a run may draw a progress bar, the terminal does not echo `^C`.
+/// indicatif leaves the cursor at the right edge of a full-width bar line;
+/// the echo then wraps to a new line, the bar's clear on cancel clears that
+/// one, and a stale bar stays above the results. Restored on drop.
+pub struct NoEchoCtl(Option<nix::sys::termios::Termios>);
+
+impl NoEchoCtl {
+    pub fn new() -> Self {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let Ok(saved) = tcgetattr(std::io::stdin()) else {
+            return NoEchoCtl(None);
+        };
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHOCTL);
+        if tcsetattr(std::io::stdin(), SetArg::TCSANOW, &quiet).is_err() {
+            return NoEchoCtl(None);
+        }
+        if let Ok(mut s) = SAVED_TERMIOS.lock() {
+            *s = Some(saved.clone());
+        }
+        NoEchoCtl(Some(saved))
+    }
+
+    fn restore_saved() {
+        if let Ok(Some(t)) = SAVED_TERMIOS.lock().as_deref() {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
+impl Drop for NoEchoCtl {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
 }

@@ -6,4 +6,7 @@ mod render;
 // Kept at the old path: text escaping lives in the dependency-free `crate::text`.
 pub use crate::text::{escape, json_safe, lossless, markdown_cell, JsonSafe};
 pub use envelope::{Envelope, JsonFormat, RecordType};
-pub use render::{finding_line, print_value, render, render_table, to_json, ConsoleSink, Style};
+pub use render::{
+    finding_line, print_value, remember_map_literals, render, render_table, to_json, ConsoleSink,
+    Style,
+};

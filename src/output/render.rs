@@ -61,6 +61,7 @@ const FIRST: &[&str] = &[
     "hunt",
     "title",
     "name",
+    "host",
     "version",
     "pid",
     "ppid",
@@ -71,8 +72,10 @@ const FIRST: &[&str] = &[
     "state",
     "ip",
     "mac",
+    "addresses",
     "vendor",
     "port",
+    "listening",
     "service",
     "product",
     "local",
@@ -88,6 +91,7 @@ const FIRST: &[&str] = &[
 ];
 /// Long free text goes last, where truncation hurts least.
 const LAST: &[&str] = &[
+    "namespace",
     "description",
     "evidence",
     "cmdline",
@@ -96,6 +100,110 @@ const LAST: &[&str] = &[
     "flags",
     "details",
 ];
+
+/// Key orders of the `#{...}` literals in the scripts compiled so far.
+/// Rhai maps are sorted by key, so the order a script wrote its columns in
+/// survives only in the source: a table whose columns are exactly a
+/// literal's keys shows them in the literal's order.
+static LITERAL_ORDERS: std::sync::Mutex<Vec<Vec<String>>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers the key order of every `#{...}` literal in a script's source
+/// (the runtime calls it for each script and bundled module it compiles).
+/// Read from the text, not the AST: the optimiser folds constant maps into
+/// (sorted) values.
+pub fn remember_map_literals(source: &str) {
+    let found = literal_key_orders(source);
+    if let Ok(mut orders) = LITERAL_ORDERS.lock() {
+        for f in found {
+            if !orders.contains(&f) {
+                orders.push(f);
+            }
+        }
+    }
+}
+
+fn literal_key_orders(src: &str) -> Vec<Vec<String>> {
+    let b: Vec<char> = src.chars().collect();
+    (0..b.len().saturating_sub(1))
+        .filter(|&i| b[i] == '#' && b[i + 1] == '{')
+        .filter_map(|i| keys_at(&b, i + 2))
+        .filter(|k| k.len() > 1)
+        .collect()
+}
+
+/// Index just past the string starting at `i` (`"`, `'` or backquote).
+fn skip_string(b: &[char], i: usize) -> usize {
+    let q = b[i];
+    let mut j = i + 1;
+    while j < b.len() && b[j] != q {
+        j += if b[j] == '\\' { 2 } else { 1 };
+    }
+    j + 1
+}
+
+/// The keys of the map literal whose body starts at `start`, in order.
+fn keys_at(b: &[char], start: usize) -> Option<Vec<String>> {
+    let (mut keys, mut depth, mut i, mut expect_key) = (Vec::new(), 0usize, start, true);
+    while i < b.len() {
+        let c = b[i];
+        if c == '/' && b.get(i + 1) == Some(&'/') {
+            while i < b.len() && b[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if depth == 0 && expect_key && (c.is_alphabetic() || c == '_' || c == '"') {
+            let (name, end) = if c == '"' {
+                let end = skip_string(b, i);
+                (
+                    b[i + 1..end.saturating_sub(1).max(i + 1)].iter().collect(),
+                    end,
+                )
+            } else {
+                let mut j = i;
+                while j < b.len() && (b[j].is_alphanumeric() || b[j] == '_') {
+                    j += 1;
+                }
+                (b[i..j].iter().collect::<String>(), j)
+            };
+            let mut j = end;
+            while j < b.len() && b[j].is_whitespace() {
+                j += 1;
+            }
+            if b.get(j) == Some(&':') && b.get(j + 1) != Some(&':') {
+                keys.push(name);
+            }
+            expect_key = false;
+            i = end;
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => {
+                i = skip_string(b, i);
+                expect_key = false;
+                continue;
+            }
+            '{' | '(' | '[' => depth += 1,
+            '}' if depth == 0 => return Some(keys),
+            '}' | ')' | ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => expect_key = true,
+            c if c.is_whitespace() => {}
+            _ if depth == 0 => expect_key = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The order of a remembered literal with exactly these keys.
+fn literal_order(cols: &[String]) -> Option<Vec<String>> {
+    let orders = LITERAL_ORDERS.lock().ok()?;
+    orders
+        .iter()
+        .find(|o| o.len() == cols.len() && cols.iter().all(|c| o.contains(c)))
+        .cloned()
+}
 
 fn column_rank(c: &str) -> (usize, usize) {
     if let Some(i) = FIRST.iter().position(|f| *f == c) {
@@ -119,17 +227,27 @@ pub fn render_table(rows: &[Value], style: Style) -> String {
             }
         }
     }
-    // Stable: columns of equal rank keep their (alphabetical) order.
-    cols.sort_by_key(|c| column_rank(c));
+    match literal_order(&cols) {
+        Some(o) => cols = o,
+        // Stable: columns of equal rank keep their (alphabetical) order.
+        None => cols.sort_by_key(|c| column_rank(c)),
+    }
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
+    // Colour goes through comfy-table's own styling, applied after it has
+    // measured and wrapped the text: escape codes inside a cell's content
+    // would count as width and could be cut in half by wrapping.
+    if style.color {
+        t.enforce_styling();
+    }
     t.set_header(cols.iter().map(|c| {
-        let c = escape(c).into_owned();
+        let cell = Cell::new(escape(c).into_owned());
         if style.color {
-            Cell::new(c.bold().cyan().to_string())
+            cell.fg(comfy_table::Color::Cyan)
+                .add_attribute(comfy_table::Attribute::Bold)
         } else {
-            Cell::new(c)
+            cell
         }
     }));
     let shown = if style.max_rows > 0 {
@@ -138,10 +256,16 @@ pub fn render_table(rows: &[Value], style: Style) -> String {
         rows.len()
     };
     for r in &rows[..shown] {
-        t.add_row(
-            cols.iter()
-                .map(|c| cell_text(r.get(c).unwrap_or(&Value::Null), 120)),
-        );
+        // Long values are cut, except prose meant to be read whole (the
+        // table wraps it to the terminal instead).
+        t.add_row(cols.iter().map(|c| {
+            let max = if matches!(c.as_str(), "description" | "title") {
+                0
+            } else {
+                120
+            };
+            cell_text(r.get(c).unwrap_or(&Value::Null), max)
+        }));
     }
     let mut out = t.to_string();
     if shown < rows.len() {
@@ -159,7 +283,9 @@ pub fn render_table(rows: &[Value], style: Style) -> String {
 fn render_map(m: &serde_json::Map<String, Value>, style: Style) -> String {
     let w = m.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    for (k, v) in m {
+    let keys: Vec<String> = m.keys().cloned().collect();
+    let keys = literal_order(&keys).unwrap_or(keys);
+    for (k, v) in keys.iter().filter_map(|k| m.get_key_value(k)) {
         let key = format!("{:w$}", escape(k));
         let key = if style.color {
             key.cyan().to_string()
@@ -402,5 +528,104 @@ mod tests {
         assert!(s.contains("nc\\x1b[2J"));
         assert!(s.contains("extra"));
         assert!(s.contains("(2 rows)"));
+    }
+
+    /// Removes CSI sequences (`ESC [ ... letter`), as a terminal would.
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == '\x1b' && it.peek() == Some(&'[') {
+                for d in it.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lab_status_puts_useful_columns_first() {
+        let rows = vec![
+            json!({"addresses": ["10.0.0.196/24"], "bot_pids": [], "host": "victim",
+            "listening": [80], "namespace": "hlab-victim", "up": true}),
+        ];
+        let style = Style {
+            json: false,
+            color: false,
+            max_rows: 0,
+        };
+        let s = render_table(&rows, style);
+        let header: Vec<&str> = s
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(['│', '┆'])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "host",
+                "addresses",
+                "listening",
+                "bot_pids",
+                "up",
+                "namespace"
+            ]
+        );
+    }
+
+    #[test]
+    fn map_literals_keep_their_key_order() {
+        let src = "let m = #{ pid: p.pid, \"exe\": x, nested: #{ b: 1, a: [1, 2] }, // c: 3\n port: f(a, b) };";
+        assert_eq!(
+            literal_key_orders(src),
+            vec![vec!["pid", "exe", "nested", "port"], vec!["b", "a"],]
+        );
+        remember_map_literals("emit(#{ zeta: 1, alpha: 2, mid: 3 })");
+        let rows = vec![json!({"alpha": 2, "mid": 3, "zeta": 1})];
+        let s = render_table(
+            &rows,
+            Style {
+                json: false,
+                color: false,
+                max_rows: 0,
+            },
+        );
+        let header = s.lines().nth(1).unwrap();
+        assert!(header.find("zeta") < header.find("alpha"), "{s}");
+        assert!(header.find("alpha") < header.find("mid"), "{s}");
+    }
+
+    #[test]
+    fn coloured_tables_pad_what_is_displayed() {
+        let rows = vec![
+            json!({"pid": 1, "name": "a", "cmdline": "x ".repeat(200)}),
+            json!({"pid": 22222, "name": "bb", "cmdline": "y"}),
+        ];
+        let style = Style {
+            json: false,
+            color: true,
+            max_rows: 0,
+        };
+        let s = render_table(&rows, style);
+        assert!(s.contains('\x1b'), "colour is on: {s:?}");
+        let plain = strip_ansi(&s);
+        assert!(!plain.contains("0m") && !plain.contains("39m"), "{plain}");
+        let widths: Vec<usize> = plain
+            .lines()
+            .filter(|l| l.starts_with(['│', '┌', '├', '└', '╞']))
+            .map(|l| l.chars().count())
+            .collect();
+        assert!(
+            widths.len() > 3 && widths.iter().all(|w| *w == widths[0]),
+            "{plain}"
+        );
     }
 }

@@ -40,6 +40,31 @@ pub fn string_list(primitive: &str, arg: &str, v: &Dynamic) -> RhaiResult<Vec<St
     ))
 }
 
+/// One key of a primitive's options map, as `hound doc` shows it. The
+/// binding checks maps against the same table ([`Opts::spec`]), so the
+/// documented keys are exactly the accepted ones.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Opt {
+    pub key: &'static str,
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+/// The option tables of the primitives that have one, for `hound doc`.
+pub fn option_table(primitive: &str) -> Option<&'static [Opt]> {
+    Some(match primitive {
+        "fw::block" => super::fw::BLOCK_OPTS,
+        "fw::unblock" => super::fw::BLOCK_OPTS,
+        "fw::isolate" => super::fw::ISOLATE_OPTS,
+        "scan::hosts" => super::scan::HOSTS_OPTS,
+        "scan::ports" => super::scan::PORTS_OPTS,
+        "scan::services" => super::scan::SERVICES_OPTS,
+        _ => return None,
+    })
+}
+
 /// An options map checked against the keys the primitive knows, so a typo
 /// (`directon`) is an error rather than a silently ignored option.
 pub struct Opts<'a> {
@@ -57,6 +82,12 @@ impl<'a> Opts<'a> {
             ));
         }
         Ok(Opts { primitive, map })
+    }
+
+    /// [`Opts::new`] with the keys of a documented option table.
+    pub fn spec(primitive: &'a str, map: Map, spec: &[Opt]) -> RhaiResult<Self> {
+        let keys: Vec<&str> = spec.iter().map(|o| o.key).collect();
+        Self::new(primitive, map, &keys)
     }
 
     pub fn empty(primitive: &'a str) -> Self {

@@ -136,7 +136,9 @@ pub mod core_fns {
         crate::output::escape(text).into_owned()
     }
 
-    /// Whether an endpoint matches any indicator. Indicators are strings:
+    /// `ioc_match(ip, port, indicators)`: whether an endpoint matches any indicator.
+    ///
+    /// Indicators are strings:
     /// `"10.0.0.196"`, `"10.0.0.0/24"`, `"10.0.0.196:80"`, `"[2001:db8::1]:443"`,
     /// `":80"` (any address on port 80). A malformed indicator is an error
     /// naming it. Use port 0 when the port is unknown.
@@ -174,8 +176,10 @@ pub mod core_fns {
             .collect())
     }
 
-    /// Whether `text` matches the regular expression (Rust `regex` syntax;
-    /// `(?i)` for case-insensitive). A bad pattern is an error naming it.
+    /// `re_match(text, pattern)`: whether `text` matches the regex `pattern`.
+    ///
+    /// The text comes first, the pattern second (Rust `regex` syntax; `(?i)`
+    /// for case-insensitive). A bad pattern is an error naming it.
     ///
     /// ```rhai
     /// re_match("GET /../../etc/passwd", "(?i)\\.\\./|/etc/passwd")
@@ -185,7 +189,7 @@ pub mod core_fns {
         crate::primitives::regex_cache::with("re_match", pattern, |re| re.is_match(text))
     }
 
-    /// The first match of the pattern in `text`, or `()` when there is none.
+    /// `re_find(text, pattern)`: the first match of `pattern` in `text`, or `()`.
     ///
     /// ```rhai
     /// re_find("nc -zv 10.0.0.196 80", "\\d+\\.\\d+\\.\\d+\\.\\d+") == "10.0.0.196"
@@ -199,8 +203,10 @@ pub mod core_fns {
         })
     }
 
-    /// The capture groups of the first match (index 0 is the whole match),
-    /// `()` for a group that did not take part; an empty array when nothing matches.
+    /// `re_captures(text, pattern)`: the groups of the first match.
+    ///
+    /// Index 0 is the whole match, `()` a group that did not take part; an
+    /// empty array when nothing matches.
     ///
     /// ```rhai
     /// let c = re_captures("user=root uid=0", "user=(\\w+) uid=(\\d+)");
@@ -286,7 +292,7 @@ pub mod core_fns {
         }
     }
 
-    /// Replaces every match of `pattern` in `text` (`$1` names a group).
+    /// `re_replace(text, pattern, with)`: every match replaced (`$1` names a group).
     ///
     /// ```rhai
     /// re_replace("nc -zv 10.0.0.196 80", "\\d+\\.\\d+\\.\\d+\\.\\d+", "ADDR") == "nc -zv ADDR 80"

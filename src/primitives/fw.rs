@@ -8,10 +8,70 @@ use rhai::plugin::*;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-const KEYS: &[&str] = &["direction", "proto", "port", "comment", "ttl", "force"];
+/// The options of `fw::block` and `fw::unblock` (`hound doc` shows them).
+pub const BLOCK_OPTS: &[args::Opt] = &[
+    args::Opt {
+        key: "direction",
+        ty: "string",
+        default: "\"out\"",
+        description: "\"out\", \"in\" or \"both\"",
+    },
+    args::Opt {
+        key: "proto",
+        ty: "string",
+        default: "any",
+        description: "\"tcp\" or \"udp\"; needs `port`",
+    },
+    args::Opt {
+        key: "port",
+        ty: "int",
+        default: "any",
+        description: "1-65535, with `proto`",
+    },
+    args::Opt {
+        key: "comment",
+        ty: "string",
+        default: "none",
+        description: "kept with the block (first 120 characters)",
+    },
+    args::Opt {
+        key: "ttl",
+        ty: "int|string",
+        default: "forever",
+        description: "expiry: seconds or \"2h\", \"30m\"",
+    },
+    args::Opt {
+        key: "force",
+        ty: "bool",
+        default: "false",
+        description: "block even what would cut this host off (its own addresses inbound, /0, the SSH client)",
+    },
+];
+
+/// The options of `fw::isolate`.
+pub const ISOLATE_OPTS: &[args::Opt] = &[
+    args::Opt {
+        key: "allow",
+        ty: "array",
+        default: "[]",
+        description: "management addresses/CIDRs that keep access",
+    },
+    args::Opt {
+        key: "ports",
+        ty: "array",
+        default: "all",
+        description: "inbound ports the allowed addresses may reach",
+    },
+    args::Opt {
+        key: "force",
+        ty: "bool",
+        default: "false",
+        description: "isolate even when your own SSH session is not allowed",
+    },
+];
 
 fn request(p: &str, target: &Dynamic, opts: Map) -> RhaiResult<Request> {
-    let o = Opts::new(p, opts, KEYS)?;
+    let o = Opts::spec(p, opts, BLOCK_OPTS)?;
     Ok(Request {
         targets: args::string_list(p, "target", target)?,
         direction: o.str("direction")?,
@@ -100,7 +160,7 @@ fn unblock_impl(nc: &NativeCallContext, target: Dynamic, opts: Map) -> RhaiResul
 
 fn isolate_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
     const P: &str = "fw::isolate";
-    let o = Opts::new(P, opts, &["allow", "ports", "force"])?;
+    let o = Opts::spec(P, opts, ISOLATE_OPTS)?;
     let allow = o.strings("allow")?.unwrap_or_default();
     let ports: Vec<u16> = match o.raw("ports") {
         None => vec![],

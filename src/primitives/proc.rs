@@ -87,20 +87,33 @@ pub mod proc_fns {
         to_dyn(&host::env(pid).rhai("proc::env")?)
     }
 
-    /// Processes whose name equals `pattern` or whose command line contains
-    /// it: `proc::find("nc")`, `proc::find("/tmp/")`.
+    /// Processes by name or by path: `proc::find("nc")` finds processes named
+    /// `nc` or whose executable (or `argv[0]`) is called `nc`, not every
+    /// command line that happens to contain the letters; a pattern with a `/`
+    /// (`proc::find("/tmp/")`) finds processes whose executable or any
+    /// argument starts with that path (`bash /tmp/bot.sh`).
     ///
     /// ```rhai
-    /// proc::find("/tmp/").all(|p| p.cmdline.some(|a| a.contains("/tmp/")) || p.name == "/tmp/")
+    /// type_of(proc::find("/tmp/")) == "array" && proc::find("hound").all(|p| p.pid > 0)
     /// ```
     #[rhai_fn(name = "find", return_raw)]
     pub fn find(nc: NativeCallContext, pattern: &str) -> RhaiResult<Dynamic> {
         const P: &str = "proc::find";
         let c = ctx(&nc, P)?;
         let all = host::list(&c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
+        let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
         let hits: Vec<_> = all
             .into_iter()
-            .filter(|p| p.name == pattern || p.cmdline.iter().any(|a| a.contains(pattern)))
+            .filter(|p| {
+                if pattern.contains('/') {
+                    p.exe.as_deref().is_some_and(|e| e.starts_with(pattern))
+                        || p.cmdline.iter().any(|a| a.starts_with(pattern))
+                } else {
+                    p.name == pattern
+                        || p.exe.as_deref().is_some_and(|e| base(e) == pattern)
+                        || p.cmdline.first().is_some_and(|a| base(a) == pattern)
+                }
+            })
             .collect();
         to_dyn(&hits)
     }

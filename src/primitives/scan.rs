@@ -22,7 +22,113 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const COMMON: &[&str] = &["method", "timeout", "retries", "rate", "max_targets"];
+const fn opt(
+    key: &'static str,
+    ty: &'static str,
+    default: &'static str,
+    description: &'static str,
+) -> args::Opt {
+    args::Opt {
+        key,
+        ty,
+        default,
+        description,
+    }
+}
+
+/// The options of `scan::hosts` (`hound doc` shows them; `Opts::spec`
+/// accepts exactly these keys).
+pub const HOSTS_OPTS: &[args::Opt] = &[
+    opt(
+        "method",
+        "string",
+        "\"auto\"",
+        "auto, arp, icmp, tcp, connect",
+    ),
+    opt("timeout", "int|string", "1s", "longest wait per probe"),
+    opt(
+        "retries",
+        "int",
+        "1",
+        "0-10 retransmissions of silent probes",
+    ),
+    opt("rate", "int", "0", "packets per second (0 = unlimited)"),
+    opt(
+        "max_targets",
+        "int",
+        "65536",
+        "refuse more addresses than this",
+    ),
+    opt(
+        "ports",
+        "string|int|array",
+        "443, 80, 22",
+        "TCP probe ports",
+    ),
+];
+
+/// The options of `scan::ports`.
+pub const PORTS_OPTS: &[args::Opt] = &[
+    opt("method", "string", "\"auto\"", "auto, syn, connect"),
+    opt(
+        "timeout",
+        "int|string",
+        "1s",
+        "upper bound of the adaptive timeout",
+    ),
+    opt(
+        "retries",
+        "int",
+        "1",
+        "0-10 retransmissions of silent probes",
+    ),
+    opt("rate", "int", "0", "packets per second (0 = unlimited)"),
+    opt(
+        "max_targets",
+        "int",
+        "65536",
+        "refuse more addresses than this",
+    ),
+    opt(
+        "concurrency",
+        "int",
+        "auto",
+        "probes or connections in flight",
+    ),
+    opt("source_port", "int", "random", "1-65535"),
+    opt(
+        "show",
+        "string",
+        "open if > 1024 ports",
+        "\"open\" or \"all\"",
+    ),
+    opt(
+        "version",
+        "bool",
+        "false",
+        "identify the services on open ports",
+    ),
+];
+
+/// The options of `scan::services`.
+pub const SERVICES_OPTS: &[args::Opt] = &[
+    opt("method", "string", "\"auto\"", "auto, syn, connect"),
+    opt("timeout", "int|string", "3s", "per connection"),
+    opt(
+        "retries",
+        "int",
+        "1",
+        "0-10 retransmissions of silent probes",
+    ),
+    opt("rate", "int", "0", "packets per second (0 = unlimited)"),
+    opt(
+        "max_targets",
+        "int",
+        "65536",
+        "refuse more addresses than this",
+    ),
+    opt("concurrency", "int", "256", "connections in flight"),
+];
 
 fn targets(p: &str, v: &Dynamic, o: &Opts) -> RhaiResult<Vec<IpAddr>> {
     let specs = args::string_list(p, "targets", v)?;
@@ -218,7 +324,7 @@ fn finish<T: serde::Serialize>(c: &Ctx, p: &str, v: &[T], partial: bool) -> Rhai
 fn hosts_impl(nc: &NativeCallContext, t: Dynamic, opts: rhai::Map) -> RhaiResult<Dynamic> {
     const P: &str = "scan::hosts";
     let c = ctx(nc, P)?;
-    let o = Opts::new(P, opts, &[COMMON, &["ports"]].concat())?;
+    let o = Opts::spec(P, opts, HOSTS_OPTS)?;
     let t = targets(P, &t, &o)?;
     let method = match o.str("method")?.as_deref() {
         None | Some("auto") => HostMethod::Auto,
@@ -327,11 +433,7 @@ fn ports_impl(
 ) -> RhaiResult<Dynamic> {
     const P: &str = "scan::ports";
     let c = ctx(nc, P)?;
-    let o = Opts::new(
-        P,
-        opts,
-        &[COMMON, &["concurrency", "source_port", "show", "version"]].concat(),
-    )?;
+    let o = Opts::spec(P, opts, PORTS_OPTS)?;
     let t = targets(P, &t, &o)?;
     let ports = ports_arg(P, &ports)?;
     let po = port_opts(P, &o, Duration::from_secs(1))?;
@@ -376,7 +478,7 @@ fn services_impl(
 ) -> RhaiResult<Dynamic> {
     const P: &str = "scan::services";
     let c = ctx(nc, P)?;
-    let o = Opts::new(P, opts, &[COMMON, &["concurrency"]].concat())?;
+    let o = Opts::spec(P, opts, SERVICES_OPTS)?;
     let t = targets(P, &t, &o)?;
     let ports = ports_arg(P, &ports)?;
     let po = port_opts(P, &o, Duration::from_secs(1))?;

@@ -38,6 +38,11 @@ impl ScriptError {
         self.kind == ErrorKind::Cancelled.as_str()
     }
 
+    /// Points the error at `pos` in `source` (line and caret when shown).
+    pub fn at_pos(self, file: Option<&str>, source: Option<&str>, pos: Position) -> Self {
+        self.at(file, source, pos)
+    }
+
     fn at(mut self, file: Option<&str>, source: Option<&str>, pos: Position) -> Self {
         self.file = file.map(str::to_string);
         if let (Some(line), col) = (pos.line(), pos.position()) {
@@ -90,13 +95,31 @@ impl ScriptError {
     /// Walks Rhai's wrapping (function calls, modules) down to the error that
     /// happened, keeping track of which file it happened in.
     pub fn from_eval(err: &EvalAltResult, file: &str, source: &str, max_ops: u64) -> Self {
+        Self::from_eval_in(err, file, source, max_ops, &|_| None)
+    }
+
+    /// [`ScriptError::from_eval`] for code whose functions were defined in
+    /// other sources (the REPL's earlier inputs): `defined_in(fn name)`
+    /// gives the (file, source) a function came from, so an error inside
+    /// it shows that file's line rather than a line of the current input.
+    pub fn from_eval_in(
+        err: &EvalAltResult,
+        file: &str,
+        source: &str,
+        max_ops: u64,
+        defined_in: &dyn Fn(&str) -> Option<(String, String)>,
+    ) -> Self {
         let mut cur = err;
+        let mut other: Option<(String, String)> = None;
         let mut cur_file: Option<String> = Some(file.to_string());
         let mut outer_pos = err.position();
         loop {
             match cur {
-                EvalAltResult::ErrorInFunctionCall(_, src, inner, pos) => {
-                    if !src.is_empty() {
+                EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
+                    if let Some((f, text)) = defined_in(name) {
+                        cur_file = Some(f.clone());
+                        other = Some((f, text));
+                    } else if !src.is_empty() {
                         cur_file = Some(src.clone());
                     }
                     if !pos.is_none() && inner.position().is_none() {
@@ -120,7 +143,10 @@ impl ScriptError {
         let e = leaf(cur, max_ops);
         let text = match cur_file.as_deref() {
             Some(f) if f == file => Some(source.to_string()),
-            Some(f) => read_source(f),
+            Some(f) => match &other {
+                Some((o, text)) if o == f => Some(text.clone()),
+                _ => read_source(f),
+            },
             None => None,
         };
         if pos.is_none() {
@@ -168,6 +194,22 @@ fn leaf(err: &EvalAltResult, max_ops: u64) -> ScriptError {
                 }
             }
             ScriptError::new("runtime", format!("thrown: {v}"))
+        }
+        EvalAltResult::ErrorTerminated(token, _)
+            if token
+                .to_string()
+                .starts_with(crate::runtime::memory::OVER_LIMIT) =>
+        {
+            let mut e = ScriptError::new(
+                "limit",
+                format!(
+                    "the script was stopped at the {} (a runaway array or string?)",
+                    token
+                ),
+            );
+            e.hint =
+                Some("raise the limit with --max-memory MIB (0 = none) if the work is real".into());
+            e
         }
         EvalAltResult::ErrorTerminated(..) => {
             let mut e = ScriptError::new(ErrorKind::Cancelled.as_str(), "cancelled");

@@ -14,6 +14,9 @@ pub struct FnDoc {
     pub signatures: Vec<String>,
     /// The doc comment, `///` stripped.
     pub doc: String,
+    /// The keys its options map takes (empty when it takes none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub options: &'static [crate::primitives::args::Opt],
 }
 
 impl FnDoc {
@@ -78,17 +81,119 @@ fn strip_comment(lines: &[Value]) -> String {
         .join("\n")
 }
 
-/// Rhai derives signatures from Rust types; show script types instead.
-fn tidy_signature(sig: &str) -> String {
+/// What a `Dynamic` parameter takes, by its name (Rhai only knows "any").
+const PARAM_TYPES: &[(&str, &str)] = &[
+    ("target", "string|array"),
+    ("indicators", "string|array"),
+    ("duration", "int|string"),
+    ("timeout", "int|string"),
+    ("seconds", "int|string"),
+    ("value", "any"),
+    ("actual", "any"),
+    ("expected", "any"),
+    ("ports", "string|int|array"),
+    ("targets", "string|array"),
+];
+
+/// What a primitive returning `Dynamic` gives back. `returns_are_documented`
+/// fails when a new one is missing here.
+const RETURNS: &[(&str, &str)] = &[
+    ("re_find", "string|()"),
+    ("case::current", "map"),
+    ("case::evidence", "map"),
+    ("case::finding", "map"),
+    ("case::journal", "array"),
+    ("case::open", "map"),
+    ("case::report", "string"),
+    ("fs::find", "array"),
+    ("fs::glob", "array"),
+    ("fs::grep", "array"),
+    ("fs::head", "array"),
+    ("fs::quarantine", "map"),
+    ("fs::restore", "map"),
+    ("fs::stat", "map"),
+    ("fs::tail", "array"),
+    ("fs::temp_files", "array"),
+    ("fs::hash", "map"),
+    ("fs::read", "string"),
+    ("fw::block", "map"),
+    ("fw::blocks", "array"),
+    ("fw::diff", "map"),
+    ("fw::isolate", "map"),
+    ("fw::rollback", "map"),
+    ("fw::ruleset", "array"),
+    ("fw::snapshot", "map"),
+    ("fw::unblock", "map"),
+    ("fw::unisolate", "map"),
+    ("log::grep", "array"),
+    ("log::journal", "array"),
+    ("log::parse_access", "array"),
+    ("log::tail", "array"),
+    ("net::connections_to", "array"),
+    ("net::interfaces", "array"),
+    ("net::listening", "array"),
+    ("net::neighbors", "array"),
+    ("net::probe", "map"),
+    ("net::routes", "array"),
+    ("net::sockets", "array"),
+    ("net::watch", "map"),
+    ("net::verify_block", "map"),
+    ("proc::ancestors", "array"),
+    ("proc::children", "array"),
+    ("proc::env", "map"),
+    ("proc::files", "array"),
+    ("proc::find", "array"),
+    ("proc::get", "map"),
+    ("proc::kill", "map"),
+    ("proc::list", "array"),
+    ("proc::resume", "map"),
+    ("proc::suspend", "map"),
+    ("proc::tree", "array"),
+    ("scan::hosts", "array"),
+    ("scan::ports", "array"),
+    ("scan::services", "array"),
+    ("sys::authorized_keys", "array"),
+    ("sys::crontabs", "array"),
+    ("sys::info", "map"),
+    ("sys::kernel_modules", "array"),
+    ("sys::logins", "array"),
+    ("sys::services", "array"),
+    ("sys::sessions", "array"),
+    ("sys::users", "array"),
+];
+
+/// The type a `Dynamic` return stands for, when known.
+fn returns_of(full_name: &str) -> Option<&'static str> {
+    RETURNS
+        .iter()
+        .find(|(n, _)| *n == full_name)
+        .map(|(_, t)| *t)
+}
+
+/// `target: Dynamic` becomes `target: string|array`, by the parameter's name.
+fn typed_params(sig: &str) -> String {
     let mut s = sig.to_string();
+    for (name, ty) in PARAM_TYPES {
+        s = s.replace(&format!("{name}: Dynamic"), &format!("{name}: {ty}"));
+    }
+    s
+}
+
+/// Rhai derives signatures from Rust types; show script types instead.
+fn tidy_signature(sig: &str, full_name: &str) -> String {
+    let mut s = typed_params(sig);
     if let Some(i) = s.find(" -> RhaiResult<") {
         let inner = s[i + 15..].trim_end_matches('>').to_string();
         s = format!("{} -> {inner}", &s[..i]);
     }
+    if let (Some(base), Some(ret)) = (s.strip_suffix(" -> Dynamic"), returns_of(full_name)) {
+        s = format!("{base} -> {ret}");
+    }
     for (from, to) in [
         ("&str", "String"),
         ("ImmutableString", "String"),
-        ("Dynamic", "?"),
+        ("Dynamic", "any"),
+        ("rhai::Array", "array"),
         ("INT", "int"),
         ("i64", "int"),
         ("FLOAT", "float"),
@@ -120,7 +225,12 @@ pub fn primitives(engine: &Engine) -> Vec<FnDoc> {
         if ns.is_empty() && doc.is_empty() {
             return;
         }
-        let sig = tidy_signature(f["signature"].as_str().unwrap_or(name));
+        let full = if ns.is_empty() {
+            name.to_string()
+        } else {
+            format!("{ns}::{name}")
+        };
+        let sig = tidy_signature(f["signature"].as_str().unwrap_or(name), &full);
         if let Some(d) = out.iter_mut().find(|d| d.namespace == ns && d.name == name) {
             if !d.signatures.contains(&sig) {
                 d.signatures.push(sig);
@@ -134,6 +244,7 @@ pub fn primitives(engine: &Engine) -> Vec<FnDoc> {
                 name: name.into(),
                 signatures: vec![sig],
                 doc,
+                options: crate::primitives::args::option_table(&full).unwrap_or(&[]),
             });
         }
     };
@@ -170,10 +281,27 @@ mod tests {
             signatures: vec![],
             doc: "Stops a process: evidence first,\nthen TERM (3 s). Refuses pid 1.\n\nMore."
                 .into(),
+            options: Default::default(),
         };
         assert_eq!(
             d.summary(),
             "Stops a process: evidence first, then TERM (3 s)."
+        );
+    }
+
+    #[test]
+    fn returns_are_documented() {
+        let rt = crate::Runtime::builder().build().unwrap();
+        let vague: Vec<String> = primitives(rt.engine())
+            .iter()
+            .flat_map(|d| d.signatures.iter().map(move |s| (d.full_name(), s.clone())))
+            .filter(|(_, s)| s.contains("any") && !s.contains("value: any"))
+            .filter(|(n, _)| !n.starts_with("assert"))
+            .map(|(n, s)| format!("{n}: {s}"))
+            .collect();
+        assert!(
+            vague.is_empty(),
+            "add these to RETURNS or PARAM_TYPES: {vague:#?}"
         );
     }
 }

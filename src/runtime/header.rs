@@ -27,6 +27,9 @@ pub enum ParamType {
     Bool,
     /// Comma-separated on the command line, an array in the script.
     List,
+    /// A port spec as the scan primitives take it (`22,80`, `1-1024`,
+    /// `top:100`, `all`), checked on the command line, a string in the script.
+    Ports,
 }
 
 impl ParamType {
@@ -37,6 +40,7 @@ impl ParamType {
             "float" | "number" => ParamType::Float,
             "bool" | "boolean" => ParamType::Bool,
             "list" | "array" => ParamType::List,
+            "ports" => ParamType::Ports,
             _ => return None,
         })
     }
@@ -50,6 +54,44 @@ pub struct ParamSpec {
     pub default: Option<serde_json::Value>,
     pub required: bool,
     pub description: String,
+    /// The type of a list's items (string unless said).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ParamType>,
+    /// Bounds of a number, or of each number of a list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl ParamType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Bool => "bool",
+            ParamType::List => "list",
+            ParamType::Ports => "ports",
+        }
+    }
+}
+
+impl ParamSpec {
+    /// `int 1..=65535`, `list of int >= 0`: the type as `hound doc` shows it.
+    pub fn type_text(&self) -> String {
+        let mut t = self.ty.name().to_string();
+        if let (ParamType::List, Some(i)) = (self.ty, self.items) {
+            t = format!("list of {}", i.name());
+        }
+        let n = |x: f64| format!("{x}");
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => format!("{t} {}..={}", n(a), n(b)),
+            (Some(a), None) => format!("{t} >= {}", n(a)),
+            (None, Some(b)) => format!("{t} <= {}", n(b)),
+            (None, None) => t,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,6 +131,24 @@ const KNOWN_KEYS: [&str; 8] = [
 ];
 const KNOWN_REQUIRES: [&str; 3] = ["root", "net_raw", "net_admin"];
 
+/// Where a TOML syntax error in the header is: (line, column) in the
+/// script, both from 1, so it can be shown with the line and a caret.
+pub fn syntax_position(source: &str) -> Option<(usize, usize)> {
+    let lines = header_lines(source);
+    let text = lines.join("\n");
+    let err = toml::from_str::<toml::Table>(&text).err()?;
+    let at = err.span()?.start;
+    let before = &text[..at.min(text.len())];
+    let hline = before.matches('\n').count();
+    let col_in_header = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+    // Back to the script's own line: skipped `#!` lines, and the `//! `
+    // marker the header text lost.
+    let skipped = source.lines().take_while(|l| l.starts_with("#!")).count();
+    let src_line = source.lines().nth(skipped + hline)?;
+    let marker = src_line.len() - lines.get(hline)?.len();
+    Some((skipped + hline + 1, marker + col_in_header + 1))
+}
+
 /// Parses the header; `Ok(None)` when the script has none.
 pub fn parse(source: &str, file: &str) -> Result<Option<Header>> {
     let lines = header_lines(source);
@@ -97,7 +157,9 @@ pub fn parse(source: &str, file: &str) -> Result<Option<Header>> {
     }
     let text = lines.join("\n");
     let bad = |m: String| Error::invalid(format!("{file}: header: {m}"));
-    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    // Only toml's message: the position is shown the way every other
+    // script error shows it (see `syntax_position`).
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
     if let Some(k) = table.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
         return Err(bad(format!(
             "unknown key `{k}` (known: {})",
@@ -159,11 +221,49 @@ pub fn parse(source: &str, file: &str) -> Result<Option<Header>> {
     }))
 }
 
+const PARAM_KEYS: [&str; 7] = [
+    "type",
+    "default",
+    "required",
+    "description",
+    "items",
+    "min",
+    "max",
+];
+
 fn param_spec(name: &str, spec: &toml::Value) -> std::result::Result<ParamSpec, String> {
     let t = spec.as_table().ok_or("must be a table")?;
-    let ty_name = t.get("type").and_then(|v| v.as_str()).unwrap_or("string");
-    let ty = ParamType::parse(ty_name)
-        .ok_or_else(|| format!("unknown type `{ty_name}` (string, int, float, bool, list)"))?;
+    if let Some(k) = t.keys().find(|k| !PARAM_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown key `{k}` (known: {})",
+            PARAM_KEYS.join(", ")
+        ));
+    }
+    let ty_of = |key: &str, default: &str| {
+        let n = t.get(key).and_then(|v| v.as_str()).unwrap_or(default);
+        ParamType::parse(n)
+            .ok_or_else(|| format!("unknown {key} `{n}` (string, int, float, bool, list, ports)"))
+    };
+    let ty = ty_of("type", "string")?;
+    let items = match t.get("items") {
+        None => None,
+        Some(_) if ty != ParamType::List => return Err("`items` is for lists".into()),
+        Some(_) => Some(ty_of("items", "string")?),
+    };
+    let bound = |key: &str| -> std::result::Result<Option<f64>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) => Ok(Some(*i as f64)),
+            Some(toml::Value::Float(f)) => Ok(Some(*f)),
+            Some(_) => Err(format!("`{key}` must be a number")),
+        }
+    };
+    let (min, max) = (bound("min")?, bound("max")?);
+    let numeric = matches!(ty, ParamType::Int | ParamType::Float)
+        || matches!(items, Some(ParamType::Int | ParamType::Float));
+    if (min.is_some() || max.is_some()) && !numeric {
+        return Err("`min`/`max` bound numbers: an int or float, or a list of them".into());
+    }
     let default = match t.get("default") {
         Some(v) => Some(serde_json::to_value(v).map_err(|e| e.to_string())?),
         None => None,
@@ -178,6 +278,9 @@ fn param_spec(name: &str, spec: &toml::Value) -> std::result::Result<ParamSpec, 
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string(),
+        items,
+        min,
+        max,
     })
 }
 
@@ -194,6 +297,20 @@ mod tests {
         assert_eq!(h.params[0].name, "victim");
         assert!(h.params[0].required);
         assert_eq!(h.params[1].default, Some(serde_json::json!(80)));
+    }
+
+    #[test]
+    fn toml_errors_point_into_the_script() {
+        let src = "#!/usr/bin/env hound\n//! name = \"x\"\n//! version 1\nlet a = 1;\n";
+        let e = parse(src, "x.rhai").unwrap_err();
+        assert!(!e.message.contains('\n'), "{e}");
+        let (line, col) = syntax_position(src).unwrap();
+        assert_eq!(line, 3);
+        assert!(
+            src.lines().nth(2).unwrap()[col - 1..].starts_with('1') || col > 4,
+            "{col}"
+        );
+        assert!(syntax_position("//! name = \"ok\"\n").is_none());
     }
 
     #[test]

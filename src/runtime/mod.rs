@@ -12,6 +12,7 @@
 pub mod action;
 pub mod action_exec;
 pub mod anchor;
+pub mod calls;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
@@ -19,6 +20,7 @@ pub mod docs;
 pub mod graph;
 pub mod header;
 pub mod journal;
+pub mod memory;
 pub mod modules;
 pub mod params;
 pub mod plan;
@@ -44,6 +46,9 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Bytes the process may hold before a script is stopped (the binary
+    /// counts them, see [`memory`]); 0 = no limit.
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -52,12 +57,14 @@ impl Default for Limits {
             max_operations: 50_000_000,
             max_call_levels: 64,
             max_expr_depth: 128,
-            max_string_size: 64 << 20,
-            // Rhai counts every element of every nested array and map in a
-            // value: 100k files of 16 fields is 1.6M map entries. These bound
-            // runaway scripts without refusing real hunts over big hosts.
-            max_array_size: 10_000_000,
-            max_map_size: 50_000_000,
+            // Off by default: Rhai enforces these by measuring a whole value,
+            // nested values included, after every mutation, which made
+            // `a.push(x)` in a loop quadratic. `max_memory` bounds runaway
+            // arrays and strings instead, at O(1) per operation.
+            max_string_size: 0,
+            max_array_size: 0,
+            max_map_size: 0,
+            max_memory: 2 << 30,
         }
     }
 }
@@ -79,7 +86,17 @@ impl Script {
     ) -> Result<Self, ScriptError> {
         let origin = origin.into();
         let source = source.into();
-        let header = header::parse(&source, &origin).map_err(ScriptError::from)?;
+        let header = header::parse(&source, &origin).map_err(|e| {
+            let e = ScriptError::from(e);
+            match header::syntax_position(&source) {
+                Some((line, col)) => e.at_pos(
+                    Some(&origin),
+                    Some(&source),
+                    rhai::Position::new(line as u16, col as u16),
+                ),
+                None => e,
+            }
+        })?;
         Ok(Script {
             origin,
             dir: None,
@@ -149,6 +166,11 @@ impl RuntimeBuilder {
     }
     pub fn max_operations(mut self, n: u64) -> Self {
         self.limits.max_operations = n;
+        self
+    }
+    /// Stop a script once the process holds more than `bytes` (0 = no limit).
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.limits.max_memory = bytes;
         self
     }
     /// Destructive primitives describe what they would do and change nothing.
@@ -228,10 +250,19 @@ fn new_engine(l: &Limits, ctx: &Ctx, resolver: modules::Resolver) -> Engine {
     });
     engine.set_default_tag(Dynamic::from(ctx.clone()));
     let cancel = ctx.cancel.clone();
-    // Checked every 1024 operations: cheap, and a Ctrl-C lands within microseconds.
-    engine.on_progress(move |ops| {
-        if ops % 1024 == 0 && cancel.is_cancelled() {
+    let max_memory = l.max_memory;
+    // Checked at every operation (two atomic loads): a primitive that returns
+    // its partial result on Ctrl-C must not let the rest of the script run
+    // on, and a runaway `loop { a.push(..) }` stops at the memory limit.
+    engine.on_progress(move |_| {
+        if cancel.is_cancelled() {
             Some(Dynamic::from("cancelled"))
+        } else if max_memory > 0 && memory::allocated() > max_memory {
+            Some(Dynamic::from(format!(
+                "{}: {} MiB",
+                memory::OVER_LIMIT,
+                max_memory >> 20
+            )))
         } else {
             None
         }
@@ -304,12 +335,20 @@ impl Runtime {
         self.compile(&script.source, &script.origin)
     }
 
+    /// Calls in a compiled script to functions that exist nowhere (what
+    /// `hound check` adds to compiling), each with a "did you mean".
+    pub fn unknown_calls(&self, script: &Script, ast: &AST) -> Vec<ScriptError> {
+        let known = calls::Known::of(&self.engine);
+        calls::unknown_calls(&known, ast, &script.origin, &script.source)
+    }
+
     pub fn compile(&self, source: &str, origin: &str) -> Result<AST, ScriptError> {
         let mut ast = self
             .engine
             .compile(source)
             .map_err(|e| ScriptError::from_parse(&e, origin, source))?;
         ast.set_source(origin);
+        crate::output::remember_map_literals(source);
         Ok(ast)
     }
 
@@ -343,6 +382,18 @@ impl Runtime {
         ast: &AST,
         script: &Script,
     ) -> Result<Dynamic, ScriptError> {
+        self.eval_ast_in(scope, ast, script, &|_| None)
+    }
+
+    /// [`Runtime::eval_ast`] where functions may come from other sources;
+    /// see [`ScriptError::from_eval_in`].
+    pub fn eval_ast_in(
+        &self,
+        scope: &mut Scope,
+        ast: &AST,
+        script: &Script,
+        defined_in: &dyn Fn(&str) -> Option<(String, String)>,
+    ) -> Result<Dynamic, ScriptError> {
         if let Ok(mut d) = self.resolver.script_dir.write() {
             *d = script.dir.clone();
         }
@@ -350,11 +401,12 @@ impl Runtime {
         self.engine
             .eval_ast_with_scope::<Dynamic>(scope, ast)
             .map_err(|e| {
-                ScriptError::from_eval(
+                ScriptError::from_eval_in(
                     &e,
                     &script.origin,
                     &script.source,
                     self.limits.max_operations,
+                    defined_in,
                 )
             })
     }

@@ -92,6 +92,7 @@ impl ModuleResolver for Resolver {
                 .compile(src)
                 .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.into(), e.into(), pos)))?;
             ast.set_source(path);
+            crate::output::remember_map_literals(src);
             let m = Module::eval_ast_as_new(Scope::new(), &ast, engine)
                 .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.into(), e, pos)))?;
             return Ok(m.into());

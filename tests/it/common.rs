@@ -10,8 +10,15 @@ pub fn hound() -> Command {
     let mut c = Command::cargo_bin("hound").expect("hound binary");
     c.env("NO_COLOR", "1")
         .env_remove("HOUND_CASE")
+        .env("HOUND_CASES", test_case_base())
         .env_remove("HOUND_PATH");
     c
+}
+
+/// Cases of tests that name no folder go here, never into the machine's
+/// case base (whose open case, if any, must not collect test runs).
+pub fn test_case_base() -> PathBuf {
+    std::env::temp_dir().join(format!("hound-test-cases-{}", std::process::id()))
 }
 
 /// Path of the built binary, for commands run through `ip netns exec`.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod case;
+mod case_cli;
 mod cli;
 mod common;
 mod docs;
@@ -23,3 +24,4 @@ mod safety;
 mod scan;
 mod scenarios;
 mod stdlib;
+mod terminal;

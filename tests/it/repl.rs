@@ -14,7 +14,8 @@ fn repl() -> (PtySession, tempfile::TempDir) {
         .env("XDG_DATA_HOME", home.path())
         .env("NO_COLOR", "1")
         .env("TERM", "xterm")
-        .env_remove("HOUND_CASE");
+        .env_remove("HOUND_CASE")
+        .env("HOUND_CASES", crate::common::test_case_base());
     let mut p = rexpect::session::spawn_command(c, Some(20_000)).unwrap();
     p.exp_string("hound> ").unwrap();
     (p, home)
@@ -37,9 +38,11 @@ fn completion_multiline_variables_and_errors() {
     p.flush().unwrap();
     p.exp_string("proc::list").unwrap();
     assert!(line(&mut p, "().len() > 0").contains("true"));
-    // A multi-line function (the open brace continues the input), then a call.
-    p.send_line("fn twice(x) {").unwrap();
-    p.send_line("  x * 2").unwrap();
+    // A multi-line function (the open brace continues the input, with a
+    // continuation prompt), then a call.
+    line(&mut p, "fn twice(x) {");
+    p.exp_string("...> ").unwrap();
+    line(&mut p, "  x * 2");
     line(&mut p, "}");
     let out = line(&mut p, "twice(21)");
     assert!(out.contains("42"), "{out:?}");
@@ -51,7 +54,7 @@ fn completion_multiline_variables_and_errors() {
     // An error shows its position, and the session goes on.
     let err = line(&mut p, "fs::stat(\"/nonexistent/x\")");
     assert!(
-        err.contains("error[not_found]: fs::stat") && err.contains("<repl>:1:1"),
+        err.contains("error[not_found]: fs::stat") && err.contains("<input 7>:1:1"),
         "{err}"
     );
     assert!(line(&mut p, "seen").contains('7'));
@@ -83,7 +86,9 @@ fn ctrl_c_cancels_a_call_and_keeps_the_session() {
 fn commands_doc_dry_run_and_vars() {
     let (mut p, _home) = repl();
     assert!(line(&mut p, ":doc sleep").contains("sleep(duration"));
-    line(&mut p, ":dry-run on");
+    assert!(
+        line(&mut p, ":dry-run on").contains("dry-run on: destructive primitives only describe")
+    );
     assert!(line(&mut p, "dry_run()").contains("true"));
     line(&mut p, "let target = \"10.0.0.196\";");
     assert!(line(&mut p, ":vars").contains("target"));
@@ -92,4 +97,37 @@ fn commands_doc_dry_run_and_vars() {
     assert!(line(&mut p, ":help").contains("First five things"));
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
+}
+
+/// On a real terminal (tmux): Tab lists candidates with signatures, an error
+/// inside a function typed earlier shows that line, and Ctrl-C during a scan
+/// leaves no stale progress bar.
+#[test]
+fn listing_errors_and_progress_on_a_terminal() {
+    crate::require_cmd!("tmux");
+    let hound = crate::common::hound_path();
+    let t = crate::terminal::Tmux::start(&hound.display().to_string());
+    t.wait_for("hound> ");
+    t.keys(&["fw::b", "Tab", "Tab"]);
+    t.wait_for("block(target: string|array) -> map  Blocks an address");
+    t.wait_for("blocks() -> array");
+    t.keys(&["C-u"]);
+    t.line("fn h() {");
+    t.wait_for("  ...> ");
+    t.line("  let y = [1];");
+    t.line("  y[5] + 1");
+    t.line("}");
+    t.line("h()");
+    let s = t.wait_for("Array index 5 out of bounds");
+    assert!(s.contains("3 |   y[5] + 1"), "{s}");
+    t.line("scan::ports(\"127.0.0.0/28\", \"1-65535\", #{ method: \"connect\" })");
+    t.wait_for("scan::ports [");
+    t.keys(&["C-c"]);
+    let s = t.wait_for("cancelled");
+    assert!(!s.contains("scan::ports ["), "a stale progress bar: {s}");
+    t.line("40 + 2");
+    t.wait_for("42");
+    t.line(":quit");
+    let s = t.wait_for("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
 }

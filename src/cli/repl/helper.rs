@@ -8,7 +8,7 @@ use owo_colors::OwoColorize;
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -197,9 +197,19 @@ impl Completer for ReplHelper {
         let idx = self.index();
         let mut c: Vec<(String, String)> = Vec::new();
         if word.contains("::") {
-            for d in idx.iter().filter(|d| d.full_name().starts_with(word)) {
+            let found: Vec<&FnDoc> = idx
+                .iter()
+                .filter(|d| d.full_name().starts_with(word))
+                .collect();
+            let w = found
+                .iter()
+                .filter_map(|d| d.signatures.first())
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0);
+            for d in found {
                 let sig = d.signatures.first().cloned().unwrap_or_default();
-                c.push((format!("{}  {}", sig, d.summary()), d.full_name()));
+                c.push((format!("{sig:<w$}  {}", d.summary()), d.full_name()));
             }
         } else {
             for (fam, _) in hound::primitives::FAMILIES
@@ -315,39 +325,36 @@ impl Highlighter for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    /// An open brace, bracket, parenthesis or string continues the input
-    /// on the next line.
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        let input = ctx.input();
-        if input.starts_with(':') {
-            return Ok(ValidationResult::Valid(None));
-        }
-        let mut depth: i32 = 0;
-        let mut in_str = false;
-        let mut escaped = false;
-        for c in input.chars() {
-            if in_str {
-                match c {
-                    '\\' => escaped = !escaped,
-                    '"' if !escaped => in_str = false,
-                    _ => escaped = false,
-                }
-                continue;
-            }
-            match c {
-                '"' => in_str = true,
-                '{' | '[' | '(' => depth += 1,
-                '}' | ']' | ')' => depth -= 1,
-                _ => {}
-            }
-        }
-        Ok(if depth > 0 || in_str {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
+/// Lines are gathered by the REPL loop itself (see `incomplete`), so each
+/// continuation line gets its own `...>` prompt.
+impl Validator for ReplHelper {}
+
+/// Whether input still has an open brace, bracket, parenthesis or string:
+/// the REPL then reads another line, with the continuation prompt.
+pub fn incomplete(input: &str) -> bool {
+    if input.trim_start().starts_with(':') {
+        return false;
     }
+    let mut depth: i32 = 0;
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in input.chars() {
+        if in_str {
+            match c {
+                '\\' => escaped = !escaped,
+                '"' if !escaped => in_str = false,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 || in_str
 }
 
 impl Helper for ReplHelper {}

@@ -24,6 +24,10 @@ struct Repl {
     scope: Scope<'static>,
     ast: AST,
     cancel: CancelToken,
+    /// Where each function the session defined came from: (input label,
+    /// that input), so an error inside it shows the line that was typed.
+    fn_sources: std::collections::HashMap<String, (String, String)>,
+    inputs: usize,
 }
 
 const HELP: &str = "\
@@ -71,11 +75,22 @@ impl Repl {
     }
 
     fn eval(&mut self, source: &str) -> Result<Dynamic, ScriptError> {
-        let script = Script::from_source("<repl>", source.to_string())?;
-        let new = self.rt.compile(source, "<repl>")?;
+        self.inputs += 1;
+        let label = format!("<input {}>", self.inputs);
+        let script = Script::from_source(label.clone(), source.to_string())?;
+        let new = self.rt.compile(source, &label)?;
+        for f in new.iter_functions() {
+            self.fn_sources
+                .insert(f.name.to_string(), (label.clone(), source.to_string()));
+        }
         // Functions defined earlier stay callable; statements run once.
         self.ast = self.ast.merge(&new);
-        let r = self.rt.eval_ast(&mut self.scope, &self.ast, &script);
+        let sources = &self.fn_sources;
+        let r = self
+            .rt
+            .eval_ast_in(&mut self.scope, &self.ast, &script, &|name| {
+                sources.get(name).cloned()
+            });
         self.ast.clear_statements();
         r
     }
@@ -163,8 +178,14 @@ impl Repl {
                 self.show(g, r);
             }
             ":dry-run" => match rest {
-                "on" => self.rt.context().set_dry_run(true),
-                "off" => self.rt.context().set_dry_run(false),
+                "on" => {
+                    self.rt.context().set_dry_run(true);
+                    println!("dry-run on: destructive primitives only describe what they would do");
+                }
+                "off" => {
+                    self.rt.context().set_dry_run(false);
+                    println!("dry-run off: destructive primitives act again");
+                }
                 _ => println!(
                     "dry-run is {}",
                     if self.rt.context().dry_run() {
@@ -191,6 +212,14 @@ impl Repl {
 }
 
 pub fn main(g: &Global) -> i32 {
+    let code = session(g);
+    // A session that recorded nothing leaves no case folder behind.
+    let choice = super::case::choice(g);
+    super::case::tidy(&choice.dir, choice.existed);
+    code
+}
+
+fn session(g: &Global) -> i32 {
     let cancel = CancelToken::new();
     let sink = super::sink(g);
     let mut b = super::builder(g, cancel.clone(), sink.clone());
@@ -219,9 +248,13 @@ pub fn main(g: &Global) -> i32 {
         color,
     );
     let session = helper.session.clone();
+    // Taken after the echo of ^C is off, so calls run without it too.
+    let _echo = super::NoEchoCtl::new();
     let cooked = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+    // Tab lists the candidates (with their signatures) like a shell, rather
+    // than cycling through them inline.
     let config = Config::builder()
-        .auto_add_history(true)
+        .completion_type(rustyline::CompletionType::List)
         .max_history_size(10_000)
         .map(|b| b.build());
     let mut rl: Editor<ReplHelper, DefaultHistory> = match config.and_then(Editor::with_config) {
@@ -252,15 +285,33 @@ pub fn main(g: &Global) -> i32 {
         scope,
         ast: AST::empty(),
         cancel,
+        fn_sources: Default::default(),
+        inputs: 0,
     };
     eprintln!(
         "hound {}: :help to start, Tab completes, Ctrl-D leaves",
         env!("CARGO_PKG_VERSION")
     );
+    // Lines of one multi-line input, gathered until braces and strings close.
+    let mut pending = String::new();
     loop {
-        match rl.readline("hound> ") {
-            Ok(line) if line.trim().is_empty() => continue,
+        let prompt = if pending.is_empty() {
+            "hound> "
+        } else {
+            "  ...> "
+        };
+        match rl.readline(prompt) {
+            Ok(line) if pending.is_empty() && line.trim().is_empty() => continue,
             Ok(line) => {
+                if !pending.is_empty() {
+                    pending.push('\n');
+                }
+                pending.push_str(&line);
+                if helper::incomplete(&pending) {
+                    continue;
+                }
+                let line = std::mem::take(&mut pending);
+                let _ = rl.add_history_entry(line.as_str());
                 repl.cancel.reset();
                 repl.cook_terminal();
                 let keep = if line.trim_start().starts_with(':') {
@@ -279,6 +330,10 @@ pub fn main(g: &Global) -> i32 {
                 if !keep {
                     return EXIT_OK;
                 }
+            }
+            Err(ReadlineError::Interrupted) if !pending.is_empty() => {
+                pending.clear();
+                eprintln!("(input discarded)");
             }
             Err(ReadlineError::Interrupted) => eprintln!("(Ctrl-D or :quit to leave)"),
             Err(ReadlineError::Eof) => return EXIT_OK,

@@ -26,10 +26,12 @@ impl Progress {
         if !interactive {
             return Progress(None, 0);
         }
+        // Cleared also when dropped unfinished (an error, Ctrl-C).
         let pb = indicatif::ProgressBar::with_draw_target(
             Some(total),
             indicatif::ProgressDrawTarget::stderr_with_hz(10),
-        );
+        )
+        .with_finish(indicatif::ProgressFinish::AndClear);
         if let Ok(st) = indicatif::ProgressStyle::with_template(
             "{msg} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})",
         ) {
