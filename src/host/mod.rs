@@ -13,3 +13,4 @@ pub mod proc;
 pub mod remediate;
 pub mod scan;
 pub mod sys;
+pub mod yara;
