@@ -256,6 +256,8 @@ pub struct Match {
     pub target: &'static str,
     pub path: Option<String>,
     pub pid: Option<i64>,
+    /// The process's start time in clock ticks: with the pid, who it is.
+    pub start_time_ticks: Option<u64>,
     pub name: Option<String>,
     pub exe: Option<String>,
     /// The mapping holding the first matched string (processes).
@@ -305,7 +307,7 @@ fn convert(scanner: &Scanner, res: ScanResult<'_>, base: Match) -> Vec<Match> {
             for s in r.matches {
                 for h in s.matches.iter().take(HITS_CAP) {
                     m.strings.push(Hit {
-                        string: s.name.to_string(),
+                        string: format!("${}", s.name),
                         offset: (h.base + h.offset) as u64,
                         length: h.length as u64,
                         data: escape_bytes(&h.data[..h.data.len().min(DATA_CAP)]),
@@ -322,6 +324,7 @@ fn blank(target: &'static str) -> Match {
         target,
         path: None,
         pid: None,
+        start_time_ticks: None,
         name: None,
         exe: None,
         region: None,

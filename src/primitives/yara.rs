@@ -365,7 +365,7 @@ pub mod fs_yara_fns {
     /// Unreadable files, and files over a bound, are warnings.
     ///
     /// ```rhai
-    /// let m = fs::yara("/etc/hostname", "rule any_file { condition: filesize > 0 }");
+    /// let m = fs::yara("/etc/passwd", "rule any_file { condition: filesize > 0 }");
     /// m[0].rule == "any_file"
     /// ```
     ///

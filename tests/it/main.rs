@@ -14,3 +14,4 @@ mod procnet;
 mod repl;
 mod scan;
 mod stdlib;
+mod yara;

@@ -129,6 +129,7 @@ pub fn scan_process(
     scanner.set_scan_params(params(b.timeout).process_memory(true));
     let mut base = blank("process");
     base.pid = Some(pid);
+    base.start_time_ticks = Some(start_time);
     base.name = Some(name.clone());
     base.exe = exe;
     let (res, err) = match scanner.scan_fragmented(memory) {
