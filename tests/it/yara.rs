@@ -185,7 +185,11 @@ fn unreadable_files_and_bounds_are_warnings() {
     std::fs::write(tree.join("big.bin"), vec![b'A'; 4096]).unwrap();
     std::fs::write(tree.join("locked.txt"), "HOUND-YARA-FIXTURE-7b1e").unwrap();
     std::fs::write(tree.join("open.txt"), "HOUND-YARA-FIXTURE-7b1e").unwrap();
-    std::fs::set_permissions(tree.join("locked.txt"), std::fs::Permissions::from_mode(0)).unwrap();
+    std::fs::set_permissions(
+        tree.join("locked.txt"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     let script = d.path().join("t.rhai");
     std::fs::write(
         &script,
