@@ -48,6 +48,7 @@ def make_tree(root, tasks_make_tree, n):
 def yara_hunt(ctx, tasks):
     root = ctx.cleanup.tempdir("ytree")
     ctx.replace[root] = "$YTREE"
+    ctx.replace[RULES] = "scripts/bench.d/yara_rules.yar"
     log(f"  [yara] creating {ctx.files:,} files with content in {root}")
     expected = make_tree(root, tasks.make_tree, ctx.files)
 
