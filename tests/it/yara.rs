@@ -383,3 +383,48 @@ fn a_marker_only_in_memory_is_found_and_kept_as_evidence() {
     assert!(r["perms"].as_str().unwrap().starts_with("rw"), "{r}");
     assert_eq!(m["strings"][0]["data"], MARKER);
 }
+
+#[test]
+fn the_hunt_reports_file_matches_with_severity_and_attack_ids() {
+    let case = tempfile::tempdir().unwrap();
+    let out = hound()
+        .args(["--json", "--case"])
+        .arg(case.path())
+        .args(["run", "yara", "-p"])
+        .arg(format!("rules={}", fixtures().join("rules").display()))
+        .arg("-p")
+        .arg(format!(
+            "paths={},/nonexistent-hound-yara",
+            fixtures().join("tree").display()
+        ))
+        .args(["-p", "processes="])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/nonexistent-hound-yara: nothing there, skipped"),
+        "{err}"
+    );
+    let rows = json_lines(&out.stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["severity"], "critical");
+    assert_eq!(rows[0]["target"], "file");
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    let entries: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = entries
+        .iter()
+        .find(|e| e["primitive"] == "case::finding")
+        .unwrap();
+    assert_eq!(f["args"]["mitre"], "T1505.003");
+    let shell = fixtures().join("tree/www/shell.php");
+    assert_eq!(f["args"]["details"]["sha256"], sha256(&shell));
+    let rec = &entries
+        .iter()
+        .find(|e| e["primitive"] == "fs::yara")
+        .unwrap()["result"];
+    assert_eq!(rec["sha256"], sha256(&shell));
+}
