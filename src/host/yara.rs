@@ -137,7 +137,8 @@ fn filesize_rules(text: &str, out: &mut Vec<String>) {
 }
 
 /// Compiles a rules file, a folder of `.yar`/`.yara` files (one namespace
-/// per file, named after it, so two feeds may reuse a rule name), or rule
+/// per file, its path in the folder without the extension, so two feeds may
+/// reuse a rule name), or rule
 /// text. A syntax error is `invalid_argument` with `file:line:col: message`.
 pub fn compile(spec: &str) -> Result<Rules> {
     let mut c = compiler();
@@ -187,11 +188,9 @@ pub fn compile(spec: &str) -> Result<Rules> {
         }
         let status = match &file {
             Some(f) if in_dir => {
-                let ns = f
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                c.add_rules_file_in_namespace(f, ns)
+                // `feed/x.yar` and `other/x.yar` must not share a namespace.
+                let rel = f.strip_prefix(p).unwrap_or(f).with_extension("");
+                c.add_rules_file_in_namespace(f, rel.to_string_lossy())
             }
             Some(f) => c.add_rules_file(f),
             None => c.add_rules_str(&text),
