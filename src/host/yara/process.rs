@@ -124,6 +124,8 @@ pub fn scan_process(
         buf: Vec::new(),
         failed: failed.clone(),
         cancel: cancel.clone(),
+        #[cfg(test)]
+        pid,
     };
     let mut scanner = rules.scanner.clone();
     scanner.set_scan_params(params(b.timeout).process_memory(true));
@@ -218,7 +220,16 @@ struct ProcMemory {
     /// Regions that could not be read, by index, with the reason.
     failed: Arc<Mutex<Vec<(usize, String)>>>,
     cancel: CancelToken,
+    #[cfg(test)]
+    pid: i64,
 }
+
+/// Tests make a process exit in the middle of its scan: the hook for a pid
+/// runs before its first region is read.
+#[cfg(test)]
+type FetchHook = Box<dyn FnOnce() + Send>;
+#[cfg(test)]
+static ON_FIRST_FETCH: Mutex<Vec<(i64, FetchHook)>> = Mutex::new(Vec::new());
 
 impl FragmentedMemory for ProcMemory {
     fn next(&mut self, _p: &MemoryParams) -> Option<RegionDescription> {
@@ -236,6 +247,16 @@ impl FragmentedMemory for ProcMemory {
 
     fn fetch(&mut self, _p: &MemoryParams) -> Option<Region<'_>> {
         let (ri, start, len) = *self.pieces.get(self.cur?)?;
+        #[cfg(test)]
+        {
+            let hook = ON_FIRST_FETCH.lock().ok().and_then(|mut h| {
+                let i = h.iter().position(|(p, _)| *p == self.pid)?;
+                Some(h.remove(i).1)
+            });
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         self.buf.resize(len, 0);
         let res = self
             .mem
@@ -326,5 +347,45 @@ mod tests {
         assert!(!v.is_empty(), "{w:?}");
         assert!(v[0].region.is_some());
         drop(marker);
+    }
+
+    #[test]
+    fn a_process_exiting_mid_scan_is_a_warning() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i64;
+        let killer = std::sync::Arc::new(Mutex::new(Some(child.id())));
+        let k = killer.clone();
+        ON_FIRST_FETCH.lock().unwrap().push((
+            pid,
+            Box::new(move || {
+                if let Some(p) = k.lock().unwrap().take() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(p as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    // Reaped, so /proc/PID is gone, not a zombie.
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p as i32), None);
+                }
+            }),
+        ));
+        let r =
+            super::super::compile("rule m { strings: $a = \"never-there-31337\" condition: $a }")
+                .unwrap();
+        let mut w = Vec::new();
+        let v = scan_process(&r, pid, &Bounds::default(), &CancelToken::new(), &mut |m| {
+            w.push(m.to_string())
+        })
+        .unwrap();
+        let _ = child.wait();
+        assert!(v.is_empty());
+        assert!(
+            w.iter()
+                .any(|m| m.contains(&format!("pid {pid} (sleep) exited during the scan"))),
+            "{w:?}"
+        );
+        assert!(!w.iter().any(|m| m.contains("not read")), "{w:?}");
     }
 }
