@@ -55,6 +55,16 @@ fn keep(f: &Filter, owner: Option<u32>, md: &std::fs::Metadata) -> bool {
         && f.setuid.is_none_or(|s| (mode & 0o4000 != 0) == s)
 }
 
+/// Kernel pseudo-files a walk from above leaves out: /proc and /sys, and
+/// /dev but for /dev/shm (a favourite drop folder). Reading them scans
+/// nothing an attacker wrote, and some reads block or cost. Named as the
+/// target itself, they are scanned.
+fn pseudo(p: &Path) -> bool {
+    p == Path::new("/proc")
+        || p == Path::new("/sys")
+        || (p.parent() == Some(Path::new("/dev")) && p != Path::new("/dev/shm"))
+}
+
 /// Expands the target: a file, a folder (walked), or a glob of either.
 fn roots(target: &Path) -> Result<Vec<PathBuf>> {
     let s = target.to_string_lossy();
@@ -85,7 +95,10 @@ fn walk(
             .follow_links(false)
             .max_depth(f.max_depth.max(1))
             .same_file_system(f.same_fs);
-        for (i, item) in walker.into_iter().enumerate() {
+        let walker = walker
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !pseudo(e.path()));
+        for (i, item) in walker.enumerate() {
             if i % 256 == 0 {
                 cancel.check()?;
                 if b.total.is_some_and(|t| start.elapsed() > t) {
