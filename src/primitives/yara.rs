@@ -153,6 +153,13 @@ fn file_evidence(c: &Ctx, spec: &str, ms: &[Match], keep: bool) -> RhaiResult<Ve
     Ok(out)
 }
 
+/// A process match as returned when nothing was preserved.
+fn unkept(m: &Match) -> Value {
+    let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+    v["evidence"] = Value::Null;
+    v
+}
+
 /// How the rules are named in the journal: the path, or the text's hash.
 fn spec_name(spec: &str) -> String {
     if std::path::Path::new(spec).exists() {
@@ -183,10 +190,7 @@ fn proc_evidence(
                 P,
                 format!("pid {pid}: evidence not captured: {}", e.message),
             );
-            out.extend(
-                ms.iter()
-                    .map(|m| serde_json::to_value(m).unwrap_or(Value::Null)),
-            );
+            out.extend(ms.iter().map(unkept));
             return Ok(());
         }
     };
@@ -339,10 +343,7 @@ fn proc_yara(
         if keep {
             proc_evidence(&c, spec, *pid, &ms, &mut out)?;
         } else {
-            out.extend(
-                ms.iter()
-                    .map(|m| serde_json::to_value(m).unwrap_or(Value::Null)),
-            );
+            out.extend(ms.iter().map(unkept));
         }
     }
     to_dyn(&out)

@@ -382,6 +382,9 @@ fn a_marker_only_in_memory_is_found_and_kept_as_evidence() {
     assert!(r["start"].as_u64().unwrap() <= addr && addr < r["end"].as_u64().unwrap());
     assert!(r["perms"].as_str().unwrap().starts_with("rw"), "{r}");
     assert_eq!(m["strings"][0]["data"], MARKER);
+    for k in ["path", "meta", "tags", "namespace", "evidence"] {
+        assert!(m.get(k).is_some(), "field {k} missing: {m}");
+    }
 }
 
 #[test]
