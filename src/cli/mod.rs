@@ -1,6 +1,7 @@
 //! Subcommands. Exit status: 0 ran with no findings, 1 ran with findings,
 //! 2 usage or script error, 130 cancelled.
 
+mod apply;
 mod case;
 mod doc;
 mod lab;
@@ -81,6 +82,8 @@ pub enum Cmd {
         /// `proc::list`, `proc`, or a hunt name; nothing for the index
         name: Option<String>,
     },
+    /// Carry out a case's saved plan (plan.json), identities re-checked
+    Apply(apply::ApplyArgs),
     /// Case folders: verify a journal
     #[command(subcommand)]
     Case(case::CaseCmd),
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
         Some(Cmd::List) => doc::list(&cli.global),
         Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
         Some(Cmd::Lab(cmd)) => lab::main(&cli.global, &cmd),
+        Some(Cmd::Apply(args)) => apply::main(&cli.global, &args),
         Some(Cmd::Case(cmd)) => case::main(&cli.global, &cmd),
         Some(Cmd::Report { dir, format }) => case::report(&cli.global, &dir, &format),
         Some(Cmd::Completions { shell }) => {

@@ -3,9 +3,9 @@
 //! executable copied from /proc/PID/exe (which works after the file was
 //! deleted from disk).
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -95,6 +95,13 @@ fn stamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%S%3f").to_string()
 }
 
+/// A part of the evidence that could not be captured, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Missing {
+    pub what: String,
+    pub error: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Manifest {
     pub id: String,
@@ -102,6 +109,8 @@ pub struct Manifest {
     pub what: String,
     pub sha256: Option<String>,
     pub stored: String,
+    /// What could not be captured (empty when everything was).
+    pub missing: Vec<Missing>,
     pub details: Value,
 }
 
@@ -130,6 +139,7 @@ pub fn file(path: &Path, evidence_dir: &Path) -> Result<Manifest> {
         what: lossless(path.as_os_str().as_bytes()),
         sha256: sha,
         stored: dir.display().to_string(),
+        missing: vec![],
         details,
     })
 }
@@ -146,27 +156,58 @@ pub fn process(pid: i32, evidence_dir: &Path, cancel: &CancelToken) -> Result<Ma
     let dir: PathBuf = evidence_dir.join(&id);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
     let base = format!("/proc/{pid}");
-    for (name, what) in [
-        ("status", "status"),
-        ("maps", "maps"),
-        ("cmdline", "cmdline"),
-        ("environ", "environ"),
-    ] {
-        if let Ok(bytes) = std::fs::read(format!("{base}/{what}")) {
-            let _ = std::fs::write(dir.join(name), bytes);
+    // What could not be captured is listed, so "no evidence" and "capture
+    // failed" never look the same.
+    let mut missing: Vec<Missing> = Vec::new();
+    let mut miss = |what: &str, error: String| {
+        missing.push(Missing {
+            what: what.to_string(),
+            error,
+        })
+    };
+    for name in ["status", "maps", "cmdline", "environ"] {
+        let src = format!("{base}/{name}");
+        match std::fs::read(&src) {
+            Ok(bytes) => {
+                if let Err(e) = std::fs::write(dir.join(name), bytes) {
+                    miss(name, format!("{}: {e}", dir.join(name).display()));
+                }
+            }
+            Err(e) => miss(name, format!("{src}: {e}")),
         }
     }
     // /proc/PID/exe opens the running image, even when it was deleted.
-    let exe_sha = copy_synced(Path::new(&format!("{base}/exe")), &dir.join("exe")).ok();
-    let files = crate::host::proc::files(pid as i64).unwrap_or_default();
+    let exe_sha = match copy_synced(Path::new(&format!("{base}/exe")), &dir.join("exe")) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            miss("exe", e.message);
+            None
+        }
+    };
+    let files = crate::host::proc::files(pid as i64).unwrap_or_else(|e| {
+        miss("files", e.message);
+        vec![]
+    });
     let inodes: Vec<u64> = files.iter().filter_map(|f| f.inode).collect();
     let f = crate::host::net::Filter::default();
     let sockets: Vec<_> = crate::host::net::sockets(&f, cancel, &mut |_| {})
-        .unwrap_or_default()
+        .unwrap_or_else(|e| {
+            miss("sockets", e.message);
+            vec![]
+        })
         .into_iter()
         .filter(|s| inodes.contains(&s.inode))
         .collect();
-    let chain = crate::host::proc::ancestors(pid as i64).unwrap_or_default();
+    let chain = crate::host::proc::ancestors(pid as i64).unwrap_or_else(|e| {
+        miss("chain", e.message);
+        vec![]
+    });
+    let environ = read_text(&format!("{base}/environ")).map(|e| {
+        e.split('\0')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect::<Vec<_>>()
+    });
     let details = json!({
         "process": p,
         "exe_sha256": exe_sha,
@@ -174,7 +215,8 @@ pub fn process(pid: i32, evidence_dir: &Path, cancel: &CancelToken) -> Result<Ma
         "files": files,
         "sockets": sockets,
         "chain": chain,
-        "environ": read_text(&format!("{base}/environ")).map(|e| e.split('\0').filter(|s| !s.is_empty()).map(String::from).collect::<Vec<_>>()),
+        "environ": environ,
+        "missing": missing,
     });
     write_json(&dir.join("manifest.json"), &details)?;
     Ok(Manifest {
@@ -190,6 +232,7 @@ pub fn process(pid: i32, evidence_dir: &Path, cancel: &CancelToken) -> Result<Ma
         ),
         sha256: exe_sha,
         stored: dir.display().to_string(),
+        missing,
         details,
     })
 }

@@ -1,6 +1,9 @@
 //! Plain Rust that reads and changes the system. Nothing here knows Rhai:
 //! functions take Rust values, return serde structs and [`crate::Error`].
 
+pub mod action;
+pub mod action_account;
+pub mod action_file;
 pub mod evidence;
 pub mod fs;
 pub mod fw;

@@ -2,11 +2,11 @@
 //! loses nothing. Evidence and journaling happen in the binding, before any
 //! of this runs.
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::host::evidence::{copy_synced, metadata, sha256_file};
-use crate::host::proc;
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::host::{action, proc};
+use crate::text::lossless;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
@@ -108,11 +108,59 @@ pub struct Killed {
     pub gone: bool,
     pub respawned: bool,
     pub new_pid: Option<i32>,
+    /// Evidence ids of the descendants captured while they were frozen.
+    pub children_evidence: Vec<String>,
+    /// Descendants whose capture failed, with why.
+    pub children_evidence_failed: Vec<String>,
+}
+
+pub struct KillRequest {
+    pub pid: i32,
+    pub signal: Signal,
+    pub grace: Duration,
+    /// The process and all its descendants together (a loop and its child).
+    pub tree: bool,
+}
+
+/// Sends one signal (suspend, resume) to a process checked by [`check_killable`].
+pub fn signal(pid: i32, sig: Signal) -> Result<()> {
+    kill(Pid::from_raw(pid), sig).map_err(|e| Error::io(format!("pid {pid}"), e.into()))
+}
+
+/// Stops a process (with its tree when asked): the tree is frozen first so
+/// a loop cannot start another child, the frozen descendants are captured
+/// into `evidence_dir`, then all are signalled and checked for respawns.
+/// The caller has captured the process itself and journaled the intent.
+pub fn kill_process(
+    req: &KillRequest,
+    evidence_dir: Option<&Path>,
+    cancel: &CancelToken,
+) -> Result<Killed> {
+    let pid = req.pid;
+    let targets = if req.tree {
+        // Re-walked now, frozen, so a child forked since the plan is not missed.
+        freeze_tree(pid, cancel).or_else(|_| tree(pid, cancel))?
+    } else {
+        vec![pid]
+    };
+    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    if let Some(dir) = evidence_dir {
+        for &p in targets.iter().skip(1) {
+            match crate::host::evidence::process(p, dir, cancel) {
+                Ok(m) => ok.push(m.id),
+                Err(e) => failed.push(format!("pid {p}: {}", e.message)),
+            }
+        }
+    }
+    let mut k = kill_all(&targets, req.signal, req.grace, cancel)?;
+    k.children_evidence = ok;
+    k.children_evidence_failed = failed;
+    Ok(k)
 }
 
 /// Stops every pid in `targets` (the first is the one asked for): `signal`
-/// first, then KILL after `grace` for what is still there; then checks
-/// whether something with the same command line came back.
+/// first, then KILL after `grace` for what is still there; then watches for
+/// a respawn ([`crate::host::action::is_respawn`]).
 pub fn kill_all(
     targets: &[i32],
     signal: Signal,
@@ -122,11 +170,12 @@ pub fn kill_all(
     let first = *targets
         .first()
         .ok_or_else(|| Error::invalid("pid: nothing to kill"))?;
-    let before = proc::get(first as i64).ok();
+    let before = action::proc_identity_light(first).ok();
     // Stop them all first, so a parent loop cannot respawn a child between signals.
     for &p in targets {
         let _ = kill(Pid::from_raw(p), Signal::SIGSTOP);
     }
+    let after_ticks = action::now_ticks()?;
     for &p in targets {
         let _ = kill(Pid::from_raw(p), signal);
         let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
@@ -147,23 +196,13 @@ pub fn kill_all(
         }
     }
     let gone = !targets.iter().any(|p| alive(*p));
-    // A supervisor or a parent loop would start the same command again.
+    // A supervisor or a parent loop would start the same program again.
     let mut new_pid = None;
-    if let Some(b) = before.filter(|b| !b.cmdline.is_empty()) {
+    if let Some(b) = before {
         let start = Instant::now();
         while new_pid.is_none() && start.elapsed() < Duration::from_millis(1500) {
             cancel.sleep(Duration::from_millis(100))?;
-            new_pid = proc::list(cancel, &mut |_| {})?
-                .into_iter()
-                .find(|p| {
-                    // Same command under the same parent (a loop) or init (a
-                    // daemon restarted by a supervisor or re-parented).
-                    p.cmdline == b.cmdline
-                        && !targets.contains(&p.pid)
-                        && p.pid != b.pid
-                        && (p.ppid == b.ppid || p.ppid == 1)
-                })
-                .map(|p| p.pid);
+            new_pid = respawn_of(&b, targets, after_ticks, cancel)?;
         }
     }
     Ok(Killed {
@@ -173,7 +212,40 @@ pub fn kill_all(
         gone,
         respawned: new_pid.is_some(),
         new_pid,
+        children_evidence: vec![],
+        children_evidence_failed: vec![],
     })
+}
+
+/// A process that respawned `killed` since `after_ticks`, if any.
+fn respawn_of(
+    killed: &action::ProcIdentity,
+    targets: &[i32],
+    after_ticks: u64,
+    cancel: &CancelToken,
+) -> Result<Option<i32>> {
+    let dir = std::fs::read_dir("/proc").map_err(|e| Error::io("/proc", e))?;
+    for (i, e) in dir.flatten().enumerate() {
+        if i % 256 == 0 {
+            cancel.check()?;
+        }
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if targets.contains(&pid) {
+            continue;
+        }
+        // Cheap filter first: most processes started before the kill.
+        if action::start_ticks(pid).map_or(true, |t| t < after_ticks) {
+            continue;
+        }
+        if let Ok(p) = action::proc_identity_light(pid) {
+            if action::is_respawn(killed, &p, after_ticks) {
+                return Ok(Some(pid));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Paths whose removal would break the system.

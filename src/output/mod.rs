@@ -1,7 +1,7 @@
 //! Printing results: tables on a terminal, JSON lines with `--json`.
 
-mod escape;
 mod render;
 
-pub use escape::{escape, lossless};
+// Kept at the old path: text escaping lives in the dependency-free `crate::text`.
+pub use crate::text::{escape, lossless};
 pub use render::{finding_line, print_value, render, render_table, to_json, ConsoleSink, Style};

@@ -1,6 +1,5 @@
 //! `case::` primitives: findings, evidence, the journal and the report.
 
-use crate::error::Error;
 use crate::host::evidence;
 use crate::primitives::{args, ctx, to_dyn, to_rhai, IntoRhai, RhaiResult};
 use crate::runtime::case::{CaseState, Finding, SEVERITIES};
@@ -10,9 +9,7 @@ use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 fn lock<'a>(c: &'a Ctx, p: &str) -> RhaiResult<std::sync::MutexGuard<'a, CaseState>> {
-    c.case
-        .lock()
-        .map_err(|_| to_rhai(Error::io_msg("case state poisoned").in_primitive(p)))
+    c.case_lock().map_err(|e| to_rhai(e.in_primitive(p)))
 }
 
 fn current_of(c: &Ctx) -> RhaiResult<Dynamic> {
@@ -111,7 +108,7 @@ pub mod case_fns {
     /// `by_severity` (count per severity), `journal_entries`.
     ///
     /// ```rhai
-    /// case::current().findings >= 0
+    /// case::current().dir != ""
     /// ```
     #[rhai_fn(name = "current", return_raw)]
     pub fn current(nc: NativeCallContext) -> RhaiResult<Dynamic> {
@@ -174,7 +171,25 @@ pub mod case_fns {
                 format!("expected a path or a pid, found {}", target.type_name()),
             ));
         };
-        let summary = json!({ "id": m.id, "kind": m.kind, "what": m.what, "sha256": m.sha256, "stored": m.stored });
+        for x in &m.missing {
+            c.warn(
+                P,
+                format!("{}: {} not captured: {}", m.what, x.what, x.error),
+            );
+        }
+        let summary = serde_json::to_value(crate::runtime::journal::EvidenceRecord {
+            id: m.id.clone(),
+            kind: m.kind.into(),
+            what: m.what.clone(),
+            sha256: m.sha256.clone(),
+            stored: m.stored.clone(),
+            missing: m
+                .missing
+                .iter()
+                .filter_map(|x| serde_json::to_value(x).ok())
+                .collect(),
+        })
+        .unwrap_or_default();
         let dry = c.dry_run();
         lock(&c, P)?
             .append(
@@ -211,7 +226,7 @@ pub mod case_fns {
     /// `primitive`, `args`, `result`, `undo`, `dry_run`, `prev`, `hash`).
     ///
     /// ```rhai
-    /// case::journal().len() >= 0
+    /// case::journal().all(|e| e.hash != "")
     /// ```
     #[rhai_fn(name = "journal", return_raw)]
     pub fn journal(nc: NativeCallContext) -> RhaiResult<Dynamic> {

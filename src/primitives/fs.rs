@@ -110,8 +110,8 @@ pub mod fs_fns {
     /// Unreadable directories are warnings; the walk goes on.
     ///
     /// ```rhai
-    /// let all = fs::find("/etc/systemd");
-    /// all.len() >= 0
+    /// let all = fs::find("/etc");
+    /// all.some(|f| f.path == "/etc/passwd")
     /// ```
     ///
     /// `fs::find(root, filter)`: the entries that pass every predicate.
@@ -183,8 +183,8 @@ pub mod fs_fns {
     /// a longer file is cut with a warning.
     ///
     /// ```rhai
-    /// let text = fs::read("/etc/hostname");
-    /// text.len() >= 0
+    /// let text = fs::read("/etc/passwd");
+    /// text.contains("root:")
     /// ```
     ///
     /// `fs::read(path, max_bytes)`: at most `max_bytes` of a file.

@@ -1,11 +1,14 @@
 //! `fs::` primitives that act: quarantine and restore (plus `exists`).
+//! They check their arguments; the action gate (`runtime::action_exec`)
+//! does the rest.
 
-use crate::host::{evidence, remediate};
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
+use crate::runtime::action::{Act, Applied, Status, Undo};
+use crate::runtime::action_exec;
 use rhai::plugin::*;
 use rhai::{Dynamic, Map};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<Dynamic> {
     const P: &str = "fs::quarantine";
@@ -13,107 +16,67 @@ fn quarantine_impl(nc: &NativeCallContext, path: &str, opts: Map) -> RhaiResult<
     let o = Opts::new(P, opts, &["recursive"])?;
     let recursive = o.bool("recursive")?.unwrap_or(false);
     let p = Path::new(path);
-    let case_dir = c.case.lock().map(|s| s.dir.clone()).unwrap_or_default();
-    remediate::check_removable(p, &case_dir).rhai(P)?;
     let meta = std::fs::symlink_metadata(p)
         .map_err(|e| crate::Error::io(path, e))
         .rhai(P)?;
-    let files: Vec<PathBuf> = if meta.is_dir() {
-        if !recursive {
-            return Err(args::bad(
-                P,
-                format!(
-                    "{path:?} is a directory; pass #{{ recursive: true }} to quarantine its files"
-                ),
-            ));
-        }
-        walkdir::WalkDir::new(p)
-            .follow_links(false)
-            .into_iter()
-            .flatten()
-            .filter(|e| !e.file_type().is_dir())
-            .map(|e| e.into_path())
-            .collect()
-    } else {
-        vec![p.to_path_buf()]
-    };
-    c.require_destructive(P, &format!("quarantine {path} ({} file(s))", files.len()))
-        .rhai(P)?;
-    if c.dry_run() {
-        c.journal(
+    if !meta.is_dir() {
+        let a = action_exec::quarantine(&c, p, None).into_result().rhai(P)?;
+        return to_dyn(&a.result);
+    }
+    if !recursive {
+        return Err(args::bad(
             P,
-            json!({ "path": path }),
-            json!({ "would_quarantine": files }),
-            None,
-        )
-        .rhai(P)?;
+            format!("{path:?} is a directory; pass #{{ recursive: true }} to quarantine its files"),
+        ));
+    }
+    let case_dir = c.case_lock().rhai(P)?.dir.clone();
+    action_exec::q::check(p, &case_dir).rhai(P)?;
+    let (acted, files) = action_exec::quarantine_tree(&c, p).rhai(P)?;
+    // A refusal of the whole run (policy) is an error; one file that could
+    // not be moved is a warning, and it stays where it was.
+    if let Some(e) = acted
+        .iter()
+        .find(|a| a.status == Status::Refused)
+        .and_then(|a| a.error.clone())
+    {
+        return Err(crate::primitives::to_rhai(e.in_primitive(P)));
+    }
+    for a in acted.iter().filter(|a| a.status == Status::Failed) {
+        c.warn(P, format!("{}; left in place", a.message));
+    }
+    if c.dry_run() {
         return to_dyn(
             &json!({ "status": "dry_run", "original": path, "would_quarantine": files }),
         );
     }
-    let qdir = c
-        .case
-        .lock()
-        .map_err(|_| args::bad(P, "case state poisoned"))?
-        .quarantine_dir()
+    let done: Vec<_> = acted
+        .into_iter()
+        .filter(|a| a.status == Status::Done)
+        .map(|a| a.result)
+        .collect();
+    to_dyn(&json!({ "status": "quarantined", "original": path, "files": done }))
+}
+
+fn restore_impl(nc: &NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
+    const P: &str = "fs::restore";
+    let c = ctx(nc, P)?;
+    let qdir = c.case_lock().rhai(P)?.quarantine_dir().rhai(P)?;
+    let rec = action_exec::q::record(id, &qdir).rhai(P)?;
+    let original = rec["original"].clone();
+    let mut a = Act::new(P, format!("restore {original}"), json!({ "id": id }));
+    a.undo = Some(Undo::new("fs::quarantine", json!({ "path": original })));
+    a.would = json!({ "status": "dry_run", "would_restore": original });
+    let acted = c
+        .act(a, |_| {
+            let path = action_exec::q::restore(id, &qdir)?;
+            Ok(Applied {
+                result: json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }),
+                undo: None,
+            })
+        })
+        .into_result()
         .rhai(P)?;
-    let mut done = Vec::new();
-    for f in &files {
-        let sha = if f.is_file() {
-            evidence::sha256_file(f).ok()
-        } else {
-            None
-        };
-        c.journal(
-            P,
-            json!({ "path": f, "sha256": sha }),
-            json!({ "planned": "copy, verify, fsync, then remove" }),
-            Some(json!({ "primitive": "fs::restore", "args": { "id": sha } })),
-        )
-        .rhai(P)?;
-        let q = match remediate::quarantine(f, &qdir) {
-            Ok(q) => q,
-            // One file of a folder that cannot be moved is a warning; the
-            // failure happens before its removal, so it stays where it was.
-            Err(e) if meta.is_dir() => {
-                c.warn(P, format!("{}: {}; left in place", f.display(), e.message));
-                let _ = c.journal(
-                    P,
-                    json!({ "path": f, "outcome": true }),
-                    json!({ "failed": e.message, "left_in_place": true }),
-                    None,
-                );
-                continue;
-            }
-            Err(e) => return Err(crate::primitives::to_rhai(e.in_primitive(P))),
-        };
-        // The outcome names the record actually written (a second file with
-        // the same bytes gets `<sha256>-2`), so its undo is the one to use.
-        let _ = c.journal(
-            P,
-            json!({ "path": f, "outcome": true }),
-            serde_json::to_value(&q).unwrap_or_default(),
-            Some(json!({ "primitive": "fs::restore", "args": { "id": q.id } })),
-        );
-        done.push(q);
-    }
-    if meta.is_dir() {
-        // Only empty folders go, deepest first: nothing unquarantined is lost.
-        let mut dirs: Vec<PathBuf> = walkdir::WalkDir::new(p)
-            .into_iter()
-            .flatten()
-            .filter(|e| e.file_type().is_dir())
-            .map(|e| e.into_path())
-            .collect();
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for d in dirs {
-            let _ = std::fs::remove_dir(d);
-        }
-        return to_dyn(&json!({ "status": "quarantined", "original": path, "files": done }));
-    }
-    let mut v = serde_json::to_value(done.pop()).unwrap_or_default();
-    v["status"] = json!("quarantined");
-    to_dyn(&v)
+    to_dyn(&acted.result)
 }
 
 #[export_module]
@@ -158,29 +121,48 @@ pub mod fs_act_fns {
     /// ```
     #[rhai_fn(name = "restore", return_raw)]
     pub fn restore(nc: NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
-        const P: &str = "fs::restore";
+        restore_impl(&nc, id)
+    }
+
+    /// Removes exactly one line of a file (persistence: a crontab line, an
+    /// rc or profile line, an authorized key): `line` is 1-based and `text`
+    /// its exact content without the line ending; a line that reads
+    /// otherwise is refused and nothing changes. Every other byte stays as
+    /// it was (the file is rewritten atomically, mode and owner kept). The
+    /// journal keeps the removed bytes, so `case::undo(action_id)` puts them
+    /// back byte for byte. Returns `#{status: "removed", path, line,
+    /// offset, removed_text, removed_hex, sha256_before, sha256_after,
+    /// action_id}`. Destructive.
+    ///
+    /// ```rhai
+    /// // no_run
+    /// let r = fs::remove_line("/var/spool/cron/crontabs/www-data", 3, "@reboot /tmp/.x/b.sh");
+    /// case::undo(r.action_id);
+    /// ```
+    #[rhai_fn(name = "remove_line", return_raw)]
+    pub fn remove_line(
+        nc: NativeCallContext,
+        path: &str,
+        line: i64,
+        text: &str,
+    ) -> RhaiResult<Dynamic> {
+        const P: &str = "fs::remove_line";
         let c = ctx(&nc, P)?;
-        let qdir = c
-            .case
-            .lock()
-            .map_err(|_| args::bad(P, "case state poisoned"))?
-            .quarantine_dir()
-            .rhai(P)?;
-        let rec = remediate::record(id, &qdir).rhai(P)?;
-        c.require_destructive(P, &format!("restore {}", rec["original"]))
-            .rhai(P)?;
-        c.journal(
-            P,
-            json!({ "id": id }),
-            json!({ "original": rec["original"] }),
-            Some(json!({ "primitive": "fs::quarantine", "args": { "path": rec["original"] } })),
-        )
-        .rhai(P)?;
-        if c.dry_run() {
-            return to_dyn(&json!({ "status": "dry_run", "would_restore": rec["original"] }));
+        let n = usize::try_from(line)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                args::bad(P, format!("line: {line} is not a line number (1 or more)"))
+            })?;
+        if !path.starts_with('/') {
+            return Err(args::bad(P, format!("path: {path:?} is not absolute")));
         }
-        let path = remediate::restore(id, &qdir).rhai(P)?;
-        to_dyn(&json!({ "status": "restored", "path": path, "sha256": rec["sha256"] }))
+        let a = action_exec::remove_line(&c, Path::new(path), n, text, None)
+            .into_result()
+            .rhai(P)?;
+        let mut v = a.result;
+        v["action_id"] = json!(a.action_id);
+        to_dyn(&v)
     }
 
     /// Whether something exists at `path` (a broken symlink counts).

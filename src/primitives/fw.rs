@@ -2,6 +2,8 @@
 
 use crate::host::fw::{self, Plan, Request};
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
+use crate::runtime::action::Undo;
+use crate::runtime::action_exec;
 use rhai::plugin::*;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
@@ -28,8 +30,9 @@ fn req_json(r: &Request) -> Value {
     })
 }
 
-/// The common path of every change: policy, journal first, dry-run, apply.
-/// `noop` names the status when the plan changes nothing.
+/// The common path of every change: the action gate (policy, journal
+/// intent, dry-run, apply, journal outcome). `noop` names the status when
+/// the plan changes nothing.
 fn change(
     nc: &NativeCallContext,
     p: &str,
@@ -47,25 +50,18 @@ fn change(
         out["status"] = json!(noop);
         return to_dyn(&out);
     }
-    c.require_destructive(p, &plan.changes.join(", ")).rhai(p)?;
-    c.journal(
-        p,
-        args.clone(),
-        json!({ "planned": plan.changes, "batch": plan.batch }),
-        undo,
-    )
-    .rhai(p)?;
+    let undo =
+        undo.map(|u| Undo::new(u["primitive"].as_str().unwrap_or("none"), u["args"].clone()));
+    // The transaction fails as a whole: nothing changed, and the outcome says so.
+    action_exec::firewall(&c, p, args, &plan, undo)
+        .into_result()
+        .rhai(p)?;
     if c.dry_run() {
         out["status"] = json!("dry_run");
         out["batch"] = json!(plan.batch);
-        return to_dyn(&out);
+    } else {
+        out["status"] = json!(done);
     }
-    if let Err(e) = fw::apply(&plan) {
-        // The transaction failed as a whole: nothing changed, and the journal says so.
-        let _ = c.journal(p, args, json!({ "failed": e.to_string() }), None);
-        return Err(crate::primitives::to_rhai(e.in_primitive(p)));
-    }
-    out["status"] = json!(done);
     to_dyn(&out)
 }
 
@@ -135,13 +131,16 @@ fn isolate_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
             .rhai(P)?;
         if !fw::isolate::session_alive() {
             let lift = fw::isolate::plan_lift().rhai(P)?;
-            fw::apply(&lift).rhai(P)?;
-            let _ = c.journal(
-                P,
-                json!({}),
-                json!({ "rolled_back": "own SSH session did not survive" }),
+            // The roll-back is an action of its own, journaled like any other.
+            action_exec::firewall(
+                &c,
+                "fw::unisolate",
+                json!({ "reason": "own SSH session did not survive fw::isolate" }),
+                &lift,
                 None,
-            );
+            )
+            .into_result()
+            .rhai(P)?;
             return Err(crate::primitives::to_rhai(
                 crate::Error::io_msg(
                     "the management session did not survive isolation; rolled back",

@@ -44,7 +44,7 @@ pub mod log_fns {
     /// `[#{path, line_no, line}]` (same as `fs::grep`).
     ///
     /// ```rhai
-    /// log::grep("/etc/passwd", "nologin$").len() >= 0
+    /// log::grep("/etc/passwd", "^root:").len() == 1
     /// ```
     ///
     /// `log::grep(path, regex, opts)` with the options of `fs::grep`

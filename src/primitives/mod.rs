@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod case;
+pub mod case_plan;
 pub mod core;
 pub mod fs;
 pub mod fs_act;
@@ -81,7 +82,10 @@ pub fn register(engine: &mut Engine) {
         ),
         ("sys", vec![m!(sys::sys_fns)]),
         ("log", vec![m!(log::log_fns)]),
-        ("case", vec![m!(case::case_fns)]),
+        (
+            "case",
+            vec![m!(case::case_fns), m!(case_plan::case_plan_fns)],
+        ),
     ];
     for (name, parts) in families {
         let mut module = Module::new();

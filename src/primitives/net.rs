@@ -73,7 +73,7 @@ pub mod net_fns {
     /// owner (a warning says so).
     ///
     /// ```rhai
-    /// net::sockets().filter(|s| s.state == "ESTAB").len() >= 0
+    /// net::sockets().all(|s| s.proto == "tcp" || s.proto == "udp")
     /// ```
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets(nc: NativeCallContext) -> RhaiResult<Dynamic> {

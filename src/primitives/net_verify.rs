@@ -22,24 +22,9 @@ fn probe_impl(
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(|| args::bad(P, format!("port: {port} is out of range 1..=65535")))?;
-    let before = fw::blocking(addr, port, "tcp");
-    let mut r = c
-        .block_on(async { Ok(fw::probe::connect(addr, port, timeout).await) })
+    let r = c
+        .block_on(async { Ok(fw::probe::verify(addr, port, timeout).await) })
         .rhai(P)?;
-    // A drop looks like silence from the socket; hound's own counters tell.
-    if r.state == "filtered" {
-        if let Some(b) = before {
-            let after = fw::blocking(addr, port, "tcp")
-                .map(|a| a.packets)
-                .unwrap_or(b.packets);
-            r.state = "blocked";
-            r.reason = format!(
-                "dropped by hound's block of {} ({} more packet(s) counted)",
-                b.target,
-                after.saturating_sub(b.packets)
-            );
-        }
-    }
     to_dyn(&r)
 }
 

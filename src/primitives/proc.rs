@@ -17,7 +17,7 @@ pub mod proc_fns {
     ///
     /// ```rhai
     /// let ps = proc::list();
-    /// ps.filter(|p| p.exe_deleted || p.name == "nc").len() >= 0
+    /// ps.len() > 0 && ps.all(|p| p.pid > 0)
     /// ```
     #[rhai_fn(name = "list", return_raw)]
     pub fn list(nc: NativeCallContext) -> RhaiResult<Dynamic> {
@@ -42,7 +42,7 @@ pub mod proc_fns {
     /// The direct children of a process.
     ///
     /// ```rhai
-    /// proc::children(1).len() >= 0
+    /// proc::children(1).all(|c| c.ppid == 1)
     /// ```
     #[rhai_fn(name = "children", return_raw)]
     pub fn children(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
@@ -91,7 +91,7 @@ pub mod proc_fns {
     /// it: `proc::find("nc")`, `proc::find("/tmp/")`.
     ///
     /// ```rhai
-    /// proc::find("/tmp/").len() >= 0
+    /// proc::find("/tmp/").all(|p| p.cmdline.some(|a| a.contains("/tmp/")) || p.name == "/tmp/")
     /// ```
     #[rhai_fn(name = "find", return_raw)]
     pub fn find(nc: NativeCallContext, pattern: &str) -> RhaiResult<Dynamic> {

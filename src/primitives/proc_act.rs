@@ -1,11 +1,12 @@
-//! `proc::` primitives that act: kill, suspend, resume. Each captures the
-//! process as evidence and journals before it signals.
+//! `proc::` primitives that act: kill, suspend, resume. They check their
+//! arguments; the action gate (`runtime::action_exec`) does the rest:
+//! evidence, journal, dry-run, the signal.
 
-use crate::host::{evidence, remediate};
+use crate::host::remediate;
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
+use crate::runtime::action_exec::{self, KillArgs};
 use rhai::plugin::*;
 use rhai::{Dynamic, Map};
-use serde_json::json;
 use std::time::Duration;
 
 fn pid_of(p: &str, pid: i64) -> RhaiResult<i32> {
@@ -20,117 +21,23 @@ fn kill_impl(nc: &NativeCallContext, pid: i64, opts: Map) -> RhaiResult<Dynamic>
     let c = ctx(nc, P)?;
     let pid = pid_of(P, pid)?;
     let o = Opts::new(P, opts, &["signal", "grace", "tree"])?;
-    let signal =
-        remediate::signal_of(&o.str("signal")?.unwrap_or_else(|| "TERM".into())).rhai(P)?;
-    let grace = o.duration("grace")?.unwrap_or(Duration::from_secs(3));
-    let tree = o.bool("tree")?.unwrap_or(false);
-    let target = remediate::check_killable(pid).rhai(P)?;
-    let targets = if tree {
-        remediate::tree(pid, &c.cancel).rhai(P)?
-    } else {
-        vec![pid]
+    let k = KillArgs {
+        pid,
+        signal: remediate::signal_of(&o.str("signal")?.unwrap_or_else(|| "TERM".into())).rhai(P)?,
+        grace: o.duration("grace")?.unwrap_or(Duration::from_secs(3)),
+        tree: o.bool("tree")?.unwrap_or(false),
     };
-    let what = if target.cmdline.is_empty() {
-        target.name.clone()
-    } else {
-        target.cmdline.join(" ")
-    };
-    c.require_destructive(
-        P,
-        &format!(
-            "kill pid {pid} ({what}){}",
-            if tree { " and its descendants" } else { "" }
-        ),
-    )
-    .rhai(P)?;
-    let args =
-        json!({ "pid": pid, "signal": format!("{signal:?}"), "tree": tree, "targets": targets });
-    if c.dry_run() {
-        c.journal(
-            P,
-            args,
-            json!({ "what": what, "would_kill": targets }),
-            None,
-        )
-        .rhai(P)?;
-        return to_dyn(
-            &json!({ "pid": pid, "status": "dry_run", "would_kill": targets, "what": what }),
-        );
-    }
-    // Evidence first: once it is dead, /proc/PID is gone with the executable.
-    let dir = c
-        .case
-        .lock()
-        .map_err(|_| args::bad(P, "case state poisoned"))?
-        .evidence_dir()
-        .rhai(P)?;
-    let ev = evidence::process(pid, &dir, &c.cancel).rhai(P)?;
-    c.journal(
-        P,
-        args.clone(),
-        json!({ "what": what, "evidence": ev.id, "exe_sha256": ev.sha256 }),
-        Some(json!({ "primitive": "none", "args": { "note": "a killed process cannot be revived; its evidence is kept", "evidence": ev.stored } })),
-    )
-    .rhai(P)?;
-    // Re-walk the tree now, frozen, so a child forked since the plan is not missed.
-    // On failure the planned list is used: kill_all signals (and continues)
-    // every one of them, so nothing is left frozen.
-    let targets = if tree {
-        remediate::freeze_tree(pid, &c.cancel).unwrap_or_else(|_| targets.clone())
-    } else {
-        targets
-    };
-    // The descendants are frozen now: capture them too (the loop's `nc`
-    // child is what shows where the traffic went). Best effort.
-    let mut child_evidence = Vec::new();
-    for &p in targets.iter().skip(1) {
-        match evidence::process(p, &dir, &c.cancel) {
-            Ok(m) => child_evidence.push(m.id),
-            Err(e) => c.warn(P, format!("pid {p}: evidence not captured: {}", e.message)),
-        }
-    }
-    let k = remediate::kill_all(&targets, signal, grace, &c.cancel).rhai(P)?;
-    let mut out = serde_json::to_value(&k).unwrap_or_default();
-    out["children_evidence"] = json!(child_evidence);
-    out["what"] = json!(what);
-    out["evidence"] = json!(ev.id);
-    out["status"] = json!(if k.gone { "killed" } else { "still_running" });
-    let _ = c.journal(P, json!({ "pid": pid, "outcome": true }), out.clone(), None);
-    to_dyn(&out)
+    let a = action_exec::kill(&c, &k, None).into_result().rhai(P)?;
+    to_dyn(&a.result)
 }
 
-fn stop_cont(
-    nc: &NativeCallContext,
-    p: &str,
-    pid: i64,
-    sig: nix::sys::signal::Signal,
-) -> RhaiResult<Dynamic> {
+fn stop_cont(nc: &NativeCallContext, p: &str, pid: i64, suspend: bool) -> RhaiResult<Dynamic> {
     let c = ctx(nc, p)?;
     let pid = pid_of(p, pid)?;
-    let target = remediate::check_killable(pid).rhai(p)?;
-    c.require_destructive(p, &format!("{p} pid {pid} ({})", target.name))
+    let a = action_exec::stop_cont(&c, p, pid, suspend)
+        .into_result()
         .rhai(p)?;
-    let undo = if p == "proc::suspend" {
-        "proc::resume"
-    } else {
-        "proc::suspend"
-    };
-    c.journal(
-        p,
-        json!({ "pid": pid }),
-        json!({ "what": target.name }),
-        Some(json!({ "primitive": undo, "args": { "pid": pid } })),
-    )
-    .rhai(p)?;
-    if c.dry_run() {
-        return to_dyn(&json!({ "pid": pid, "status": "dry_run" }));
-    }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
-        .map_err(|e| crate::Error::io(format!("pid {pid}"), e.into()))
-        .rhai(p)?;
-    to_dyn(
-        &json!({ "pid": pid, "status": if p == "proc::suspend" { "suspended" } else { "resumed" } }),
-    )
+    to_dyn(&a.result)
 }
 
 #[export_module]
@@ -139,12 +46,15 @@ pub mod proc_act_fns {
 
     /// Stops a process: captures it as evidence (executable, environment,
     /// maps, files, sockets, parent chain), journals, sends TERM, waits 3 s,
-    /// then KILL, and checks it is gone and whether something restarted the
-    /// same command within 1.5 s under the same parent or init (`respawned`,
-    /// `new_pid`). Refuses pid 1, hound itself and its parents, and kernel
-    /// threads. Destructive. Returns `#{pid, signal, killed, gone,
-    /// respawned, new_pid, evidence, children_evidence, what, status}`; in a
-    /// dry run `#{pid, status: "dry_run", would_kill, what}`.
+    /// then KILL, and checks it is gone and whether it respawned within
+    /// 1.5 s (`respawned`, `new_pid`): a process started after the kill, in
+    /// the same pid, mount and network namespaces and cgroup, running the
+    /// same executable with the same arguments, or the same script. Refuses
+    /// pid 1, hound itself and its parents, and kernel threads.
+    /// Destructive. Returns `#{pid, signal,
+    /// killed, gone, respawned, new_pid, evidence, evidence_error,
+    /// children_evidence, children_evidence_failed, what, status}`; in a dry
+    /// run `#{pid, status: "dry_run", would_kill, what}`.
     ///
     /// ```rhai
     /// // no_run
@@ -177,7 +87,7 @@ pub mod proc_act_fns {
     /// ```
     #[rhai_fn(name = "suspend", return_raw)]
     pub fn suspend(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
-        stop_cont(&nc, "proc::suspend", pid, nix::sys::signal::Signal::SIGSTOP)
+        stop_cont(&nc, "proc::suspend", pid, true)
     }
 
     /// Resumes a suspended process (SIGCONT).
@@ -188,6 +98,6 @@ pub mod proc_act_fns {
     /// ```
     #[rhai_fn(name = "resume", return_raw)]
     pub fn resume(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
-        stop_cont(&nc, "proc::resume", pid, nix::sys::signal::Signal::SIGCONT)
+        stop_cont(&nc, "proc::resume", pid, false)
     }
 }

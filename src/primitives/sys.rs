@@ -90,7 +90,7 @@ pub mod sys_fns {
     /// `wtmp` and `btmp` (paths of copied files).
     ///
     /// ```rhai
-    /// sys::logins(#{ wtmp: "/var/log/wtmp" }).len() >= 0
+    /// sys::logins(#{ wtmp: "/var/log/wtmp" }).all(|l| l.type != "")
     /// ```
     #[rhai_fn(name = "logins", return_raw)]
     pub fn logins(nc: NativeCallContext) -> RhaiResult<Dynamic> {
@@ -246,9 +246,9 @@ pub mod sys_fns {
     /// `sys::kernel_modules(#{root})` (reads `<root>/proc/modules`).
     ///
     /// ```rhai
-    /// let n = 0;
-    /// try { n = sys::kernel_modules(#{ root: "/" }).len(); } catch (e) { }
-    /// n >= 0
+    /// let mods = [];
+    /// try { mods = sys::kernel_modules(#{ root: "/" }); } catch (e) { }
+    /// mods.all(|m| m.name != "")
     /// ```
     #[rhai_fn(name = "kernel_modules", return_raw)]
     pub fn kernel_modules(nc: NativeCallContext) -> RhaiResult<Dynamic> {

@@ -152,6 +152,21 @@ impl CaseState {
         undo: Option<Value>,
         dry_run: bool,
     ) -> Result<()> {
+        self.append_tagged(primitive, None, args, result, undo, dry_run)
+            .map(|_| ())
+    }
+
+    /// Appends one entry of an action (`tag`: its `kind`, `intent` or
+    /// `outcome`, and the `action_id` that pairs them). Returns its seq.
+    pub fn append_tagged(
+        &mut self,
+        primitive: &str,
+        tag: Option<(&str, &str)>,
+        args: Value,
+        result: Value,
+        undo: Option<Value>,
+        dry_run: bool,
+    ) -> Result<u64> {
         self.open()?;
         let mut entry = json!({
             "seq": self.seq,
@@ -165,6 +180,10 @@ impl CaseState {
             "dry_run": dry_run,
             "prev": self.prev_hash,
         });
+        if let Some((kind, action_id)) = tag {
+            entry["kind"] = json!(kind);
+            entry["action_id"] = json!(action_id);
+        }
         let hash = entry_hash(&entry);
         entry["hash"] = Value::String(hash.clone());
         let path = self.dir.join(JOURNAL);
@@ -178,7 +197,14 @@ impl CaseState {
             .map_err(|e| Error::io(path.display(), e))?;
         self.prev_hash = hash.clone();
         self.seq += 1;
-        write_head(&self.dir, self.seq - 1, &hash)
+        write_head(&self.dir, self.seq - 1, &hash)?;
+        Ok(self.seq - 1)
+    }
+
+    /// The seq the next entry will get (an action's id is its intent's seq).
+    pub fn next_seq(&mut self) -> Result<u64> {
+        self.open()?;
+        Ok(self.seq)
     }
 
     /// Where preserved copies go (the case is opened if needed).

@@ -1,63 +1,13 @@
 //! Per-runtime state that primitives reach through the engine's tag:
 //! cancellation, dry-run, policy, the output sink, the case and a tokio runtime.
 
+pub use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::runtime::case::CaseState;
 use rhai::{Dynamic, NativeCallContext};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// A flag shared by the engine's progress callback, every long primitive and
-/// whoever may cancel (a Ctrl-C handler, the embedding program). Rhai's
-/// `on_progress` cannot fire while a native function blocks, so primitives
-/// must poll this themselves.
-#[derive(Clone, Default, Debug)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    /// The flag itself, for a signal handler to set (signal-hook's `flag::register`).
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        self.0.clone()
-    }
-    pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-    /// `Err(cancelled)` once cancelled: put `ctx.cancel.check()?` in loops.
-    pub fn check(&self) -> Result<()> {
-        if self.is_cancelled() {
-            Err(Error::cancelled())
-        } else {
-            Ok(())
-        }
-    }
-    /// Resolves when cancelled; `select!` it against slow futures.
-    pub async fn cancelled(&self) {
-        while !self.is_cancelled() {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-    /// Sleeps for `d` unless cancelled first.
-    pub fn sleep(&self, d: Duration) -> Result<()> {
-        let step = Duration::from_millis(25);
-        let start = std::time::Instant::now();
-        while start.elapsed() < d {
-            self.check()?;
-            std::thread::sleep(step.min(d.saturating_sub(start.elapsed())));
-        }
-        self.check()
-    }
-}
 
 /// Where results, warnings and progress go. The CLI prints; an embedding
 /// program may collect ([`CollectSink`]).
@@ -236,6 +186,14 @@ impl Context {
         }
     }
 
+    /// The case state. A poisoned lock (a panic while it was held) is the
+    /// same `io` error everywhere.
+    pub fn case_lock(&self) -> Result<std::sync::MutexGuard<'_, CaseState>> {
+        self.case
+            .lock()
+            .map_err(|_| Error::io_msg("case state poisoned (an earlier call panicked)"))
+    }
+
     /// Appends to the case journal (creating the case folder on first use).
     /// Destructive primitives call this *before* they act.
     pub fn journal(
@@ -246,10 +204,7 @@ impl Context {
         undo: Option<serde_json::Value>,
     ) -> Result<()> {
         let dry = self.dry_run();
-        let mut case = self
-            .case
-            .lock()
-            .map_err(|_| Error::io_msg("case lock poisoned"))?;
+        let mut case = self.case_lock()?;
         case.append(primitive, args, result, undo, dry)
             .map_err(|e| e.in_primitive(primitive))
     }

@@ -3,7 +3,7 @@
 //! with a caret, and a hint.
 
 use crate::error::ErrorKind;
-use crate::output::escape;
+use crate::text::escape;
 use rhai::{EvalAltResult, ParseError, Position};
 use serde::Serialize;
 use std::fmt;

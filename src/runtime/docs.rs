@@ -24,9 +24,25 @@ impl FnDoc {
             format!("{}::{}", self.namespace, self.name)
         }
     }
-    /// The first paragraph's first line.
-    pub fn summary(&self) -> &str {
-        self.doc.lines().next().unwrap_or("")
+    /// The doc's first sentence (it may span lines), for one-line listings.
+    pub fn summary(&self) -> String {
+        let para: Vec<&str> = self
+            .doc
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        let text = para.join(" ");
+        let end = text
+            .char_indices()
+            .find(|&(i, c)| {
+                c == '.' && text[i + 1..].chars().next().is_none_or(char::is_whitespace)
+            })
+            .map(|(i, _)| i + 1);
+        match end {
+            Some(e) => text[..e].to_string(),
+            None => text,
+        }
     }
     /// The ```rhai blocks of the doc comment.
     pub fn examples(&self) -> Vec<String> {
@@ -140,4 +156,24 @@ pub fn find(engine: &Engine, name: &str) -> Option<FnDoc> {
     primitives(engine)
         .into_iter()
         .find(|d| d.full_name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_is_the_first_sentence() {
+        let d = FnDoc {
+            namespace: "x".into(),
+            name: "y".into(),
+            signatures: vec![],
+            doc: "Stops a process: evidence first,\nthen TERM (3 s). Refuses pid 1.\n\nMore."
+                .into(),
+        };
+        assert_eq!(
+            d.summary(),
+            "Stops a process: evidence first, then TERM (3 s)."
+        );
+    }
 }

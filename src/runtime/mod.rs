@@ -9,14 +9,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod action;
+pub mod action_exec;
 pub mod case;
 pub mod context;
 pub mod diagnostic;
 pub mod docs;
 pub mod header;
+pub mod journal;
 pub mod modules;
 pub mod params;
+pub mod plan;
 pub mod report;
+pub mod report_render;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};
 pub use diagnostic::ScriptError;
@@ -217,13 +222,13 @@ fn new_engine(l: &Limits, ctx: &Ctx, resolver: modules::Resolver) -> Engine {
     let sink = ctx.sink.clone();
     engine.on_print(move |s| {
         let _ = sink; // print goes to stdout, like a shell's echo
-        println!("{}", crate::output::escape(s));
+        println!("{}", crate::text::escape(s));
     });
     engine.on_debug(|s, src, pos| {
         eprintln!(
             "[debug] {}{pos:?}: {}",
             src.unwrap_or(""),
-            crate::output::escape(s)
+            crate::text::escape(s)
         );
     });
     crate::primitives::register(&mut engine);

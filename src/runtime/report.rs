@@ -1,19 +1,81 @@
-//! The incident report, written from the case journal: what was found, on
-//! what evidence, what was done (and how to undo it), what to do next.
+//! The incident report, built from the typed journal (and the plan): what
+//! was found, on what evidence, what was done (and how to undo it), what to
+//! do next. The Markdown and HTML renderings are in `report_render`.
 
 use crate::error::{Error, Result};
-use crate::runtime::case::{read_journal, SEVERITIES};
-use serde_json::{json, Value};
-use std::fmt::Write;
+use crate::runtime::action::Status;
+use crate::runtime::case::{Finding, SEVERITIES};
+use crate::runtime::journal::{self, Action, Body, Entry};
+use crate::runtime::plan;
+pub use crate::runtime::report_render::{html, markdown};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Text safe in a Markdown table cell: no control characters, no cell or
-/// code breakers.
-fn cell(s: &str) -> String {
-    crate::output::escape(s)
-        .replace('|', "\\|")
-        .replace('`', "\\`")
-        .replace('<', "&lt;")
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub time: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceRow {
+    pub id: String,
+    pub kind: String,
+    pub what: String,
+    pub sha256: Option<String>,
+    pub stored: String,
+    /// What could not be captured.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRow {
+    #[serde(flatten)]
+    pub action: Action,
+    /// In words, for the tables.
+    pub target: String,
+    pub outcome: String,
+    pub undo_text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanRow {
+    pub id: String,
+    pub action: String,
+    pub target: String,
+    pub why: String,
+    pub approval: String,
+    pub status: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    pub time: String,
+    pub primitive: String,
+    pub dry_run: bool,
+    pub summary: String,
+}
+
+/// The report as data (what `--format json` writes).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub integrity: String,
+    pub containment: String,
+    pub host: String,
+    pub from: String,
+    pub to: String,
+    pub verdict: String,
+    pub findings: Vec<FindingRow>,
+    pub evidence: Vec<EvidenceRow>,
+    pub actions: Vec<ActionRow>,
+    pub plan: Vec<PlanRow>,
+    pub journal_entries: usize,
+    pub timeline: Vec<TimelineRow>,
+    /// Entries whose fields did not parse (edited, or written by another version).
+    pub unreadable: Vec<String>,
 }
 
 fn s(v: &Value) -> String {
@@ -25,7 +87,7 @@ fn s(v: &Value) -> String {
 }
 
 /// Long values (a whole nft batch) cut for a table cell; the journal keeps them.
-fn short(text: &str) -> String {
+pub(crate) fn short(text: &str) -> String {
     if text.chars().count() > 160 {
         format!("{}…", text.chars().take(159).collect::<String>())
     } else {
@@ -37,115 +99,164 @@ fn rank(sev: &str) -> usize {
     SEVERITIES.iter().position(|x| *x == sev).unwrap_or(0)
 }
 
-const ACTIONS: &[&str] = &[
-    "proc::kill",
-    "proc::suspend",
-    "proc::resume",
-    "fs::quarantine",
-    "fs::restore",
-    "fw::block",
-    "fw::unblock",
-    "fw::rollback",
-    "fw::isolate",
-    "fw::unisolate",
-];
+/// What `proc::kill` returns, as far as the report reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct KillView {
+    status: String,
+    signal: String,
+    killed: Vec<i32>,
+    respawned: bool,
+    new_pid: Option<i32>,
+    evidence: Option<String>,
+    what: String,
+}
 
-/// The report as data (what `--format json` writes).
-pub fn build(dir: &Path) -> Result<Value> {
-    let entries = read_journal(dir)?;
-    let host = entries.first().map(|e| s(&e["host"])).unwrap_or_default();
-    let first = entries.first().map(|e| s(&e["time"])).unwrap_or_default();
-    let last = entries.last().map(|e| s(&e["time"])).unwrap_or_default();
-    let mut findings: Vec<Value> = entries
-        .iter()
-        .filter(|e| e["primitive"] == "case::finding")
-        .map(|e| json!({ "time": e["time"], "severity": e["args"]["severity"], "title": e["args"]["title"],
-                          "details": e["args"]["details"], "mitre": e["args"]["details"]["mitre"] }))
-        .collect();
-    findings.sort_by(|a, b| rank(&s(&b["severity"])).cmp(&rank(&s(&a["severity"]))));
-    // Evidence taken on purpose, and the captures proc::kill made before
-    // signalling (its intent entry names them).
-    let evidence: Vec<Value> = entries
-        .iter()
-        .filter_map(|e| match e["primitive"].as_str() {
-            Some("case::evidence") => Some(e["result"].clone()),
-            Some("proc::kill") if e["result"]["evidence"].is_string() && e["args"]["outcome"] != true => {
-                Some(json!({ "id": e["result"]["evidence"], "kind": "process",
-                    "what": format!("{} (pid {}, before proc::kill)", s(&e["result"]["what"]), s(&e["args"]["pid"])),
-                    "sha256": e["result"]["exe_sha256"], "stored": e["undo"]["args"]["evidence"] }))
-            }
-            _ => None,
-        })
-        .collect();
-    // An action journals its intent, then its outcome: the table shows the
-    // intent with the outcome's result when there is one.
-    let actions: Vec<Value> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| {
-            ACTIONS.contains(&e["primitive"].as_str().unwrap_or_default())
-                && e["args"]["outcome"] != true
-        })
-        .map(|(i, e)| {
-            let outcome = entries[i + 1..]
-                .iter()
-                .take(3)
-                .find(|o| o["primitive"] == e["primitive"] && o["args"]["outcome"] == true);
-            let mut e = e.clone();
-            if let Some(o) = outcome {
-                e["result"] = o["result"].clone();
-                if !o["undo"].is_null() {
-                    e["undo"] = o["undo"].clone();
-                }
-            }
-            e
-        })
-        .map(|e| {
-            json!({ "time": e["time"], "primitive": e["primitive"], "args": e["args"],
-                          "result": e["result"], "undo": e["undo"], "dry_run": e["dry_run"] })
-        })
-        .collect();
-    let top = findings
-        .first()
-        .map(|f| s(&f["severity"]))
-        .unwrap_or_default();
-    let verdict = verdict(&host, &top, &findings);
-    let containment = containment(&actions);
-    // A report is only as good as its journal: say whether it verified.
-    let integrity = match crate::runtime::case::verify(dir) {
-        Ok(n) => format!("verified: {n} entries, hash chain intact, nothing cut off"),
-        Err(e) => format!("NOT VERIFIED: {}", e.message),
+/// What `fs::quarantine` returns, as far as the report reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QuarantineView {
+    stored: String,
+    sha256: Option<String>,
+    size: u64,
+}
+
+fn view<T: Default + serde::de::DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+/// What an action was aimed at and what came of it, in words.
+fn action_text(a: &Action) -> (String, String) {
+    let target = match a.primitive.as_str() {
+        "proc::kill" | "proc::suspend" | "proc::resume" => {
+            let k: KillView = view(&a.result);
+            let what = a
+                .what
+                .split_once(" (")
+                .map(|x| x.1.trim_end_matches(')'))
+                .unwrap_or("");
+            format!(
+                "pid {} ({})",
+                s(&a.args["pid"]),
+                if k.what.is_empty() { what } else { &k.what }
+            )
+        }
+        _ => a.what.clone(),
     };
-    Ok(json!({
-        "integrity": integrity,
-        "containment": containment,
-        "host": host, "from": first, "to": last, "verdict": verdict,
-        "findings": findings, "evidence": evidence, "actions": actions,
-        "journal_entries": entries.len(),
-        "timeline": entries.iter().map(|e| json!({ "time": e["time"], "primitive": e["primitive"],
-            "dry_run": e["dry_run"], "summary": summary(e) })).collect::<Vec<_>>(),
-    }))
+    let outcome = match a.status {
+        None => "no outcome recorded (check the target by hand)".to_string(),
+        Some(Status::Would) => format!("would {}", a.what),
+        Some(st @ (Status::Failed | Status::Refused | Status::Skipped)) => {
+            format!("{}: {}", st.as_str(), s(&a.result["error"]))
+        }
+        Some(Status::Done) => match a.primitive.as_str() {
+            "proc::kill" => {
+                let k: KillView = view(&a.result);
+                let mut t = format!(
+                    "{}: pids {:?} stopped with {}; evidence {}",
+                    k.status,
+                    k.killed,
+                    k.signal,
+                    k.evidence.unwrap_or_default()
+                );
+                if k.respawned {
+                    t.push_str(&format!(
+                        "; RESPAWNED as pid {}",
+                        k.new_pid.map(|p| p.to_string()).unwrap_or_default()
+                    ));
+                }
+                t
+            }
+            "fs::quarantine" => {
+                let q: QuarantineView = view(&a.result);
+                format!(
+                    "copied to {} (sha256 {}, {} bytes), original removed",
+                    q.stored,
+                    q.sha256.unwrap_or_default(),
+                    q.size
+                )
+            }
+            _ => format!("done: {}", short(&s(&a.result["status"]))),
+        },
+    };
+    (target, outcome)
+}
+
+/// How to undo an action, as a call to type (or why there is none). Undos
+/// with no primitive of their own (a removed line, a disabled unit, a
+/// locked account) are carried out by `case::undo` with the action's id.
+fn undo_text(a: &Action) -> String {
+    match &a.undo {
+        None => "-".into(),
+        Some(u) if u.primitive == "none" => s(&u.args["note"]),
+        Some(u) if crate::runtime::action_exec::UNDO_ONLY.contains(&u.primitive.as_str()) => {
+            format!("case::undo(\"{}\")", a.action_id)
+        }
+        Some(u) => format!("{} {}", u.primitive, u.args),
+    }
+}
+
+fn summary(e: &Entry) -> (String, String) {
+    match &e.body {
+        Body::Finding(f) => (
+            "case::finding".into(),
+            format!("[{}] {}", f.severity, f.title),
+        ),
+        Body::Evidence(r) => ("case::evidence".into(), format!("preserved {}", r.what)),
+        Body::Planned(p) => (
+            "case::plan_add".into(),
+            format!(
+                "planned {}: {} {}",
+                p.id,
+                p.action,
+                short(&p.target.to_string())
+            ),
+        ),
+        Body::Intent {
+            primitive, record, ..
+        } => (primitive.clone(), record.what.clone()),
+        Body::Outcome {
+            primitive,
+            status,
+            result,
+            ..
+        } => {
+            let detail = match status {
+                Status::Done => short(&s(&result["status"])),
+                Status::Would => "previewed, nothing changed".into(),
+                _ => short(&s(&result["error"])),
+            };
+            (primitive.clone(), format!("{}: {detail}", status.as_str()))
+        }
+        Body::Other {
+            primitive, args, ..
+        } => (primitive.clone(), short(&s(args))),
+        Body::Unreadable { primitive, error } => {
+            (primitive.clone(), format!("UNREADABLE entry: {error}"))
+        }
+    }
 }
 
 /// The conclusion a responder would write: compromised or not, on which
 /// findings, and whether the host was used against others (outbound
 /// command-and-control or flooding findings that name addresses).
-fn verdict(host: &str, top: &str, findings: &[Value]) -> String {
-    if findings.is_empty() {
+fn verdict(host: &str, findings: &[FindingRow]) -> String {
+    let Some(top) = findings.first().map(|f| f.finding.severity.as_str()) else {
         return format!("No findings were recorded on {host}.");
-    }
+    };
     if rank(top) < rank("high") {
         return format!(
             "{host} shows findings of at most {top} severity; no compromise was established."
         );
     }
-    let serious: Vec<&Value> = findings
+    let serious: Vec<&Finding> = findings
         .iter()
-        .filter(|f| rank(&s(&f["severity"])) >= rank("high"))
+        .map(|f| &f.finding)
+        .filter(|f| rank(&f.severity) >= rank("high"))
         .collect();
     let lead = serious[0];
-    let ev = short(&s(&lead["details"]["evidence"]));
-    let mut v = format!("{host} was compromised: {}", s(&lead["title"]));
+    let ev = short(&s(&lead.details["evidence"]));
+    let mut v = format!("{host} was compromised: {}", lead.title);
     if !ev.is_empty() {
         v.push_str(&format!(" ({ev})"));
     }
@@ -153,12 +264,12 @@ fn verdict(host: &str, top: &str, findings: &[Value]) -> String {
     // T1071 command and control, T1498/T1499 denial of service, T1090 proxy.
     let mut targets: Vec<String> = Vec::new();
     for f in &serious {
-        let m = s(&f["mitre"]);
+        let m = f.mitre.clone().unwrap_or_else(|| s(&f.details["mitre"]));
         if ["T1071", "T1498", "T1499", "T1090"]
             .iter()
             .any(|t| m.starts_with(t))
         {
-            for a in f["details"]["addresses"].as_array().into_iter().flatten() {
+            for a in f.details["addresses"].as_array().into_iter().flatten() {
                 let a = s(a);
                 if !targets.contains(&a) {
                     targets.push(a);
@@ -181,87 +292,36 @@ fn verdict(host: &str, top: &str, findings: &[Value]) -> String {
     v
 }
 
-/// What an action was aimed at and what came of it, in words for the table
-/// (the journal keeps the full JSON).
-fn action_text(a: &Value) -> (String, String) {
-    let (args, r) = (&a["args"], &a["result"]);
-    match a["primitive"].as_str().unwrap_or_default() {
-        "proc::kill" => {
-            let target = format!("pid {} ({})", s(&args["pid"]), s(&r["what"]));
-            let result = if a["dry_run"] == true {
-                format!("would stop {}", s(&r["would_kill"]))
-            } else if r["gone"].is_boolean() {
-                let mut t = format!(
-                    "{}: pids {} stopped with {}; evidence {}",
-                    s(&r["status"]),
-                    s(&r["killed"]),
-                    s(&r["signal"]),
-                    s(&r["evidence"])
-                );
-                if r["respawned"] == true {
-                    t.push_str(&format!("; RESPAWNED as pid {}", s(&r["new_pid"])));
-                }
-                t
-            } else {
-                format!("evidence {} (outcome not recorded)", s(&r["evidence"]))
-            };
-            (target, result)
-        }
-        "proc::suspend" | "proc::resume" => (
-            format!("pid {} ({})", s(&args["pid"]), s(&r["what"])),
-            String::from(if a["dry_run"] == true {
-                "planned"
-            } else {
-                "signalled"
-            }),
-        ),
-        "fs::quarantine" => {
-            let result = if a["dry_run"] == true {
-                format!("would quarantine {}", s(&r["would_quarantine"]))
-            } else if r["failed"].is_string() {
-                format!("failed: {}; left in place", s(&r["failed"]))
-            } else if r["stored"].is_string() {
-                format!(
-                    "copied to {} (sha256 {}, {} bytes), original removed",
-                    s(&r["stored"]),
-                    s(&r["sha256"]),
-                    s(&r["size"])
-                )
-            } else {
-                "planned; no outcome recorded (check the quarantine folder)".into()
-            };
-            (s(&args["path"]), result)
-        }
-        "fs::restore" => (
-            format!("quarantine id {}", s(&args["id"])),
-            format!("back at {}", s(&r["original"])),
-        ),
-        _ => (s(args), s(r)),
-    }
-}
-
-/// One sentence on what was done about it, from the actions (dry runs
-/// excluded): processes stopped, files quarantined, firewall changes.
-fn containment(actions: &[Value]) -> String {
-    let real: Vec<&Value> = actions.iter().filter(|a| a["dry_run"] != true).collect();
-    let count = |p: &str| real.iter().filter(|a| a["primitive"] == p).count();
+/// One sentence on what was done about it (dry runs excluded, only actions
+/// that were carried out), and what did not go through.
+fn containment(actions: &[Action]) -> String {
+    let done: Vec<&Action> = actions
+        .iter()
+        .filter(|a| !a.dry_run && a.status == Some(Status::Done))
+        .collect();
+    let count = |p: &str| done.iter().filter(|a| a.primitive == p).count();
     let mut parts = Vec::new();
     let kills = count("proc::kill");
     if kills > 0 {
         parts.push(format!("{kills} process kill(s)"));
     }
-    let respawned: Vec<String> = real
-        .iter()
-        .filter(|a| a["primitive"] == "proc::kill" && a["result"]["respawned"] == true)
-        .map(|a| s(&a["args"]["pid"]))
-        .collect();
     let files = count("fs::quarantine");
     if files > 0 {
         parts.push(format!("{files} file(s) quarantined"));
     }
-    let fw = real
+    for (p, label) in [
+        ("fs::remove_line", "persistence line(s) removed"),
+        ("sys::disable_unit", "unit(s) disabled"),
+        ("sys::lock_account", "account(s) locked"),
+    ] {
+        let n = count(p);
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    let fw = done
         .iter()
-        .filter(|a| s(&a["primitive"]).starts_with("fw::"))
+        .filter(|a| a.primitive.starts_with("fw::"))
         .count();
     if fw > 0 {
         parts.push(format!("{fw} firewall change(s)"));
@@ -271,81 +331,199 @@ fn containment(actions: &[Value]) -> String {
     } else {
         format!("Actions taken: {}.", parts.join(", "))
     };
+    let respawned: Vec<String> = done
+        .iter()
+        .filter(|a| a.primitive == "proc::kill")
+        .filter_map(|a| {
+            let k: KillView = view(&a.result);
+            k.respawned.then(|| s(&a.args["pid"]))
+        })
+        .collect();
     if !respawned.is_empty() {
         t.push_str(&format!(
             " Killed processes came back (pid {}): something restarts them; find and remove it.",
             respawned.join(", ")
         ));
     }
-    let dry = actions.len() - real.len();
+    let not_done = actions
+        .iter()
+        .filter(|a| !a.dry_run && a.status != Some(Status::Done))
+        .count();
+    if not_done > 0 {
+        t.push_str(&format!(
+            " {not_done} action(s) were skipped, refused, failed or have no recorded outcome; see Actions."
+        ));
+    }
+    let dry = actions.iter().filter(|a| a.dry_run).count();
     if dry > 0 {
         t.push_str(&format!(" {dry} action(s) were only previewed (dry run)."));
     }
     t
 }
 
-/// How to undo an action, as a call to type (or why there is none).
-fn undo_text(a: &Value) -> String {
-    let u = &a["undo"];
-    match u["primitive"].as_str() {
-        None => "-".into(),
-        Some("none") => s(&u["args"]["note"]),
-        Some(p) => format!("{p} {}", s(&u["args"])),
-    }
+fn why_text(why: &[Value]) -> String {
+    why.iter()
+        .map(|w| match w {
+            Value::Object(_) => {
+                let ev = s(&w["evidence"]);
+                let mut t = format!("{} {} {}", s(&w["from"]), s(&w["relation"]), s(&w["to"]));
+                if !ev.is_empty() {
+                    t.push_str(&format!(" ({ev})"));
+                }
+                t
+            }
+            other => s(other),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
-fn summary(e: &Value) -> String {
-    let a = &e["args"];
-    match e["primitive"].as_str().unwrap_or_default() {
-        "case::finding" => format!("[{}] {}", s(&a["severity"]), s(&a["title"])),
-        "case::evidence" => format!("preserved {}", s(&e["result"]["what"])),
-        "proc::kill" if a["outcome"] == true => {
-            let r = &e["result"];
-            let again = if r["respawned"] == true {
-                format!(", respawned as pid {}", s(&r["new_pid"]))
-            } else {
-                String::new()
-            };
-            format!(
-                "pid {}: {} (pids {}){again}",
-                s(&a["pid"]),
-                s(&r["status"]),
-                s(&r["killed"])
-            )
+fn plan_rows(dir: &Path) -> Vec<PlanRow> {
+    let Ok(p) = plan::load(dir) else {
+        return vec![];
+    };
+    p.items
+        .iter()
+        .map(|i| PlanRow {
+            id: i.id.clone(),
+            action: i.action.as_str().into(),
+            target: s(&i.target),
+            why: why_text(&i.why),
+            approval: match &i.approval_reason {
+                Some(r) => format!("{} ({r})", i.approval),
+                None => i.approval.clone(),
+            },
+            status: i.status.clone(),
+            message: i
+                .outcome
+                .as_ref()
+                .map(|o| o.message.clone())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Builds the report of a case folder.
+pub fn build(dir: &Path) -> Result<Report> {
+    let entries = journal::read(dir)?;
+    let host = entries.first().map(|e| e.host.clone()).unwrap_or_default();
+    let from = entries.first().map(|e| e.time.clone()).unwrap_or_default();
+    let to = entries.last().map(|e| e.time.clone()).unwrap_or_default();
+    let mut findings: Vec<FindingRow> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Finding(f) => Some(FindingRow {
+                time: e.time.clone(),
+                finding: f.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(rank(&f.finding.severity)));
+    let actions = journal::actions(&entries);
+    // Evidence taken on purpose, and what each action captured before acting.
+    let mut evidence: Vec<EvidenceRow> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Evidence(r) => Some(EvidenceRow {
+                id: r.id.clone(),
+                kind: r.kind.clone(),
+                what: r.what.clone(),
+                sha256: r.sha256.clone(),
+                stored: r.stored.clone(),
+                missing: r
+                    .missing
+                    .iter()
+                    .map(|m| format!("{}: {}", s(&m["what"]), s(&m["error"])))
+                    .collect(),
+            }),
+            _ => None,
+        })
+        .collect();
+    for a in &actions {
+        for c in &a.evidence {
+            let mut missing = c.missing.clone();
+            missing.extend(c.error.iter().map(|e| format!("everything: {e}")));
+            evidence.push(EvidenceRow {
+                id: c.id.clone().unwrap_or_else(|| "(not captured)".into()),
+                kind: "process".into(),
+                what: format!("{}, before {} ({})", c.target, a.primitive, a.what),
+                sha256: c.sha256.clone(),
+                stored: c.stored.clone().unwrap_or_default(),
+                missing,
+            });
         }
-        "proc::kill" => format!(
-            "stopping pid {} ({}), evidence first",
-            s(&a["pid"]),
-            s(&e["result"]["what"])
-        ),
-        "fs::quarantine" if a["outcome"] == true => format!(
-            "{} stored as {}, original removed",
-            s(&a["path"]),
-            s(&e["result"]["id"])
-        ),
-        _ if a["outcome"] == true => format!("done: {}", short(&s(&e["result"]["status"]))),
-        "fs::quarantine" => format!("quarantined {}", s(&a["path"])),
-        "fs::restore" => format!("restored {}", s(&a["id"])),
-        p if p.starts_with("fw::") => format!("{p} {}", s(&e["result"]["planned"])),
-        p => format!("{p} {}", s(a)),
     }
+    let containment = containment(&actions);
+    let verdict = verdict(&host, &findings);
+    let rows = actions
+        .into_iter()
+        .map(|a| {
+            let (target, outcome) = action_text(&a);
+            ActionRow {
+                undo_text: undo_text(&a),
+                action: a,
+                target,
+                outcome,
+            }
+        })
+        .collect();
+    // A report is only as good as its journal: say whether it verified.
+    let integrity = match crate::runtime::case::verify(dir) {
+        Ok(n) => format!("verified: {n} entries, hash chain intact, nothing cut off"),
+        Err(e) => format!("NOT VERIFIED: {}", e.message),
+    };
+    Ok(Report {
+        integrity,
+        containment,
+        host,
+        from,
+        to,
+        verdict,
+        findings,
+        evidence,
+        actions: rows,
+        plan: plan_rows(dir),
+        journal_entries: entries.len(),
+        timeline: entries
+            .iter()
+            .map(|e| {
+                let (primitive, summary) = summary(e);
+                TimelineRow {
+                    time: e.time.clone(),
+                    primitive,
+                    dry_run: e.dry_run,
+                    summary,
+                }
+            })
+            .collect(),
+        unreadable: entries
+            .iter()
+            .filter_map(|e| match &e.body {
+                Body::Unreadable { primitive, error } => {
+                    Some(format!("entry {} ({primitive}): {error}", e.seq))
+                }
+                _ => None,
+            })
+            .collect(),
+    })
 }
 
-fn recommendations(r: &Value) -> Vec<String> {
+pub(crate) fn recommendations(r: &Report) -> Vec<String> {
     let mut v = Vec::new();
-    let compromised = r["verdict"]
-        .as_str()
-        .is_some_and(|t| t.contains("was compromised"));
-    if compromised {
+    if r.verdict.contains("was compromised") {
         v.push("Keep the host isolated (or its offending traffic blocked) until it is rebuilt; a cleaned system cannot be fully trusted. Reinstall from known-good media when possible.".into());
         v.push("Find the way in: review the web and authentication logs around the first sign of activity, and patch what was exploited. Rotate credentials and SSH keys that lived on the host.".into());
         v.push("Answer the party that reported the attack with the evidence below (hashes, times, processes) and the containment in place.".into());
     }
-    if r["actions"].as_array().is_some_and(|a| {
-        a.iter()
-            .any(|x| s(&x["primitive"]).starts_with("fw::block"))
-    }) {
+    if r.actions.iter().any(|a| a.action.primitive == "fw::block") {
         v.push("Review the nftables blocks in hound's table (`fw::blocks()`) and decide how long each stays; `fw::rollback()` removes them all.".into());
+    }
+    if r.plan
+        .iter()
+        .any(|p| p.status != "done" && p.status != "undone")
+    {
+        v.push("Some plan items were not carried out (see Plan): review them, then `hound apply CASE --only ...` (with `--approve` for those that need it).".into());
     }
     v.push("Patch the system and its services, and remove software that is not needed.".into());
     v.push("Deploy network and host intrusion detection (IDS/IPS) and send logs to a central place (a SIEM), so the next beacon is seen in minutes, not reported by an outsider.".into());
@@ -358,7 +536,10 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
     let r = build(dir)?;
     let (ext, text) = match format {
         "md" | "markdown" => ("md", markdown(&r)),
-        "json" => ("json", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        "json" => (
+            "json",
+            serde_json::to_string_pretty(&r).map_err(|e| Error::io_msg(format!("report: {e}")))?,
+        ),
         "html" => ("html", html(&r)),
         other => {
             return Err(Error::invalid(format!(
@@ -373,214 +554,91 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-pub fn markdown(r: &Value) -> String {
-    let mut m = String::new();
-    let _ = writeln!(m, "# Incident report: {}\n", cell(&s(&r["host"])));
-    let _ = writeln!(m, "- Period: {} to {}", s(&r["from"]), s(&r["to"]));
-    let _ = writeln!(
-        m,
-        "- Journal entries: {} (verify with `hound case verify`)",
-        s(&r["journal_entries"])
-    );
-    let _ = writeln!(m, "- Journal integrity: {}", cell(&s(&r["integrity"])));
-    let _ = writeln!(
-        m,
-        "\n## Conclusion\n\n{}\n\n{}\n",
-        cell(&s(&r["verdict"])),
-        cell(&s(&r["containment"]))
-    );
-    let findings = r["findings"].as_array().cloned().unwrap_or_default();
-    let _ = writeln!(m, "## Findings ({})\n", findings.len());
-    if findings.is_empty() {
-        let _ = writeln!(m, "None recorded.\n");
-    } else {
-        let _ = writeln!(
-            m,
-            "| severity | finding | evidence | MITRE |\n|---|---|---|---|"
-        );
-        for f in &findings {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} |",
-                cell(&s(&f["severity"])),
-                cell(&s(&f["title"])),
-                cell(&short(&s(&f["details"]["evidence"]))),
-                cell(&s(&f["mitre"]))
-            );
-        }
-        m.push('\n');
-    }
-    let evidence = r["evidence"].as_array().cloned().unwrap_or_default();
-    let _ = writeln!(m, "## Evidence preserved ({})\n", evidence.len());
-    if !evidence.is_empty() {
-        let _ = writeln!(m, "| id | what | sha256 | stored at |\n|---|---|---|---|");
-        for e in &evidence {
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} |",
-                cell(&s(&e["id"])),
-                cell(&s(&e["what"])),
-                cell(&s(&e["sha256"])),
-                cell(&s(&e["stored"]))
-            );
-        }
-        m.push('\n');
-    }
-    let actions = r["actions"].as_array().cloned().unwrap_or_default();
-    let _ = writeln!(m, "## Actions taken ({})\n", actions.len());
-    if !actions.is_empty() {
-        let _ = writeln!(
-            m,
-            "| time | action | target | result | undo |\n|---|---|---|---|---|"
-        );
-        for a in &actions {
-            let dry = if a["dry_run"] == true {
-                " (dry run)"
-            } else {
-                ""
-            };
-            let undo = undo_text(a);
-            let (target, result) = action_text(a);
-            let _ = writeln!(
-                m,
-                "| {} | {}{dry} | {} | {} | {} |",
-                cell(&s(&a["time"])),
-                cell(&s(&a["primitive"])),
-                cell(&short(&target)),
-                cell(&result),
-                cell(&short(&undo))
-            );
-        }
-        m.push('\n');
-    }
-    let _ = writeln!(m, "## Timeline\n");
-    for t in r["timeline"].as_array().into_iter().flatten() {
-        let dry = if t["dry_run"] == true {
-            " (dry run)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            m,
-            "- {} {}{dry}: {}",
-            s(&t["time"]),
-            cell(&s(&t["primitive"])),
-            cell(&s(&t["summary"]))
-        );
-    }
-    let _ = writeln!(m, "\n## Recommendations\n");
-    for rec in recommendations(r) {
-        let _ = writeln!(m, "- {rec}");
-    }
-    m
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn h(text: &str) -> String {
-    crate::output::escape(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+    /// The synthetic journal written as a case folder (without a valid chain).
+    fn case_with_synthetic_journal() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let text: String = journal::tests::synthetic()
+            .iter()
+            .map(|v| format!("{v}\n"))
+            .collect();
+        std::fs::write(d.path().join(crate::runtime::case::JOURNAL), text).unwrap();
+        d
+    }
 
-fn table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
-    if rows.is_empty() {
-        out.push_str("<p>None.</p>\n");
-        return;
+    #[test]
+    fn the_report_reads_every_kind_of_entry() {
+        let d = case_with_synthetic_journal();
+        let r = build(d.path()).unwrap();
+        assert_eq!(r.host, "web01");
+        assert_eq!(r.findings.len(), 1);
+        assert!(
+            r.verdict.contains("was compromised: Beacon to 192.0.2.9"),
+            "{}",
+            r.verdict
+        );
+        assert!(r.verdict.contains("send traffic to 192.0.2.9"));
+        // case::evidence, and the kill's capture before it acted.
+        assert_eq!(r.evidence.len(), 2);
+        assert!(r.evidence[1].what.contains("before proc::kill"));
+        assert_eq!(r.actions.len(), 4);
+        assert!(
+            r.actions[0].outcome.contains("RESPAWNED as pid 50"),
+            "{}",
+            r.actions[0].outcome
+        );
+        assert!(r.actions[1]
+            .outcome
+            .starts_with("failed: permission denied"));
+        assert!(r.actions[2].outcome.starts_with("would remove line 3"));
+        assert!(r.actions[3].outcome.contains("no outcome recorded"));
+        assert!(
+            r.containment.contains("1 process kill(s)"),
+            "{}",
+            r.containment
+        );
+        assert!(r.containment.contains("came back (pid 42)"));
+        assert!(r
+            .containment
+            .contains("2 action(s) were skipped, refused, failed"));
+        assert!(r.containment.contains("1 action(s) were only previewed"));
+        assert_eq!(r.unreadable.len(), 1);
+        assert!(r.integrity.starts_with("NOT VERIFIED"));
+        let md = markdown(&r);
+        assert!(md.contains("UNREADABLE entry"));
+        assert!(md.contains("## Actions (4)"));
+        let html = html(&r);
+        assert!(html.contains("<h2>Actions</h2>"));
     }
-    out.push_str("<table>\n<tr>");
-    for c in head {
-        let _ = write!(out, "<th>{c}</th>");
-    }
-    out.push_str("</tr>\n");
-    for r in rows {
-        out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{}</td>", h(&c));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-}
 
-/// A self-contained page (no scripts, no external resources) for people
-/// who do not read Markdown; every value is HTML-escaped.
-pub fn html(r: &Value) -> String {
-    let list = |k: &str| r[k].as_array().cloned().unwrap_or_default();
-    let mut o = String::from("<!doctype html>\n<html><head><meta charset=\"utf-8\">");
-    let _ = write!(
-        o,
-        "<title>Incident report: {0}</title><style>body{{font-family:sans-serif;max-width:70em;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:2px 6px;vertical-align:top;font-size:90%}}</style></head><body>\n<h1>Incident report: {0}</h1>\n",
-        h(&s(&r["host"]))
-    );
-    let _ = writeln!(
-        o,
-        "<p>Period: {} to {}. Journal entries: {} (verify with <code>hound case verify</code>).</p>",
-        h(&s(&r["from"])),
-        h(&s(&r["to"])),
-        h(&s(&r["journal_entries"]))
-    );
-    let _ = writeln!(o, "<p>Journal integrity: {}</p>", h(&s(&r["integrity"])));
-    let _ = writeln!(
-        o,
-        "<h2>Conclusion</h2>\n<p>{}</p>\n<p>{}</p>",
-        h(&s(&r["verdict"])),
-        h(&s(&r["containment"]))
-    );
-    o.push_str("<h2>Findings</h2>\n");
-    let rows = list("findings")
-        .iter()
-        .map(|f| {
-            vec![
-                s(&f["severity"]),
-                s(&f["title"]),
-                short(&s(&f["details"]["evidence"])),
-                s(&f["mitre"]),
-            ]
-        })
-        .collect();
-    table(&mut o, &["severity", "finding", "evidence", "MITRE"], rows);
-    o.push_str("<h2>Evidence preserved</h2>\n");
-    let rows = list("evidence")
-        .iter()
-        .map(|e| vec![s(&e["id"]), s(&e["what"]), s(&e["sha256"]), s(&e["stored"])])
-        .collect();
-    table(&mut o, &["id", "what", "sha256", "stored at"], rows);
-    o.push_str("<h2>Actions taken</h2>\n");
-    let rows = list("actions")
-        .iter()
-        .map(|a| {
-            let undo = undo_text(a);
-            let dry = if a["dry_run"] == true {
-                " (dry run)"
-            } else {
-                ""
-            };
-            let (target, result) = action_text(a);
-            vec![
-                s(&a["time"]),
-                format!("{}{dry}", s(&a["primitive"])),
-                short(&target),
-                result,
-                short(&undo),
-            ]
-        })
-        .collect();
-    table(
-        &mut o,
-        &["time", "action", "target", "result", "undo"],
-        rows,
-    );
-    o.push_str("<h2>Timeline</h2>\n");
-    let rows = list("timeline")
-        .iter()
-        .map(|t| vec![s(&t["time"]), s(&t["primitive"]), s(&t["summary"])])
-        .collect();
-    table(&mut o, &["time", "primitive", "what"], rows);
-    o.push_str("<h2>Recommendations</h2>\n<ul>\n");
-    for rec in recommendations(r) {
-        let _ = writeln!(o, "<li>{}</li>", h(&rec));
+    #[test]
+    fn the_plan_is_shown_with_each_outcome() {
+        let d = case_with_synthetic_journal();
+        let plan = serde_json::json!({ "version": 1, "items": [
+            { "id": "A1", "action": "kill", "target": { "pid": 42 }, "identity": {}, "why": [
+                { "from": "process:42:1", "to": "indicator:192.0.2.9", "relation": "connects to", "evidence": "ss" }],
+              "approval": "auto", "status": "done", "planned_at": "t",
+              "outcome": { "id": "A1", "action": "kill", "status": "done", "message": "kill pid 42", "time": "t" } },
+            { "id": "A2", "action": "lock_account", "target": { "user": "svc" }, "identity": {}, "why": ["uid 0"],
+              "approval": "required", "approval_reason": "accounts need approval", "status": "refused", "planned_at": "t",
+              "outcome": { "id": "A2", "action": "lock_account", "status": "refused", "message": "needs approval", "time": "t" } }
+        ]});
+        std::fs::write(d.path().join("plan.json"), plan.to_string()).unwrap();
+        let r = build(d.path()).unwrap();
+        assert_eq!(r.plan.len(), 2);
+        assert_eq!(
+            r.plan[0].why,
+            "process:42:1 connects to indicator:192.0.2.9 (ss)"
+        );
+        assert_eq!(r.plan[1].status, "refused");
+        let md = markdown(&r);
+        assert!(md.contains("| A2 | lock_account |"), "{md}");
+        assert!(md.contains("needs approval"));
+        assert!(recommendations(&r)
+            .iter()
+            .any(|x| x.contains("hound apply")));
     }
-    o.push_str("</ul>\n</body></html>\n");
-    o
 }

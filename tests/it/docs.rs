@@ -1,6 +1,6 @@
 //! Every primitive is documented with a runnable example, and the examples run.
 //! Examples marked `no_run` (they need root, a network or change the host) are
-//! only compiled.
+//! only compiled. An example that ends in a boolean asserts it: `false` fails.
 
 use hound::runtime::docs;
 use hound::Runtime;
@@ -21,6 +21,18 @@ fn every_primitive_has_a_doc_and_an_example() {
     );
 }
 
+/// Tautologies (`len() >= 0`) look like checks and check nothing.
+#[test]
+fn no_example_asserts_a_tautology() {
+    let rt = Runtime::builder().dry_run(true).build().unwrap();
+    let bad: Vec<_> = docs::primitives(rt.engine())
+        .iter()
+        .filter(|d| d.examples().iter().any(|e| e.contains(">= 0")))
+        .map(|d| d.full_name())
+        .collect();
+    assert!(bad.is_empty(), "examples asserting `>= 0`: {bad:?}");
+}
+
 #[test]
 fn doc_examples_compile_and_safe_ones_run() {
     let rt = Runtime::builder()
@@ -36,8 +48,13 @@ fn doc_examples_compile_and_safe_ones_run() {
             if ex.contains("// no_run") {
                 continue;
             }
-            if let Err(e) = rt.eval(&ex) {
-                panic!("{}: example failed:\n{ex}\n{e}", d.full_name());
+            match rt.eval(&ex) {
+                Err(e) => panic!("{}: example failed:\n{ex}\n{e}", d.full_name()),
+                // An example that ends in a boolean states a fact: it must hold.
+                Ok(v) if v.as_bool() == Ok(false) => {
+                    panic!("{}: example returned false:\n{ex}", d.full_name())
+                }
+                Ok(_) => {}
             }
         }
     }

@@ -1,6 +1,9 @@
 //! Integration tests, in one binary so they link once. Each area has its own
 //! module; shared fixtures live in `common`.
 
+// Tests may unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod case;
 mod cli;
 mod common;
@@ -10,6 +13,7 @@ mod fssyslog;
 mod fw;
 mod lab;
 mod netlab;
+mod plan;
 mod procnet;
 mod repl;
 mod scan;

@@ -7,9 +7,9 @@
 //! what it returns.
 
 use super::{entry, Entry, Names};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use std::borrow::Cow;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;

@@ -11,7 +11,7 @@ pub use find::{find, glob, temp_files, Filter, TEMP_DIRS};
 pub use read::{grep, hash, head, read, tail, tail_stats, GrepMatch, GrepOpts, TailStats};
 
 use crate::error::{Error, Result};
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fs::Metadata;

@@ -3,9 +3,9 @@
 //! purpose), so nothing here loads a whole file unless asked for its bytes.
 
 use super::find::{find, Filter};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::fs::File;

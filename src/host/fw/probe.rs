@@ -47,3 +47,25 @@ pub async fn connect(ip: IpAddr, port: u16, timeout: Duration) -> Probe {
         rtt_ms: rtt,
     }
 }
+
+/// Connects once and, when the connect met silence, asks hound's own
+/// blocks whether one of them dropped it: a drop looks like silence from
+/// the socket, the block's counter tells (`state: "blocked"`).
+pub async fn verify(ip: IpAddr, port: u16, timeout: Duration) -> Probe {
+    let before = super::blocking(ip, port, "tcp");
+    let mut r = connect(ip, port, timeout).await;
+    if r.state == "filtered" {
+        if let Some(b) = before {
+            let after = super::blocking(ip, port, "tcp")
+                .map(|a| a.packets)
+                .unwrap_or(b.packets);
+            r.state = "blocked";
+            r.reason = format!(
+                "dropped by hound's block of {} ({} more packet(s) counted)",
+                b.target,
+                after.saturating_sub(b.packets)
+            );
+        }
+    }
+    r
+}

@@ -1,9 +1,9 @@
 //! Host layer for `log::`: web access logs parsed into rows, and the journal
 //! (not read natively yet). `log::tail`/`log::grep` reuse `host::fs`.
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use regex::bytes::Regex;
 use serde::Serialize;
 use std::io::BufReader;

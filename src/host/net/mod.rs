@@ -11,9 +11,9 @@ pub mod watch;
 
 pub use links::{interfaces, neighbors, routes, Interface, Neighbor, Route};
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::host::ioc::Indicator;
-use crate::runtime::CancelToken;
 use procfs::net::{TcpState, UdpState};
 use serde::Serialize;
 use std::collections::HashMap;

@@ -9,8 +9,8 @@
 //! and are always attributed.
 
 use super::{build, raw, Filter, Raw, Socket};
+use crate::cancel::CancelToken;
 use crate::error::Result;
-use crate::runtime::CancelToken;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

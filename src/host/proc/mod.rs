@@ -1,9 +1,9 @@
 //! Processes, read from /proc with the procfs crate. A process may exit
 //! while it is read: list() skips it, get() says not_found.
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use procfs::WithCurrentSystemInfo;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

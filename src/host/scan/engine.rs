@@ -17,7 +17,7 @@
 //! cancellation is checked every few milliseconds.
 
 use super::Progress;
-use crate::runtime::CancelToken;
+use crate::cancel::CancelToken;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 
 use super::connect::Collector;
 use super::Progress;
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};

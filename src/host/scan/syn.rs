@@ -12,8 +12,8 @@
 use super::engine::{self, Driver, Tuning};
 use super::packet::{self, Icmp, TCP_ACK, TCP_RST, TCP_SYN};
 use super::{sock, PortOpts, PortResult, Progress};
+use crate::cancel::CancelToken;
 use crate::error::Result;
-use crate::runtime::CancelToken;
 use socket2::Socket;
 use std::collections::HashMap;
 use std::hash::BuildHasher;

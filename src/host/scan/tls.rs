@@ -4,7 +4,7 @@
 //! pulls the subject and issuer names out. Nothing is verified: this
 //! identifies a service, it does not trust one.
 
-use crate::output::lossless;
+use crate::text::lossless;
 
 /// A TLS 1.2 ClientHello with common ECDHE/RSA suites; SNI when `host` is a
 /// name (an IP address is not allowed there).

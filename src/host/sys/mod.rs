@@ -11,7 +11,7 @@ pub use users::{authorized_keys, users, AuthorizedKey, User};
 pub use utmp::{logins, logins_from, sessions, Login, Record, Session};
 
 use crate::error::{Error, Result};
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

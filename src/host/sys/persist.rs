@@ -4,7 +4,7 @@
 
 use super::rel;
 use crate::error::Result;
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;

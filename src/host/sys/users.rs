@@ -3,7 +3,7 @@
 
 use super::rel;
 use crate::error::{Error, Result};
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use sha2::Digest;
 use std::path::Path;

@@ -10,7 +10,7 @@
 use super::rel;
 use crate::error::{Error, Result};
 use crate::host::fs::iso;
-use crate::output::lossless;
+use crate::text::lossless;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;

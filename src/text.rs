@@ -1,6 +1,8 @@
-//! Attacker-controlled text (process names, file names, log lines) must never
-//! drive the terminal: control characters and bidi overrides become visible
-//! escapes before anything is printed.
+//! Text from the system, made safe: attacker-controlled text (process names,
+//! file names, log lines) must never drive the terminal, so control
+//! characters and bidi overrides become visible escapes before anything is
+//! printed; bytes that are not UTF-8 keep every byte. Depends on nothing, so
+//! every layer may use it.
 
 use std::borrow::Cow;
 use std::fmt::Write;

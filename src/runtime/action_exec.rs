@@ -1,0 +1,414 @@
+//! Each destructive action, put through the gate: the direct primitives
+//! (`proc::kill`, `fs::quarantine`, ...) and plan items share these, so a
+//! kill is the same kill whichever way it was asked for.
+
+use crate::error::{Error, Result};
+use crate::host::action::{self, FileIdentity, ProcIdentity};
+use crate::host::{action_account, action_file, fw, remediate};
+use crate::runtime::action::{Act, Acted, Applied, Capture, Undo};
+use crate::runtime::context::Context;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The quarantine as the actions use it, in one place: the host side
+/// (`host::remediate` today, `host::quarantine` after the safety work) is
+/// swapped here and nowhere else.
+pub mod q {
+    use crate::error::Result;
+    use crate::host::remediate;
+    use std::path::{Path, PathBuf};
+
+    pub use remediate::Quarantined;
+
+    /// Refuses system paths and the case folder.
+    pub fn check(path: &Path, case_dir: &Path) -> Result<()> {
+        remediate::check_removable(path, case_dir)
+    }
+    pub fn put(path: &Path, qdir: &Path, _case_dir: &Path) -> Result<Quarantined> {
+        remediate::quarantine(path, qdir)
+    }
+    pub fn record(id: &str, qdir: &Path) -> Result<serde_json::Value> {
+        remediate::record(id, qdir)
+    }
+    pub fn restore(id: &str, qdir: &Path) -> Result<PathBuf> {
+        remediate::restore(id, qdir)
+    }
+}
+
+pub struct KillArgs {
+    pub pid: i32,
+    pub signal: nix::sys::signal::Signal,
+    pub grace: Duration,
+    pub tree: bool,
+}
+
+fn describe(p: &crate::host::proc::Process) -> String {
+    if p.cmdline.is_empty() {
+        p.name.clone()
+    } else {
+        p.cmdline.join(" ")
+    }
+}
+
+/// Kills a process (with its tree), evidence first. `planned`: the identity
+/// recorded at plan time, re-checked right before the signal.
+pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted {
+    const P: &str = "proc::kill";
+    let pid = k.pid;
+    // Read for the description; a vanished pid is the protect step's to report.
+    let target = remediate::check_killable(pid);
+    let what_cmd = target.as_ref().map(describe).unwrap_or_default();
+    let targets = if k.tree {
+        remediate::tree(pid, &c.cancel).unwrap_or_else(|_| vec![pid])
+    } else {
+        vec![pid]
+    };
+    let what = format!(
+        "kill pid {pid} ({what_cmd}){}",
+        if k.tree { " and its descendants" } else { "" }
+    );
+    let mut a = Act::new(
+        P,
+        what,
+        json!({ "pid": pid, "signal": format!("{:?}", k.signal), "tree": k.tree, "targets": targets }),
+    );
+    // A planned process that has exited is the identity check's to report
+    // (skipped), not a protected target.
+    let gone_ok = planned.is_some();
+    a.protect = Some(Box::new(move || match target {
+        Err(e) if gone_ok && e.kind == crate::ErrorKind::NotFound => Ok(()),
+        other => other.map(|_| ()),
+    }));
+    if let Some(id) = planned {
+        a.identity = Some(Box::new(move || action::proc_still(id)));
+    }
+    a.capture = vec![Capture::Process(pid)];
+    a.would = json!({ "pid": pid, "status": "dry_run", "would_kill": targets, "what": what_cmd });
+    a.undo = Some(Undo::none(
+        "a killed process cannot be revived; its evidence is kept",
+    ));
+    let req = remediate::KillRequest {
+        pid,
+        signal: k.signal,
+        grace: k.grace,
+        tree: k.tree,
+    };
+    c.act(a, |ev| {
+        let dir = c.case_lock()?.evidence_dir()?;
+        let killed = remediate::kill_process(&req, Some(&dir), &c.cancel)?;
+        for f in &killed.children_evidence_failed {
+            c.warn(P, format!("evidence not captured: {f}"));
+        }
+        let mut out = serde_json::to_value(&killed).unwrap_or_default();
+        let main = ev.first();
+        out["what"] = json!(what_cmd);
+        out["evidence"] = json!(main.and_then(|m| m.id.clone()));
+        out["evidence_error"] = json!(main.and_then(|m| m.error.clone()));
+        out["status"] = json!(if killed.gone {
+            "killed"
+        } else {
+            "still_running"
+        });
+        let note = json!({ "note": "a killed process cannot be revived; its evidence is kept",
+                           "evidence": main.and_then(|m| m.stored.clone()) });
+        Ok(Applied {
+            result: out,
+            undo: Some(Undo::new("none", note)),
+        })
+    })
+}
+
+/// Suspends (`STOP`) or resumes (`CONT`) a process.
+pub fn stop_cont(c: &Context, p: &str, pid: i32, suspend: bool) -> Acted {
+    use nix::sys::signal::Signal;
+    let target = remediate::check_killable(pid);
+    let name = target.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+    let (undo, status, sig) = if suspend {
+        ("proc::resume", "suspended", Signal::SIGSTOP)
+    } else {
+        ("proc::suspend", "resumed", Signal::SIGCONT)
+    };
+    let mut a = Act::new(p, format!("{p} pid {pid} ({name})"), json!({ "pid": pid }));
+    a.protect = Some(Box::new(move || target.map(|_| ())));
+    a.undo = Some(Undo::new(undo, json!({ "pid": pid })));
+    a.would = json!({ "pid": pid, "status": "dry_run" });
+    c.act(a, |_| {
+        remediate::signal(pid, sig)?;
+        Ok(Applied {
+            result: json!({ "pid": pid, "status": status }),
+            undo: None,
+        })
+    })
+}
+
+/// Quarantines one file or symlink. `planned`: identity from plan time.
+pub fn quarantine(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> Acted {
+    const P: &str = "fs::quarantine";
+    let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    let case_dir2 = case_dir.clone();
+    let sha = if path.is_file() {
+        crate::host::evidence::sha256_file(path).ok()
+    } else {
+        None
+    };
+    let shown = path.display().to_string();
+    let mut a = Act::new(
+        P,
+        format!("quarantine {shown}"),
+        json!({ "path": shown, "sha256": sha }),
+    );
+    let owned = path.to_path_buf();
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
+    if let Some(id) = planned {
+        a.identity = Some(Box::new(move || action::file_still(id)));
+    }
+    a.would = json!({ "status": "dry_run", "original": shown, "would_quarantine": [shown] });
+    a.undo = Some(Undo::new("fs::restore", json!({ "id": sha })));
+    c.act(a, |_| {
+        let qdir = c.case_lock()?.quarantine_dir()?;
+        let q = q::put(path, &qdir, &case_dir2)?;
+        let mut v = serde_json::to_value(&q).unwrap_or_default();
+        v["status"] = json!("quarantined");
+        // The record actually written (a second file with the same bytes
+        // gets `<sha256>-2`) is the one to restore.
+        Ok(Applied {
+            result: v,
+            undo: Some(Undo::new("fs::restore", json!({ "id": q.id }))),
+        })
+    })
+}
+
+/// Every file under a folder, each through the gate; then the emptied
+/// folders go (only empty ones, deepest first).
+pub fn quarantine_tree(c: &Context, dir: &Path) -> Result<(Vec<Acted>, Vec<PathBuf>)> {
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.into_path())
+        .collect();
+    let out: Vec<Acted> = files.iter().map(|f| quarantine(c, f, None)).collect();
+    if !c.dry_run() {
+        action_file::remove_empty_dirs(dir);
+    }
+    Ok((out, files))
+}
+
+/// Removes line `line` of `path` when it reads `text`; `sha256`: the file's
+/// hash at plan time.
+pub fn remove_line(
+    c: &Context,
+    path: &Path,
+    line: usize,
+    text: &str,
+    sha256: Option<&str>,
+) -> Acted {
+    const P: &str = "fs::remove_line";
+    let shown = path.display().to_string();
+    let mut a = Act::new(
+        P,
+        format!("remove line {line} of {shown}: {text}"),
+        json!({ "path": shown, "line": line, "text": text, "sha256": sha256 }),
+    );
+    let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    let owned = path.to_path_buf();
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
+    let (p2, t2, s2) = (
+        path.to_path_buf(),
+        text.to_string(),
+        sha256.map(String::from),
+    );
+    a.identity = Some(Box::new(move || {
+        let now = action_file::read_line(&p2, line).map_err(|e| e.message)?;
+        if !action_file::same_line(&now, &t2) {
+            return Err(format!("{}: line {line} reads {now:?} now", p2.display()));
+        }
+        match s2 {
+            Some(s) => action::file_identity(&p2)
+                .map_err(|e| e.message)
+                .and_then(|id| {
+                    if id.sha256.as_deref() == Some(s.as_str()) {
+                        Ok(())
+                    } else {
+                        Err(format!("{} changed since it was planned", p2.display()))
+                    }
+                }),
+            None => Ok(()),
+        }
+    }));
+    a.capture = vec![Capture::File(path.to_path_buf())];
+    a.would = json!({ "status": "dry_run", "path": shown, "line": line, "would_remove": text });
+    c.act(a, |_| {
+        let r = action_file::remove_line(path, line, text, sha256)?;
+        let mut v = serde_json::to_value(&r).unwrap_or_default();
+        v["status"] = json!("removed");
+        Ok(Applied {
+            result: v.clone(),
+            undo: Some(Undo::new("fs::restore_line", v)),
+        })
+    })
+}
+
+/// Stops and disables a systemd unit and quarantines its file.
+pub fn disable_unit(c: &Context, path: &Path, planned: Option<&FileIdentity>) -> Acted {
+    const P: &str = "sys::disable_unit";
+    let shown = path.display().to_string();
+    let links: Vec<String> = action_file::unit_links(path)
+        .iter()
+        .map(|l| l.display().to_string())
+        .collect();
+    let mut a = Act::new(P, format!("disable unit {shown}"), json!({ "path": shown }));
+    let case_dir = c.case_lock().map(|s| s.dir.clone()).unwrap_or_default();
+    let case_dir2 = case_dir.clone();
+    let owned = path.to_path_buf();
+    a.protect = Some(Box::new(move || q::check(&owned, &case_dir)));
+    if let Some(id) = planned {
+        a.identity = Some(Box::new(move || action::file_still(id)));
+    }
+    a.would = json!({ "status": "dry_run", "unit": shown, "would_remove_links": links,
+                      "would_stop": action_file::systemd_running() });
+    c.act(a, |_| {
+        let d = action_file::disable_unit(path)?;
+        let qdir = c.case_lock()?.quarantine_dir()?;
+        let q = q::put(path, &qdir, &case_dir2)?;
+        let mut v = serde_json::to_value(&d).unwrap_or_default();
+        v["quarantine_id"] = json!(q.id);
+        v["status"] = json!("disabled");
+        let undo = json!({ "quarantine_id": q.id, "links": d.links_removed });
+        Ok(Applied {
+            result: v,
+            undo: Some(Undo::new("sys::enable_unit", undo)),
+        })
+    })
+}
+
+/// Locks an account (password and expiry); undo unlocks it exactly.
+pub fn lock_account(c: &Context, user: &str) -> Acted {
+    const P: &str = "sys::lock_account";
+    let mut a = Act::new(P, format!("lock account {user}"), json!({ "user": user }));
+    let u = user.to_string();
+    a.protect = Some(Box::new(move || {
+        if u == "root" {
+            return Err(Error::invalid("user \"root\": refusing to lock root"));
+        }
+        match action_account::exists(&u, Path::new("/"))? {
+            true => Ok(()),
+            false => Err(Error::not_found(format!("user {u:?}: no such account"))),
+        }
+    }));
+    a.would = json!({ "status": "dry_run", "would_lock": user });
+    c.act(a, |_| {
+        let r = action_account::lock(user, Path::new("/"))?;
+        let v = serde_json::to_value(&r).unwrap_or_default();
+        Ok(Applied {
+            result: json!({ "status": "locked", "user": user, "already_locked": r.already_locked }),
+            undo: Some(Undo::new("sys::unlock_account", v)),
+        })
+    })
+}
+
+/// One firewall change (block, unblock, isolate, rollback) of an nft plan.
+pub fn firewall(
+    c: &Context,
+    p: &str,
+    args: serde_json::Value,
+    plan: &fw::Plan,
+    undo: Option<Undo>,
+) -> Acted {
+    let mut a = Act::new(p, plan.changes.join(", "), args);
+    a.would = json!({ "status": "dry_run", "batch": plan.batch });
+    a.undo = undo;
+    c.act(a, |_| {
+        fw::apply(plan)?;
+        Ok(Applied {
+            result: json!({ "planned": plan.changes, "batch": plan.batch }),
+            undo: None,
+        })
+    })
+}
+
+/// Undo "primitives" that exist only as `case::undo` (with the plan item's
+/// or the action's id), not as functions a script calls.
+pub const UNDO_ONLY: &[&str] = &[
+    "fs::restore_line",
+    "sys::enable_unit",
+    "sys::unlock_account",
+];
+
+/// Carries out a recorded undo (plan items' `case::undo`), through the gate.
+pub fn undo(c: &Context, u: &Undo) -> Result<serde_json::Value> {
+    let mut a = Act::new(
+        "case::undo",
+        format!("undo: {} {}", u.primitive, u.args),
+        json!(u),
+    );
+    a.protect = Some(Box::new(|| match u.primitive.as_str() {
+        "fs::restore"
+        | "fs::restore_line"
+        | "sys::enable_unit"
+        | "sys::unlock_account"
+        | "fw::unblock" => Ok(()),
+        other => Err(Error::unsupported(format!(
+            "{other}: this action cannot be undone automatically"
+        ))),
+    }));
+    a.would = json!({ "status": "dry_run", "would": u });
+    let acted = c.act(a, |_| {
+        Ok(Applied {
+            result: undo_now(c, u)?,
+            undo: None,
+        })
+    });
+    Ok(acted.into_result()?.result)
+}
+
+fn undo_now(c: &Context, u: &Undo) -> Result<serde_json::Value> {
+    let args = &u.args;
+    let qdir = || -> Result<PathBuf> { c.case_lock()?.quarantine_dir() };
+    Ok(match u.primitive.as_str() {
+        "fs::restore" => {
+            let id = args["id"].as_str().unwrap_or_default();
+            let path = q::restore(id, &qdir()?)?;
+            json!({ "status": "restored", "path": path })
+        }
+        "fs::restore_line" => {
+            let r: action_file::LineRemoved = serde_json::from_value(args.clone())
+                .map_err(|e| Error::invalid(format!("undo args: {e}")))?;
+            action_file::restore_line(&r)?;
+            json!({ "status": "restored", "path": r.path })
+        }
+        "sys::enable_unit" => {
+            let id = args["quarantine_id"].as_str().unwrap_or_default();
+            let path = q::restore(id, &qdir()?)?;
+            let links: Vec<action_file::Link> =
+                serde_json::from_value(args["links"].clone()).unwrap_or_default();
+            action_file::relink_unit(&links)?;
+            json!({ "status": "restored", "path": path, "links": links })
+        }
+        "sys::unlock_account" => {
+            let r: action_account::AccountLocked = serde_json::from_value(args.clone())
+                .map_err(|e| Error::invalid(format!("undo args: {e}")))?;
+            action_account::unlock(&r, Path::new("/"))?;
+            json!({ "status": "unlocked", "user": r.user })
+        }
+        "fw::unblock" => {
+            let req = fw::Request {
+                targets: serde_json::from_value(args["targets"].clone()).unwrap_or_default(),
+                direction: args["direction"].as_str().map(String::from),
+                proto: args["proto"].as_str().map(String::from),
+                port: args["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+                comment: None,
+                ttl: None,
+            };
+            fw::apply(&fw::plan_unblock(&req)?)?;
+            json!({ "status": "unblocked" })
+        }
+        other => {
+            return Err(Error::unsupported(format!(
+                "{other}: this action cannot be undone automatically"
+            )))
+        }
+    })
+}
