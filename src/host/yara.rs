@@ -21,7 +21,7 @@
 //! telling which mapping each match is in.
 
 use crate::error::{Error, Result};
-use crate::output::lossless;
+use crate::text::lossless;
 use boreal::scanner::{ScanParams, ScanResult};
 use boreal::{Compiler, MetadataValue, Scanner};
 use serde::Serialize;

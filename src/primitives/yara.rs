@@ -382,7 +382,7 @@ pub mod fs_yara_fns {
     /// ```rhai
     /// let rules = `rule shadow_root { strings: $r = "root:" condition: $r at 0 }`;
     /// let m = fs::yara("/etc", rules, #{ name: "passwd", max_depth: 1, evidence: false });
-    /// m.map(|x| x.path)
+    /// m.len() == 1 && m[0].path == "/etc/passwd" && m[0].strings[0].offset == 0
     /// ```
     #[rhai_fn(name = "yara", return_raw)]
     pub fn yara(nc: NativeCallContext, target: &str, rules: &str) -> RhaiResult<Dynamic> {

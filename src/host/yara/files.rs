@@ -4,9 +4,9 @@
 //! parallel.
 
 use super::{blank, convert, params, path_text, Bounds, Match, Rules};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::host::fs::{Filter, Names};
-use crate::runtime::CancelToken;
 use boreal::scanner::ScanError;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;

@@ -7,9 +7,9 @@
 //! what was matched before stays.
 
 use super::{blank, convert, params, path_text, Bounds, MapRegion, Match, Rules};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
-use crate::output::lossless;
-use crate::runtime::CancelToken;
+use crate::text::lossless;
 use boreal::memory::{FragmentedMemory, MemoryParams, Region, RegionDescription};
 use boreal::scanner::ScanError;
 use std::fs::File;
