@@ -24,6 +24,7 @@
 
 pub mod cancel;
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod output;
 pub mod primitives;

@@ -4,12 +4,13 @@
 mod apply;
 mod case;
 mod doc;
+mod fleet;
 mod lab;
 mod repl;
 mod run;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use hound::output::{ConsoleSink, Style};
+use hound::output::{ConsoleSink, Envelope, JsonFormat, Style};
 use hound::{CancelToken, Runtime, ScriptError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,13 @@ pub struct Global {
     /// Print results as JSON lines (one object per line) instead of tables
     #[arg(long, global = true)]
     pub json: bool,
+    /// Write the JSON lines (warnings included) to FILE instead of stdout; implies --json
+    #[arg(long, global = true, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+    /// Field names of JSON lines: hound (envelope + the script's fields) or ecs (Elastic Common Schema)
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "hound",
+          value_parser = ["hound", "ecs"])]
+    pub json_format: String,
     /// Destructive primitives report what they would do and change nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
@@ -97,6 +105,9 @@ pub enum Cmd {
     /// The incident's network on this machine, for practice and tests
     #[command(subcommand)]
     Lab(lab::LabCmd),
+    /// Many hosts: merge the results of the Ansible playbook (ansible/)
+    #[command(subcommand)]
+    Fleet(fleet::FleetCmd),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -121,6 +132,7 @@ pub fn main() -> i32 {
         Some(Cmd::Doc { name }) => doc::main(&cli.global, name.as_deref()),
         Some(Cmd::Lab(cmd)) => lab::main(&cli.global, &cmd),
         Some(Cmd::Apply(args)) => apply::main(&cli.global, &args),
+        Some(Cmd::Fleet(cmd)) => fleet::main(&cli.global, &cmd),
         Some(Cmd::Case(cmd)) => case::main(&cli.global, &cmd),
         Some(Cmd::Report { dir, format }) => case::report(&cli.global, &dir, &format),
         Some(Cmd::Completions { shell }) => {
@@ -131,7 +143,7 @@ pub fn main() -> i32 {
 }
 
 pub fn style(g: &Global) -> Style {
-    Style::detect(g.json, g.no_color)
+    Style::detect(g.json || g.json_out.is_some(), g.no_color)
 }
 
 /// The runtime every subcommand uses, set up from the global flags.
@@ -141,7 +153,24 @@ pub fn runtime(g: &Global, cancel: CancelToken) -> Result<Runtime, ScriptError> 
 
 /// The console sink of a run, kept by the caller so it can flush it.
 pub fn sink(g: &Global) -> Arc<ConsoleSink> {
-    Arc::new(ConsoleSink::new(style(g), g.quiet))
+    let sink = ConsoleSink::new(style(g), g.quiet);
+    if !(g.json || g.json_out.is_some()) {
+        return Arc::new(sink);
+    }
+    let format = JsonFormat::parse(&g.json_format).unwrap_or(JsonFormat::Hound);
+    let envelope = match g.json_out.as_deref().map(|p| Envelope::to_path(format, p)) {
+        None => Envelope::new(format),
+        Some(Ok(e)) => e,
+        Some(Err(e)) => {
+            // The run goes on with JSON on stdout rather than losing its output.
+            eprintln!(
+                "warning: --json-out: {}",
+                hound::output::escape(&e.to_string())
+            );
+            Envelope::new(format)
+        }
+    };
+    Arc::new(sink.with_envelope(Arc::new(envelope)))
 }
 
 pub fn runtime_with(
@@ -174,7 +203,7 @@ pub fn builder(g: &Global, cancel: CancelToken, sink: Arc<ConsoleSink>) -> hound
 
 /// Prints an error for a person (or, with --json, as one JSON object on stderr).
 pub fn report_error(g: &Global, e: &ScriptError) {
-    if g.json {
+    if g.json || g.json_out.is_some() {
         eprintln!("{}", serde_json::json!({ "error": e }));
     } else {
         use owo_colors::OwoColorize;

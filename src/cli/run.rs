@@ -3,7 +3,6 @@
 use super::{
     report_error, runtime, runtime_with, Global, EXIT_CANCELLED, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK,
 };
-use hound::output::print_value;
 use hound::runtime::params;
 use hound::{CancelToken, Script, ScriptError};
 
@@ -23,6 +22,19 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let sink = super::sink(g);
     let result = (|| -> Result<i32, ScriptError> {
         let script = Script::load(&a.script)?;
+        if let Some(e) = sink.envelope() {
+            let name = script
+                .header
+                .as_ref()
+                .map(|h| h.name.clone())
+                .unwrap_or_else(|| {
+                    std::path::Path::new(&script.origin)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "script".into())
+                });
+            e.set_dataset(&name);
+        }
         let pairs = a
             .params
             .iter()
@@ -34,9 +46,9 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
         // Records gathered so far print even when the script failed or was cancelled.
         sink.flush();
         let value = value?;
-        print_value(&value, super::style(g));
+        sink.print_result(&value);
         let findings = rt.findings();
-        if !findings.is_empty() && !g.quiet && !g.json {
+        if !findings.is_empty() && !g.quiet && !g.json && g.json_out.is_none() {
             let dir = rt.context().case.lock().map(|c| c.dir.clone()).ok();
             eprintln!(
                 "{} finding(s); case folder: {}",
@@ -53,7 +65,10 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            report_error(g, &e);
+            match sink.envelope() {
+                Some(env) => env.error(&serde_json::to_value(&e).unwrap_or_default()),
+                None => report_error(g, &e),
+            }
             if e.is_cancelled() {
                 EXIT_CANCELLED
             } else {

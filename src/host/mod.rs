@@ -9,6 +9,7 @@ pub mod fs;
 pub mod fw;
 pub mod ioc;
 pub mod lab;
+pub mod linux;
 pub mod log;
 pub mod net;
 pub mod netns;

@@ -259,6 +259,8 @@ pub struct ConsoleSink {
     pub quiet: bool,
     json: std::sync::atomic::AtomicBool,
     pending: std::sync::Mutex<Vec<Value>>,
+    /// With `--json`: the envelope every line carries (see `envelope.rs`).
+    envelope: Option<std::sync::Arc<super::Envelope>>,
 }
 
 impl ConsoleSink {
@@ -268,6 +270,26 @@ impl ConsoleSink {
             quiet,
             json: std::sync::atomic::AtomicBool::new(style.json),
             pending: Default::default(),
+            envelope: None,
+        }
+    }
+
+    /// JSON lines carry this envelope (and go where it writes).
+    pub fn with_envelope(mut self, e: std::sync::Arc<super::Envelope>) -> Self {
+        self.envelope = Some(e);
+        self
+    }
+
+    pub fn envelope(&self) -> Option<&std::sync::Arc<super::Envelope>> {
+        self.envelope.as_ref()
+    }
+
+    /// Prints a script's final value (through the envelope in JSON mode).
+    pub fn print_result(&self, v: &Dynamic) {
+        let style = self.current_style();
+        match &self.envelope {
+            Some(e) if style.json => e.emit(v, true),
+            _ => print_value(v, style),
         }
     }
 
@@ -285,6 +307,9 @@ impl ConsoleSink {
 
     /// Prints the gathered records.
     pub fn flush(&self) {
+        if let Some(e) = &self.envelope {
+            e.flush();
+        }
         let rows = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return,
@@ -307,7 +332,10 @@ impl Sink for ConsoleSink {
     fn emit(&self, value: &Dynamic) {
         let style = self.current_style();
         if style.json {
-            print_value(value, style);
+            match &self.envelope {
+                Some(e) => e.emit(value, false),
+                None => print_value(value, style),
+            }
             return;
         }
         let v = to_json(value);
@@ -329,6 +357,14 @@ impl Sink for ConsoleSink {
         }
     }
     fn warn(&self, source: &str, message: &str) {
+        if self.current_style().json {
+            if let Some(e) = &self.envelope {
+                if !self.quiet || e.to_file() {
+                    e.warn(source, message);
+                }
+                return;
+            }
+        }
         if self.quiet {
             return;
         }

@@ -91,6 +91,32 @@ pub mod core_fns {
         nix::unistd::Uid::effective().is_root()
     }
 
+    /// hound itself: `#{ pid, exe, case_dir }` (the running binary's path and
+    /// the case folder in use), so hunts never report hound, or what it
+    /// writes, as a finding (it is often run from a temp folder by Ansible).
+    ///
+    /// ```rhai
+    /// let me = hound_self();
+    /// me.pid > 0 && me.exe != ""
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn hound_self(nc: NativeCallContext) -> RhaiResult<rhai::Map> {
+        let c = ctx(&nc, "hound_self")?;
+        let mut m = rhai::Map::new();
+        m.insert("pid".into(), (std::process::id() as i64).into());
+        let exe = std::fs::read_link("/proc/self/exe")
+            .map(|p| crate::output::lossless(p.as_os_str().as_encoded_bytes()))
+            .unwrap_or_default();
+        m.insert("exe".into(), exe.into());
+        let dir = c
+            .case
+            .lock()
+            .map(|s| s.dir.display().to_string())
+            .unwrap_or_default();
+        m.insert("case_dir".into(), dir.into());
+        Ok(m)
+    }
+
     /// Whether this run is a dry run (destructive primitives only describe).
     ///
     /// ```rhai

@@ -12,6 +12,7 @@ pub mod core;
 pub mod fs;
 pub mod fs_act;
 pub mod fw;
+pub mod linux;
 pub mod log;
 pub mod net;
 pub mod net_verify;
@@ -80,7 +81,7 @@ pub fn register(engine: &mut Engine) {
                 m!(yara::fs_yara_fns),
             ],
         ),
-        ("sys", vec![m!(sys::sys_fns)]),
+        ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
         ("log", vec![m!(log::log_fns)]),
         (
             "case",

