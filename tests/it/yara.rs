@@ -28,6 +28,23 @@ fn json_lines(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// stderr as text: `--json` writes warnings as JSON lines (`source`,
+/// `message`); they become `warning: SOURCE: MESSAGE` lines again.
+fn stderr_text(err: &[u8]) -> String {
+    String::from_utf8_lossy(err)
+        .lines()
+        .map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(v) if v["hound.type"] == "warning" => format!(
+                "warning: {}: {}",
+                v["source"].as_str().unwrap_or_default(),
+                v["message"].as_str().unwrap_or_default()
+            ),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn sha256(p: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
@@ -162,7 +179,7 @@ fn a_bad_rule_fails_with_its_position() {
         .arg(format!("rules={}", fixtures().join("bad.yar").display()))
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("bad.yar:5:12"), "{err}");
     assert!(err.contains("unknown variable $nope"), "{err}");
@@ -171,7 +188,7 @@ fn a_bad_rule_fails_with_its_position() {
         r#"fs::yara("/etc/passwd", "rule x {\n condition: nope }")"#,
         case.path(),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("<rules>:2:13"), "{err}");
 }
@@ -219,7 +236,7 @@ fn unreadable_files_and_bounds_are_warnings() {
         .env("HOME", d.path())
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert!(out.status.success(), "{err}");
     let v = json_lines(&out.stdout);
     assert_eq!(v.len(), 1, "{v:?}");
@@ -259,7 +276,7 @@ fn processes_that_are_gone_are_warnings() {
         case.path(),
     );
     zombie.wait().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(v.is_empty(), "{v:?}");
     assert!(
@@ -278,7 +295,10 @@ fn processes_that_are_gone_are_warnings() {
         ),
         case.path(),
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"not_found\"");
+    // The one emitted value, bare or in the JSON envelope.
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(v == "not_found" || v["value"] == "not_found", "{line}");
 }
 
 #[test]
@@ -303,7 +323,7 @@ fn a_marker_only_in_memory_is_found_and_kept_as_evidence() {
         .arg(format!("processes={},{}", bad.pid(), benign.pid()))
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "findings make status 1: {err}");
     assert!(
         err.contains("big_file") && err.contains("filesize"),
@@ -403,7 +423,7 @@ fn the_hunt_reports_file_matches_with_severity_and_attack_ids() {
         .args(["-p", "processes="])
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("/nonexistent-hound-yara: nothing there, skipped"),
