@@ -5,9 +5,11 @@ returns report rows. Fixtures are torn down by the caller's Cleanup.
 
 import json
 import os
+import sys
 from collections import Counter
 
 import parse
+import yara_task
 from engine import Contender, Row, measure, require, set_diff
 from harness import check, fmt_kib, log
 from lab import Lab, exec_argv
@@ -381,6 +383,6 @@ def startup(ctx):
 
 
 NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets}
-LOCAL = {"files": file_hunt, "startup": startup}
-ORDER = ["startup", "files", "sockets", "sweep", "full", "filtered"]
+LOCAL = {"files": file_hunt, "startup": startup, "yara": lambda ctx: yara_task.yara_hunt(ctx, sys.modules[__name__])}
+ORDER = ["startup", "files", "yara", "sockets", "sweep", "full", "filtered"]
 ALL = {**NETWORK, **LOCAL}

@@ -18,3 +18,4 @@ pub mod quarantine;
 pub mod remediate;
 pub mod scan;
 pub mod sys;
+pub mod yara;

@@ -22,6 +22,7 @@ pub mod proc_act;
 pub mod regex_cache;
 pub mod scan;
 pub mod sys;
+pub mod yara;
 
 use crate::error::Error;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Position};
@@ -64,9 +65,23 @@ pub fn register(engine: &mut Engine) {
             "net",
             vec![m!(net::net_fns), m!(net_verify::net_verify_fns)],
         ),
-        ("proc", vec![m!(proc::proc_fns), m!(proc_act::proc_act_fns)]),
+        (
+            "proc",
+            vec![
+                m!(proc::proc_fns),
+                m!(proc_act::proc_act_fns),
+                m!(yara::proc_yara_fns),
+            ],
+        ),
         ("fw", vec![m!(fw::fw_fns)]),
-        ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),
+        (
+            "fs",
+            vec![
+                m!(fs::fs_fns),
+                m!(fs_act::fs_act_fns),
+                m!(yara::fs_yara_fns),
+            ],
+        ),
         ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
         ("log", vec![m!(log::log_fns)]),
         (

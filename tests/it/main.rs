@@ -25,3 +25,4 @@ mod scan;
 mod scenarios;
 mod stdlib;
 mod terminal;
+mod yara;
