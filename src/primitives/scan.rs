@@ -376,8 +376,9 @@ fn services_impl(
 ) -> RhaiResult<Dynamic> {
     const P: &str = "scan::services";
     let c = ctx(nc, P)?;
-    let o = Opts::new(P, opts, &[COMMON, &["concurrency"]].concat())?;
+    let o = Opts::new(P, opts, &[COMMON, &["concurrency", "udp"]].concat())?;
     let t = targets(P, &t, &o)?;
+    let udp = o.bool("udp")?.unwrap_or(false);
     let ports = ports_arg(P, &ports)?;
     let po = port_opts(P, &o, Duration::from_secs(1))?;
     let scan_opts = PortOpts {
@@ -394,7 +395,20 @@ fn services_impl(
         return finish(&c, P, &Vec::<ServiceResult>::new(), true);
     }
     let timeout = o.duration("timeout")?.unwrap_or(Duration::from_secs(3));
-    let (ids, partial) = identify(&c, P, open, timeout, po.concurrency)?;
+    let (mut ids, mut partial) = identify(&c, P, open, timeout, po.concurrency)?;
+    if udp && !partial {
+        let coll = Arc::new(Mutex::new(Vec::new()));
+        partial = run_collected(
+            &c,
+            P,
+            services::identify_udp(t.clone(), timeout, coll.clone()),
+        )?;
+        ids.extend(take(&coll));
+        ids.sort_by_cached_key(|r| (r.ip.parse::<IpAddr>().ok(), r.port, r.proto));
+        if partial {
+            ids.iter_mut().for_each(|r| r.partial = true);
+        }
+    }
     finish(&c, P, &ids, partial)
 }
 
