@@ -339,6 +339,25 @@ fn services_agree_with_nmap_on_real_daemons() {
             }
         }
     }
+    // The sweep hunt turns exposures into per-host findings.
+    for r in running.iter().filter(|r| r.name.starts_with("redis")) {
+        let out =
+            r.ns.command(hound_path().to_str().unwrap())
+                .args(["--json", "run", "sweep", "-p"])
+                .arg(format!("networks={IP}/32"))
+                .args(["-p", "ports=6379"])
+                .output()
+                .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let flagged = stdout.lines().any(|l| {
+            l.contains(&format!(
+                "Redis answers without authentication on {IP}:6379"
+            )) && l.contains(r#""severity":"high""#)
+        });
+        if flagged != (r.name == "redis") {
+            failures.push(format!("{}: sweep flagged={flagged}:\n{stdout}", r.name));
+        }
+    }
     table.push(format!(
         "\nsum of per-daemon times: hound {:.2} s, nmap -sV {:.2} s",
         h_total.as_secs_f64(),
