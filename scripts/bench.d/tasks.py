@@ -380,7 +380,9 @@ def startup(ctx):
     return [Row("Startup: `hound run` on an empty script", hound, None, cmp, goal)]
 
 
-NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets}
+from services_task import services  # noqa: E402  (its own file: scan::services vs nmap -sV)
+
+NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets, "services": services}
 LOCAL = {"files": file_hunt, "startup": startup}
-ORDER = ["startup", "files", "sockets", "sweep", "full", "filtered"]
+ORDER = ["startup", "files", "sockets", "sweep", "full", "filtered", "services"]
 ALL = {**NETWORK, **LOCAL}

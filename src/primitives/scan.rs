@@ -498,13 +498,20 @@ pub mod scan_fns {
     }
 
     /// Identifies what listens on the open ones among `ports`: scans them,
-    /// connects to each open port, reads the greeting or sends the probe the
-    /// port suggests (HTTP GET, RDP X.224, PostgreSQL SSLRequest, TLS hello).
+    /// reads each greeting (asking for capabilities), or runs hound's probes
+    /// (Redis, memcached, PostgreSQL, MongoDB, RDP, SMB, LDAP, HTTP and its
+    /// JSON APIs: Elasticsearch, Docker, Kubernetes, kubelet, etcd,
+    /// Prometheus), the ones the port suggests first; TLS hello for the
+    /// certificate. A port nothing recognises stays `unknown`.
     ///
-    /// Returns maps `ip`, `port`, `service` (`ssh`, `http`, `mysql`,
-    /// `postgresql`, `smtp`, `ftp`, `pop3`, `imap`, `rdp`, `tls`, `unknown`),
-    /// `product`, `version`, `banner` (first line, or the HTTP `Server`
-    /// header), `title` (HTTP), `cert_subject`/`cert_issuer` (TLS, unverified).
+    /// Returns maps `ip`, `port`, `proto`, `service` (`ssh`, `http`, `redis`,
+    /// `memcached`, `mysql`, `postgresql`, `mongodb`, `smtp`, `ftp`, `pop3`,
+    /// `imap`, `rdp`, `vnc`, `smb`, `ldap`, `dns`, `snmp`, `tls`, `unknown`),
+    /// `product`, `version`, `extra`, `auth` (`required`, `none`,
+    /// `unknown`), `banner`, `title` (HTTP), `cert_subject`/`cert_issuer`
+    /// (TLS, unverified), and `exposures` (`id`, `severity`, `mitre`,
+    /// `title`) when the service is open to abuse (Redis without auth,
+    /// memcached beyond loopback, Docker API without TLS, …).
     /// Banners are attacker text: printers escape them.
     ///
     /// ```rhai
@@ -521,12 +528,15 @@ pub mod scan_fns {
     }
 
     /// `scan::services(targets, ports, opts)`. Options: `method`, `timeout`
-    /// (per connection, default 3s), `retries`, `rate`, `concurrency`,
-    /// `max_targets`.
+    /// (per port, default 3s), `retries`, `rate`, `concurrency`,
+    /// `max_targets`, `udp` (`true` also probes DNS `version.bind` on UDP 53
+    /// and SNMP `sysDescr` with community `public` on UDP 161 of every
+    /// target; records with `proto: "udp"`).
     ///
     /// ```rhai
     /// // no_run
-    /// scan::services(["172.20.0.10", "172.19.0.22"], [22, 80, 3306, 3389], #{ timeout: "2s" })
+    /// let s = scan::services(["172.20.0.10", "172.19.0.22"], [22, 80, 3306, 6379], #{ timeout: "2s", udp: true });
+    /// s.filter(|r| r.exposures != ())
     /// ```
     #[rhai_fn(name = "services", return_raw)]
     pub fn services_with(

@@ -256,14 +256,20 @@ fn services_agree_with_nmap_on_real_daemons() {
         }
     });
 
-    // Each namespace on its own thread: hound, then nmap.
-    let results: Vec<_> = std::thread::scope(|sc| {
+    // All hound runs at once, then all nmap runs at once: each namespace
+    // on its own thread, and neither tool slowed down by the other.
+    let houn: Vec<_> = std::thread::scope(|sc| {
         let hs: Vec<_> = running
             .iter()
-            .map(|r| sc.spawn(move || (r.hound(), r.nmap())))
+            .map(|r| sc.spawn(move || r.hound()))
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let nm: Vec<_> = std::thread::scope(|sc| {
+        let hs: Vec<_> = running.iter().map(|r| sc.spawn(move || r.nmap())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let results: Vec<_> = houn.into_iter().zip(nm).collect();
 
     let mut table = vec![format!(
         "| daemon | port | hound service / product / version | auth | exposures | nmap -sV | hound s | nmap s |"

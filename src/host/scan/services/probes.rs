@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 type Fut = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -197,27 +197,47 @@ async fn rdp_probe(addr: SocketAddr, deadline: Instant) -> Outcome {
         rdp_plain(addr, deadline)
     );
     let neg = neg.unwrap_or_default();
-    match rdp(&neg, &plain.unwrap_or_default()) {
+    let (plain, hung_up) = plain.unwrap_or_default();
+    match rdp(&neg, &plain, hung_up) {
         Some(i) => Outcome::Match(Box::new(i)),
         None => Outcome::Raw(neg),
     }
 }
 
-async fn rdp_plain(addr: SocketAddr, deadline: Instant) -> Option<Vec<u8>> {
+/// The plain connection confirm and what followed the malformed request;
+/// `true` when the server hung up.
+async fn rdp_plain(addr: SocketAddr, deadline: Instant) -> Option<(Vec<u8>, bool)> {
     const PLAIN: &[u8] = &[3, 0, 0, 11, 6, 0xe0, 0, 0, 0, 0, 0];
     const JUNK: &[u8] = &[3, 0, 0, 12, 2, 0xf0, 0x80, 0x7f, 0x65, 0, 0, 0];
     let mut s = super::connect(addr, deadline).await?;
     let mut b = Vec::new();
     s.write_all(PLAIN).await.ok()?;
     super::read_until(&mut s, &mut b, deadline, |b| b.len() >= 11).await;
+    let mut hung_up = false;
     if b.len() >= 11 && s.write_all(JUNK).await.is_ok() {
-        super::read_until(&mut s, &mut b, deadline, |b| b.len() >= 20).await;
+        // Until the answer, a hang-up or the deadline: a loaded xrdp may be
+        // slow to answer, Windows hangs up at once.
+        let mut chunk = [0u8; 256];
+        let end = b.len() + 9;
+        while b.len() < end {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, s.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    hung_up = true;
+                    break;
+                }
+                Ok(Ok(n)) => b.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
     }
-    Some(b)
+    Some((b, hung_up))
 }
 
-/// X.224 connection confirms; `Some` when `b` is one.
-pub fn rdp(b: &[u8], plain: &[u8]) -> Option<ServiceInfo> {
+/// X.224 connection confirms; `Some` when `b` is one. xrdp answers the
+/// malformed request with a disconnect ultimatum (older xrdp also confirms
+/// with source reference 0); Windows confirms with 0x1234 and hangs up.
+pub fn rdp(b: &[u8], plain: &[u8], hung_up: bool) -> Option<ServiceInfo> {
     if b.len() < 11 || b[0] != 3 || b[1] != 0 || b[5] != 0xd0 {
         return None;
     }
@@ -227,14 +247,13 @@ pub fn rdp(b: &[u8], plain: &[u8]) -> Option<ServiceInfo> {
         let ultimatum = plain[11..]
             .windows(5)
             .any(|w| w == [2, 0xf0, 0x80, 0x21, 0x80]);
-        i.product = Some(
-            if src == 0x1234 && !ultimatum {
-                "Microsoft Terminal Services"
-            } else {
-                "xrdp"
-            }
-            .into(),
-        );
+        i.product = if ultimatum || src == 0 {
+            Some("xrdp".into())
+        } else if src == 0x1234 && hung_up {
+            Some("Microsoft Terminal Services".into())
+        } else {
+            None
+        };
     }
     if b.len() >= 19 {
         let code = u32::from_le_bytes([b[15], b[16], b[17], b[18]]);
@@ -565,6 +584,7 @@ mod tests {
                 3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x1f, 8, 0, 2, 0, 0, 0,
             ],
             &[3, 0, 0, 11, 6, 0xd0, 0, 0, 0x12, 0x34, 0],
+            true,
         )
         .unwrap();
         assert_eq!(nla.product.as_deref(), Some("Microsoft Terminal Services"));
@@ -577,11 +597,12 @@ mod tests {
             &[
                 3, 0, 0, 11, 6, 0xd0, 0, 0, 0x12, 0x34, 0, 3, 0, 0, 9, 2, 0xf0, 0x80, 0x21, 0x80,
             ],
+            false,
         )
         .unwrap();
         assert_eq!(x.product.as_deref(), Some("xrdp"));
         assert_eq!(x.extra.as_deref(), Some("security TLS"));
-        assert!(rdp(b"SSH-2.0-x", b"").is_none());
+        assert!(rdp(b"SSH-2.0-x", b"", false).is_none());
     }
 
     #[test]
