@@ -72,6 +72,15 @@ pub static PROBES: &[Probe] = &[
         kind: Kind::Custom(|a, d| Box::pin(super::smb::probe(a, d))),
     },
     Probe {
+        ports: &[53],
+        kind: Kind::Exchange {
+            // version.bind over TCP: the UDP query behind a length prefix.
+            payload: b"\0\x1e\x48\x44\0\0\0\x01\0\0\0\0\0\0\x07version\x04bind\0\0\x10\0\x03",
+            done: |b| b.len() >= 2 && b.len() >= 2 + usize::from(u16::from_be_bytes([b[0], b[1]])),
+            parse: |b| super::udp::dns_parse(b.get(2..)?, 0x4844),
+        },
+    },
+    Probe {
         ports: &[389, 3268],
         kind: Kind::Custom(|a, d| Box::pin(super::ldap::probe(a, d))),
     },
@@ -565,6 +574,15 @@ mod tests {
         .unwrap();
         assert_eq!((locked.auth.as_str(), locked.version), ("required", None));
         assert!(redis(b"HTTP/1.1 400 Bad Request\r\n").is_none());
+    }
+
+    #[test]
+    fn dns_over_tcp_payload_is_the_udp_query() {
+        let Kind::Exchange { payload, .. } = &hinted(53)[0].kind else {
+            panic!("53 is an exchange");
+        };
+        assert_eq!(&payload[2..], &super::super::udp::dns_query(0x4844)[..]);
+        assert_eq!(usize::from(payload[1]), payload.len() - 2);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 /// Ports with a UDP probe.
 pub const PORTS: &[u16] = &[53, 161];
 
-fn dns_query(id: u16) -> Vec<u8> {
+pub fn dns_query(id: u16) -> Vec<u8> {
     let mut q = id.to_be_bytes().to_vec();
     q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
     q.extend_from_slice(b"\x07version\x04bind\x00");
