@@ -116,9 +116,21 @@ pub fn parse(b: &[u8]) -> Option<ServiceInfo> {
     Some(i)
 }
 
+/// The answer is complete with its SearchResultDone (or anything that is
+/// not LDAP); the unbind also makes the server hang up.
+fn done(mut b: &[u8]) -> bool {
+    while let Some((t, msg, rest)) = tlv(b) {
+        let op = tlv(msg).and_then(|(_, _, r)| r.first().copied());
+        if t != 0x30 || op == Some(0x65) {
+            return true;
+        }
+        b = rest;
+    }
+    false
+}
+
 pub async fn probe(addr: SocketAddr, deadline: Instant) -> Outcome {
-    // The request ends with an unbind: the server closes when done.
-    let b = exchange(addr, &request(), deadline, super::never)
+    let b = exchange(addr, &request(), deadline, done)
         .await
         .unwrap_or_default();
     match parse(&b) {
@@ -147,5 +159,11 @@ mod tests {
         assert_eq!(i.extra.as_deref(), Some("naming dc=example,dc=org"));
         assert!(parse(b"HTTP/1.1 400").is_none());
         assert!(request().starts_with(&[0x30]));
+        assert!(!done(&msg));
+        let fin = ber(
+            0x30,
+            &[vec![2, 1, 1], ber(0x65, &[0x0a, 1, 0, 4, 0, 4, 0])].concat(),
+        );
+        assert!(done(&[msg.clone(), fin].concat()));
     }
 }

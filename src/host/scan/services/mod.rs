@@ -200,6 +200,11 @@ pub async fn identify(addr: SocketAddr, timeout: Duration) -> Option<ServiceInfo
     }
     let info = match result {
         Some(i) => i,
+        // A server that greets on a port whose usual service does not
+        // (SSH on 80): its greeting came back as a probe's answer.
+        None if greeting::classify(port, &seen).service != "unknown" => {
+            greeting::classify(port, &seen)
+        }
         None if is_tls(&seen) => tls(addr, Instant::now() + timeout)
             .await
             .unwrap_or_else(|| ServiceInfo::new("tls")),
