@@ -342,6 +342,67 @@ pub async fn identify_udp(
 mod tests {
     use super::*;
 
+    use tokio::net::TcpListener;
+
+    /// A one-connection-at-a-time fake server on loopback: answers each
+    /// connection with `reply` once it has read something (or at once when
+    /// `greet`), then hangs up.
+    async fn fake(reply: &'static [u8], greet: bool) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 1024];
+                    if !greet && !matches!(s.read(&mut b).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                    // Only Redis's own probe gets the Redis answer.
+                    if greet || b.starts_with(b"PING") {
+                        let _ = s.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn unusual_ports_and_silence() {
+        let t = Duration::from_millis(1500);
+        // Redis on a port that suggests nothing: found by the other probes.
+        let r = fake(
+            b"+PONG\r\n$30\r\nredis_version:7.2.4\r\nrole:master\r\n",
+            false,
+        )
+        .await;
+        let i = identify(r, t).await.unwrap();
+        assert_eq!(
+            (i.service.as_str(), i.version.as_deref(), i.auth.as_str()),
+            ("redis", Some("7.2.4"), "none")
+        );
+        // Loopback: still an exposure for Redis without a password.
+        assert_eq!(i.exposures[0].id, "redis-no-auth");
+        // A server that accepts and says nothing stays unknown.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent = l.local_addr().unwrap();
+        let keep = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let u = identify(silent, t).await.unwrap();
+        assert_eq!(
+            (u.service.as_str(), u.product.as_deref()),
+            ("unknown", None)
+        );
+        keep.abort();
+        // SSH on a port whose probes are for others: the greeting wins.
+        let ssh = fake(b"SSH-2.0-OpenSSH_9.6\r\n", true).await;
+        assert_eq!(identify(ssh, t).await.unwrap().service, "ssh");
+    }
+
     #[test]
     fn cut_keeps_characters_whole() {
         assert_eq!(cut("aé", 2), "a");
