@@ -1,7 +1,8 @@
 //! Service identification. A port either greets (SSH, FTP, SMTP, POP3,
 //! IMAP, MySQL, VNC: `greeting.rs` reads it and asks for capabilities), or
 //! waits for the client: then the probes of `probes.rs` (a table of payload,
-//! completion test and parser; HTTP and its JSON APIs in `http.rs`) run
+//! completion test and parser; the longer dialogues in `http.rs` with its
+//! JSON APIs, `postgres.rs`, `mongodb.rs`, `rdp.rs`, `smb.rs`, `ldap.rs`) run
 //! concurrently, the ones the port suggests first, and the first parser that
 //! recognises its answer wins. A port that answers nothing a parser knows
 //! stays `unknown`. Everything read is attacker-controlled: it is kept
@@ -11,7 +12,10 @@ mod exposure;
 mod greeting;
 mod http;
 mod ldap;
+mod mongodb;
+mod postgres;
 mod probes;
+mod rdp;
 mod smb;
 pub mod udp;
 
