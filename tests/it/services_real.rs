@@ -384,13 +384,16 @@ fn services_agree_with_nmap_on_real_daemons() {
                 "vnc" => &["vnc-no-auth"],
                 "xrdp" => &["rdp-no-nla"],
                 "snmpd" => &["snmp-public"],
+                "postgresql-trust" => &["postgresql-trust"],
                 _ => &[],
             };
             if exp != want {
                 failures.push(format!("{}: exposures {exp:?}, expected {want:?}", r.name));
             }
             let auth = match r.name.as_str() {
-                "redis" | "memcached" | "vnc" | "snmpd" | "node-exporter" => "none",
+                "redis" | "memcached" | "vnc" | "snmpd" | "node-exporter" | "postgresql-trust" => {
+                    "none"
+                }
                 "redis-auth" | "postgresql" => "required",
                 _ => "",
             };

@@ -28,7 +28,9 @@ fn pg_startup() -> Vec<u8> {
 
 /// SSLRequest on one connection (does it offer TLS?), a StartupMessage on
 /// another: the first answer tells the authentication the server wants.
-/// Trust authentication also reveals `server_version`.
+/// Under trust the server accepts first and then finds that no role
+/// `hound` exists; it reports `server_version` only to a session that
+/// starts, which hound does not open.
 pub async fn probe(addr: SocketAddr, deadline: Instant) -> Outcome {
     const SSL_REQ: &[u8] = &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
     let ssl = exchange(addr, SSL_REQ, deadline, |b| !b.is_empty()).await;
