@@ -318,13 +318,23 @@ pub async fn identify_udp(
     timeout: Duration,
     out: Collector<ServiceResult>,
 ) -> crate::Result<()> {
+    let pairs: Vec<(IpAddr, u16)> = targets
+        .iter()
+        .flat_map(|ip| udp::PORTS.iter().map(|port| (*ip, *port)))
+        .collect();
+    let mut queue = pairs.into_iter();
     let mut set = JoinSet::new();
-    for ip in targets {
-        for &port in udp::PORTS {
+    loop {
+        // Bounded: a /16 would otherwise open 131,072 sockets at once.
+        while set.len() < 256 {
+            let Some((ip, port)) = queue.next() else {
+                break;
+            };
             set.spawn(async move { (ip, port, udp::identify(ip, port, timeout).await) });
         }
-    }
-    while let Some(j) = set.join_next().await {
+        let Some(j) = set.join_next().await else {
+            break;
+        };
         let Ok((ip, port, Some(info))) = j else {
             continue;
         };
