@@ -382,7 +382,9 @@ def startup(ctx):
     return [Row("Startup: `hound run` on an empty script", hound, None, cmp, goal)]
 
 
-NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets}
+from services_task import services  # noqa: E402  (its own file: scan::services vs nmap -sV)
+
+NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets, "services": services}
 LOCAL = {"files": file_hunt, "startup": startup, "yara": lambda ctx: yara_task.yara_hunt(ctx, sys.modules[__name__])}
-ORDER = ["startup", "files", "yara", "sockets", "sweep", "full", "filtered"]
+ORDER = ["startup", "files", "yara", "sockets", "sweep", "full", "filtered", "services"]
 ALL = {**NETWORK, **LOCAL}

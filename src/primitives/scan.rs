@@ -128,6 +128,12 @@ pub const SERVICES_OPTS: &[args::Opt] = &[
         "refuse more addresses than this",
     ),
     opt("concurrency", "int", "256", "connections in flight"),
+    opt(
+        "udp",
+        "bool",
+        "false",
+        "also probe UDP services (DNS version.bind, SNMP sysDescr with \"public\")",
+    ),
 ];
 
 fn targets(p: &str, v: &Dynamic, o: &Opts) -> RhaiResult<Vec<IpAddr>> {
@@ -480,6 +486,7 @@ fn services_impl(
     let c = ctx(nc, P)?;
     let o = Opts::spec(P, opts, SERVICES_OPTS)?;
     let t = targets(P, &t, &o)?;
+    let udp = o.bool("udp")?.unwrap_or(false);
     let ports = ports_arg(P, &ports)?;
     let po = port_opts(P, &o, Duration::from_secs(1))?;
     let scan_opts = PortOpts {
@@ -496,7 +503,20 @@ fn services_impl(
         return finish(&c, P, &Vec::<ServiceResult>::new(), true);
     }
     let timeout = o.duration("timeout")?.unwrap_or(Duration::from_secs(3));
-    let (ids, partial) = identify(&c, P, open, timeout, po.concurrency)?;
+    let (mut ids, mut partial) = identify(&c, P, open, timeout, po.concurrency)?;
+    if udp && !partial {
+        let coll = Arc::new(Mutex::new(Vec::new()));
+        partial = run_collected(
+            &c,
+            P,
+            services::identify_udp(t.clone(), timeout, coll.clone()),
+        )?;
+        ids.extend(take(&coll));
+        ids.sort_by_cached_key(|r| (r.ip.parse::<IpAddr>().ok(), r.port, r.proto));
+        if partial {
+            ids.iter_mut().for_each(|r| r.partial = true);
+        }
+    }
     finish(&c, P, &ids, partial)
 }
 
@@ -586,13 +606,20 @@ pub mod scan_fns {
     }
 
     /// Identifies what listens on the open ones among `ports`: scans them,
-    /// connects to each open port, reads the greeting or sends the probe the
-    /// port suggests (HTTP GET, RDP X.224, PostgreSQL SSLRequest, TLS hello).
+    /// reads each greeting (asking for capabilities), or runs hound's probes
+    /// (Redis, memcached, PostgreSQL, MongoDB, RDP, SMB, LDAP, HTTP and its
+    /// JSON APIs: Elasticsearch, Docker, Kubernetes, kubelet, etcd,
+    /// Prometheus), the ones the port suggests first; TLS hello for the
+    /// certificate. A port nothing recognises stays `unknown`.
     ///
-    /// Returns maps `ip`, `port`, `service` (`ssh`, `http`, `mysql`,
-    /// `postgresql`, `smtp`, `ftp`, `pop3`, `imap`, `rdp`, `tls`, `unknown`),
-    /// `product`, `version`, `banner` (first line, or the HTTP `Server`
-    /// header), `title` (HTTP), `cert_subject`/`cert_issuer` (TLS, unverified).
+    /// Returns maps `ip`, `port`, `proto`, `service` (`ssh`, `http`, `redis`,
+    /// `memcached`, `mysql`, `postgresql`, `mongodb`, `smtp`, `ftp`, `pop3`,
+    /// `imap`, `rdp`, `vnc`, `smb`, `ldap`, `dns`, `snmp`, `tls`, `unknown`),
+    /// `product`, `version`, `extra`, `auth` (`required`, `none`,
+    /// `unknown`), `banner`, `title` (HTTP), `cert_subject`/`cert_issuer`
+    /// (TLS, unverified), and `exposures` (`id`, `severity`, `mitre`,
+    /// `title`) when the service is open to abuse (Redis without auth,
+    /// memcached beyond loopback, Docker API without TLS, …).
     /// Banners are attacker text: printers escape them.
     ///
     /// ```rhai
@@ -609,12 +636,15 @@ pub mod scan_fns {
     }
 
     /// `scan::services(targets, ports, opts)`. Options: `method`, `timeout`
-    /// (per connection, default 3s), `retries`, `rate`, `concurrency`,
-    /// `max_targets`.
+    /// (per port, default 3s), `retries`, `rate`, `concurrency`,
+    /// `max_targets`, `udp` (`true` also probes DNS `version.bind` on UDP 53
+    /// and SNMP `sysDescr` with community `public` on UDP 161 of every
+    /// target; records with `proto: "udp"`).
     ///
     /// ```rhai
     /// // no_run
-    /// scan::services(["172.20.0.10", "172.19.0.22"], [22, 80, 3306, 3389], #{ timeout: "2s" })
+    /// let s = scan::services(["172.20.0.10", "172.19.0.22"], [22, 80, 3306, 6379], #{ timeout: "2s", udp: true });
+    /// s.filter(|r| r.exposures != ())
     /// ```
     #[rhai_fn(name = "services", return_raw)]
     pub fn services_with(

@@ -23,6 +23,7 @@ mod repl;
 mod safety;
 mod scan;
 mod scenarios;
+mod services_real;
 mod stdlib;
 mod terminal;
 mod yara;

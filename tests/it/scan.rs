@@ -201,9 +201,10 @@ fn discovery_ports_services_and_nmap_agree() {
         ("filtered", "icmp-unreachable")
     );
 
-    // Services: SSH banner, HTTP server and title, MariaDB greeting, SMTP.
+    // Services: SSH banner, HTTP server and title, MariaDB greeting, SMTP;
+    // a port that answers no probe stays unknown.
     let (sv, _) = ok(lab.eval(&format!(
-        r#"scan::services(["{}", "{}"], [22, 25, 80, 3306])"#,
+        r#"scan::services(["{}", "{}"], [22, 25, 80, 3306, 40123])"#,
         web.ip, r.ip
     )));
     let svc = |ip: &str, p: u64| {
@@ -241,6 +242,16 @@ fn discovery_ports_services_and_nmap_agree() {
         ),
         ("mysql", "MariaDB", "10.11.6")
     );
+    let silent = svc(&w, 40123);
+    assert_eq!(
+        (
+            field(&silent, "service"),
+            field(&silent, "product"),
+            field(&silent, "auth")
+        ),
+        ("unknown", "", "unknown")
+    );
+    assert!(silent.get("exposures").is_none(), "{silent:?}");
     let smtp = svc(&r.ip.to_string(), 25);
     assert_eq!(
         (field(&smtp, "service"), field(&smtp, "product")),

@@ -84,7 +84,7 @@ pub fn first_certificate(records: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *b.first()?;
     let l0 = *b.get(1)?;
     let (len, hdr) = if l0 < 0x80 {
