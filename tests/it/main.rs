@@ -13,4 +13,5 @@ mod netlab;
 mod procnet;
 mod repl;
 mod scan;
+mod speed;
 mod stdlib;
