@@ -177,3 +177,77 @@ fn find_fields_reject_unknown_names() {
         assert!(text.contains(needle), "missing {needle} in {text}");
     }
 }
+
+/// Listeners on a spread of ports, the lowest and the highest included.
+const LISTEN: &str = r#"
+import socket, sys
+held = []
+for p in sys.argv[1:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p))); s.listen(64); held.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn full_range_connect_and_syn_scans_miss_no_port() {
+    crate::require_root!();
+    crate::require_cmd!("python3");
+    use hound::host::netns::{veth, Netns};
+    let s = Netns::create_unique("hsp").unwrap();
+    let t = Netns::create_unique("hsp").unwrap();
+    veth(&s, "eth0", "10.78.1.1/24", &t, "eth0", "10.78.1.2/24").unwrap();
+    let ports = ["1", "22", "80", "443", "3306", "8080", "31337", "65535"];
+    let mut child = t
+        .command("python3")
+        .arg("-c")
+        .arg(LISTEN)
+        .args(ports)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _k = Kill(child);
+    assert_eq!(line.trim(), "ready");
+    let (_d, p) = script(
+        "c.rhai",
+        "let open = |r| r.filter(|x| x.state == \"open\").map(|x| x.port);\n\
+         let c = scan::ports(\"10.78.1.2\", \"all\", #{ method: \"connect\" });\n\
+         let s = scan::ports(\"10.78.1.2\", \"all\", #{ method: \"syn\" });\n\
+         #{ connect: open.call(c), syn: open.call(s) }\n",
+    );
+    let out = s
+        .command(crate::common::hound_path().to_str().unwrap())
+        .args(["run", "--json", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: Vec<u64> = ports.iter().map(|p| p.parse().unwrap()).collect();
+    for k in ["connect", "syn"] {
+        let got: Vec<u64> = v[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(got, want, "{k} scan of the full range");
+    }
+}
