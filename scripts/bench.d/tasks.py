@@ -18,7 +18,7 @@ FULL_RANGE_PORTS = [1, 22, 80, 443, 3306, 8080, 31337, 65535]
 SWEEP_HOSTS = [10, 20, 30]
 FILTERED_BOUND_S = 2.0
 ARRAY_SIZES = (10_000, 100_000)
-ARRAY_SIZES_QUICK = (1_000, 10_000)
+ARRAY_SIZES_QUICK = (500, 5_000)
 # A quadratic engine needs minutes for 100,000 pushes: the row gives up
 # after this long and reports the goal missed rather than hold the bench.
 ARRAY_TIMEOUT_S = 60
