@@ -231,6 +231,28 @@ fn close(fd: RawFd) {
     }
 }
 
+/// Closes a connection that got through with a RST (SO_LINGER 0), as nmap's
+/// connect scan does: no FIN exchange, and no TIME-WAIT holding one of our
+/// local ports for a minute, which a range with many open ports would
+/// otherwise run out of.
+fn abort(fd: RawFd) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: fd is open; l is a valid linger struct of the given size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    close(fd);
+}
+
 enum Verdict {
     Open,
     Refused,
@@ -271,6 +293,7 @@ fn worker(
     let mut inflight: HashMap<RawFd, (Probe, Instant, u64)> = HashMap::new();
     let mut deadlines: VecDeque<(Instant, RawFd, u64)> = VecDeque::new();
     let mut gen = 0u64;
+    let mut starved = false;
     let mut done: Vec<PortResult> = Vec::new();
     let mut events: Vec<libc::epoll_event> = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let flush = |done: &mut Vec<PortResult>| {
@@ -364,11 +387,17 @@ fn worker(
                 deadlines.push_back((started + to, fd, gen));
                 continue;
             }
-            close(fd);
+            if err == 0 {
+                abort(fd);
+            } else {
+                close(fd);
+            }
             match err {
                 libc::EADDRNOTAVAIL | libc::EAGAIN => {
-                    // Out of local ports for the moment: retry after others end.
+                    // Out of local ports for the moment: retry after others
+                    // end, without spinning while none is in flight.
                     queue.push_back(p);
+                    starved = true;
                     break;
                 }
                 e => decide(p, started, verdict(e), &mut rtt, &mut queue, &mut done),
@@ -388,7 +417,10 @@ fn worker(
             .map(|(d, _, _)| d.saturating_duration_since(now))
             .unwrap_or(Duration::from_millis(10))
             .min(Duration::from_millis(10));
-        let wait_ms = if inflight.len() < window && !queue.is_empty() {
+        let wait_ms = if starved {
+            starved = false;
+            10
+        } else if inflight.len() < window && !queue.is_empty() {
             0
         } else {
             wait.as_millis().max(1) as i32
@@ -401,7 +433,12 @@ fn worker(
                 continue;
             };
             let err = so_error(fd);
-            close(fd); // also leaves the epoll set
+            // Closing also leaves the epoll set.
+            if err == 0 {
+                abort(fd);
+            } else {
+                close(fd);
+            }
             decide(p, started, verdict(err), &mut rtt, &mut queue, &mut done);
         }
         // Silent connects: retry, or report filtered after the last try.
