@@ -20,8 +20,9 @@ class Contender:
     fail with "function not found" is kept.
     """
 
-    def __init__(self, label, argvs, parse, hound=False, ok_codes=(0,)):
+    def __init__(self, label, argvs, parse, hound=False, ok_codes=(0,), timeout=600):
         self.label = label
+        self.timeout = timeout
         self.argvs = argvs if isinstance(argvs[0], list) else [argvs]
         self.parse = parse
         self.hound = hound
@@ -50,7 +51,7 @@ class Contender:
     def once(self, keep):
         """One run; `keep` False for the untimed warm-up."""
         while True:
-            res = run_timed(self.argv, ok_codes=self.ok_codes)
+            res = run_timed(self.argv, timeout=self.timeout, ok_codes=self.ok_codes)
             if res.ok():
                 break
             if self.hound and len(self.argvs) > 1:

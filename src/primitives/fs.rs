@@ -126,11 +126,17 @@ pub mod fs_fns {
     /// `min_size`, `max_size` (bytes), `modified_since` (`"2d"`, `"6h"`,
     /// seconds, or an ISO time), `executable`, `owner` (name or uid),
     /// `setuid`, `hidden` (name starts with a dot), `limit`, `max_depth`
-    /// (default 32), `same_fs` (stay on one file system).
+    /// (default 32), `same_fs` (stay on one file system), `fields` (return
+    /// only these entry fields: `fields: ["path"]` skips the owner, mode and
+    /// times, and with only `path`, `name` and `type` asked, a walk filtered
+    /// on names and types stats nothing).
+    ///
+    /// Entries come sorted by path. The walk runs on several threads.
     ///
     /// ```rhai
     /// let recent = fs::find("/etc", #{ type: "file", modified_since: "2d", max_depth: 2 });
     /// let suid = fs::find("/usr/bin", #{ setuid: true, limit: 50 });
+    /// let units = fs::find("/etc/systemd", #{ name: "*.service", fields: ["path", "size"] });
     /// suid.map(|e| e.path)
     /// ```
     #[rhai_fn(name = "find", return_raw)]
@@ -142,11 +148,25 @@ pub mod fs_fns {
     pub fn find_with(nc: NativeCallContext, root: &str, filter: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fs::find";
         let c = ctx(&nc, P)?;
-        let keys = &FIND_KEYS[..FIND_KEYS.len() - 1];
-        let f = super::filter(P, &Opts::new(P, filter, keys)?)?;
-        let v = host::fs::find(&script_path(root), &f, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
-        super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
-        to_dyn(&v)
+        let mut keys = FIND_KEYS[..FIND_KEYS.len() - 1].to_vec();
+        keys.push("fields");
+        let o = Opts::new(P, filter, &keys)?;
+        let f = super::filter(P, &o)?;
+        let Some(fields) = super::fields(P, &o)? else {
+            let v =
+                host::fs::find(&script_path(root), &f, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;
+            super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
+            return to_dyn(&v);
+        };
+        let need_stat = fields
+            .iter()
+            .any(|k| !matches!(k.as_str(), "path" | "name" | "type"));
+        let v = host::fs::find_found(&script_path(root), &f, need_stat, &c.cancel, &mut |w| {
+            c.warn(P, w)
+        })
+        .rhai(P)?;
+        super::fits(&nc, P, v.len(), fields.len())?;
+        Ok(super::project(v, &fields).into())
     }
 
     /// Entries whose paths match a shell pattern.
@@ -334,6 +354,102 @@ pub mod fs_fns {
         super::fits(&nc, P, v.len(), super::ENTRY_FIELDS)?;
         to_dyn(&v)
     }
+}
+
+/// The fields an `fs::find` entry has, for the `fields` option.
+const ENTRY_KEYS: &[&str] = &[
+    "path",
+    "name",
+    "type",
+    "size",
+    "mode",
+    "uid",
+    "user",
+    "gid",
+    "mtime",
+    "ctime",
+    "atime",
+    "executable",
+    "setuid",
+    "setgid",
+    "link_target",
+];
+
+/// The `fields` option: which entry fields to return (all when absent).
+fn fields(prim: &str, o: &Opts) -> RhaiResult<Option<Vec<String>>> {
+    let Some(v) = o.strings("fields")? else {
+        return Ok(None);
+    };
+    if v.is_empty() {
+        return Err(args::bad(
+            prim,
+            "option \"fields\": name at least one field",
+        ));
+    }
+    for k in &v {
+        if !ENTRY_KEYS.contains(&k.as_str()) {
+            return Err(args::bad(
+                prim,
+                format!(
+                    "option \"fields\": {k:?} is not an entry field (one of {})",
+                    ENTRY_KEYS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Some(v))
+}
+
+/// Entries with only the asked fields. The full record (owner name, three
+/// times as text, mode string) is built only when a field needs the stat.
+fn project(v: Vec<crate::host::fs::Found>, fields: &[String]) -> rhai::Array {
+    use crate::output::lossless;
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = crate::host::fs::Names::new(std::path::Path::new("/"));
+    let only_names = fields
+        .iter()
+        .all(|k| matches!(k.as_str(), "path" | "name" | "type"));
+    v.into_iter()
+        .map(|x| {
+            let full = if only_names {
+                None
+            } else {
+                x.md.as_ref()
+                    .map(|md| crate::host::fs::entry(&x.path, md, &mut names))
+            };
+            let mut m = Map::new();
+            for k in fields {
+                let val: Dynamic = match (k.as_str(), &full) {
+                    ("path", _) => lossless(x.path.as_os_str().as_bytes()).into(),
+                    ("name", _) => x
+                        .path
+                        .file_name()
+                        .map(|n| lossless(n.as_bytes()))
+                        .unwrap_or_default()
+                        .into(),
+                    ("type", _) => x.kind.into(),
+                    (_, None) => Dynamic::UNIT,
+                    ("size", Some(e)) => (e.size as i64).into(),
+                    ("mode", Some(e)) => e.mode.clone().into(),
+                    ("uid", Some(e)) => (e.uid as i64).into(),
+                    ("user", Some(e)) => e.user.clone().map_or(Dynamic::UNIT, Into::into),
+                    ("gid", Some(e)) => (e.gid as i64).into(),
+                    ("mtime", Some(e)) => e.mtime.clone().into(),
+                    ("ctime", Some(e)) => e.ctime.clone().into(),
+                    ("atime", Some(e)) => e.atime.clone().into(),
+                    ("executable", Some(e)) => e.executable.into(),
+                    ("setuid", Some(e)) => e.setuid.into(),
+                    ("setgid", Some(e)) => e.setgid.into(),
+                    ("link_target", Some(e)) => {
+                        e.link_target.clone().map_or(Dynamic::UNIT, Into::into)
+                    }
+                    _ => Dynamic::UNIT,
+                };
+                m.insert(k.as_str().into(), val);
+            }
+            Dynamic::from_map(m)
+        })
+        .collect()
 }
 
 /// Fields in one `fs::find` entry, for [`fits`].

@@ -37,10 +37,10 @@ pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
     let o = Opts::new(p, m, KEYS)?;
     let proto = o.str("proto")?;
     if let Some(pr) = proto.as_deref() {
-        if pr != "tcp" && pr != "udp" {
+        if !matches!(pr, "tcp" | "udp" | "unix") {
             return Err(args::bad(
                 p,
-                format!("option \"proto\": {pr:?} is not \"tcp\" or \"udp\""),
+                format!("option \"proto\": {pr:?} is not \"tcp\", \"udp\" or \"unix\""),
             ));
         }
     }
@@ -85,8 +85,16 @@ pub mod net_fns {
     /// `"10.0.0.196"`, `"10.0.0.0/24"`, `"10.0.0.196:80"`, `":443"`),
     /// `port` (either side), `local_port`, `remote_port`, `pid`.
     ///
+    /// `proto: "unix"` lists unix sockets instead (the `ss -xap` view):
+    /// `local_ip` is the bound path (`@name` for an abstract name, `*` when
+    /// unnamed), `remote_ip` is `*`, ports are 0, and two more fields say
+    /// `peer_inode` (connected sockets: the peer's `inode`) and `sock_type`
+    /// (`stream`, `dgram`, `seqpacket`). Address and port filters leave
+    /// unix sockets out.
+    ///
     /// ```rhai
-    /// net::sockets(#{ proto: "tcp", remote: "10.0.0.0/8", state: ["ESTAB", "SYN-SENT"] })
+    /// net::sockets(#{ proto: "tcp", remote: "10.0.0.0/8", state: ["ESTAB", "SYN-SENT"] });
+    /// net::sockets(#{ proto: "unix", state: "LISTEN" }).map(|s| s.local_ip)
     /// ```
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets_with(nc: NativeCallContext, filter_map: Map) -> RhaiResult<Dynamic> {

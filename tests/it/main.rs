@@ -24,6 +24,7 @@ mod safety;
 mod scan;
 mod scenarios;
 mod services_real;
+mod speed;
 mod stdlib;
 mod terminal;
 mod yara;

@@ -244,3 +244,199 @@ fn filters_reject_bad_input_by_name() {
         assert!(text.contains(needle), "missing {needle} in {text}");
     }
 }
+
+/// Holds TCP (v4, v6, listening and connected), UDP and unix sockets
+/// (stream listener and pair, dgram) in one process; prints `ready`.
+const SOCKET_FIXTURE: &str = r#"
+import os, socket, sys
+held = []
+for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.bind((addr, 0)); srv.listen(64); held.append(srv)
+    for _ in range(40):
+        c = socket.create_connection(srv.getsockname()[:2]); a, _ = srv.accept(); held += [c, a]
+    u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((addr, 0)); held.append(u)
+    u2 = socket.socket(fam, socket.SOCK_DGRAM); u2.connect(u.getsockname()[:2]); held.append(u2)
+d = sys.argv[1]
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); ls.bind(d + "/l.sock"); ls.listen(8); held.append(ls)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect(d + "/l.sock"); a, _ = ls.accept(); held += [c, a]
+ab = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ab.bind("\0hound-abstract-" + os.path.basename(d)); held.append(ab)
+held += list(socket.socketpair())
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+type Row = (String, String, String, String, Option<i32>);
+
+/// `(netid, state, local, remote, first pid)` rows of `ss -tunapH` or
+/// `ss -xapH`; unix rows keep `path inode` as the local side.
+fn ss_full(ns: &Netns, flags: &str) -> Vec<Row> {
+    let out = ns.exec(&["ss", flags]).unwrap();
+    let mut v: Vec<Row> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            let pid = l
+                .split("pid=")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|p| p.parse().ok());
+            let (local, remote) = if c.first()?.starts_with("u_") {
+                (
+                    format!("{} {}", c.get(4)?, c.get(5)?),
+                    c.get(6)?.to_string(),
+                )
+            } else {
+                (c.get(4)?.to_string(), c.get(5)?.to_string())
+            };
+            Some((c[0].to_string(), c.get(1)?.to_string(), local, remote, pid))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The same rows from hound's records, printed the way ss prints them.
+fn ours_full(v: &Value) -> Vec<Row> {
+    let mut rows: Vec<Row> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let proto = s["proto"].as_str().unwrap();
+            let ep = |ip: &str, port: u64| {
+                let ip = match ip {
+                    "0.0.0.0" => "0.0.0.0".to_string(),
+                    "::" => "*".to_string(),
+                    a if a.contains(':') => format!("[{a}]"),
+                    a => a.to_string(),
+                };
+                let port = if port == 0 {
+                    "*".to_string()
+                } else {
+                    port.to_string()
+                };
+                format!("{ip}:{port}")
+            };
+            let (netid, local, remote) = if proto == "unix" {
+                let t = match s["sock_type"].as_str().unwrap() {
+                    "stream" => "u_str",
+                    "dgram" => "u_dgr",
+                    _ => "u_seq",
+                };
+                (
+                    t.to_string(),
+                    format!("{} {}", s["local_ip"].as_str().unwrap(), s["inode"]),
+                    s["remote_ip"].as_str().unwrap().to_string(),
+                )
+            } else {
+                (
+                    proto.to_string(),
+                    ep(
+                        s["local_ip"].as_str().unwrap(),
+                        s["local_port"].as_u64().unwrap(),
+                    ),
+                    ep(
+                        s["remote_ip"].as_str().unwrap(),
+                        s["remote_port"].as_u64().unwrap(),
+                    ),
+                )
+            };
+            (
+                netid,
+                s["state"].as_str().unwrap().to_string(),
+                local,
+                remote,
+                s["pid"].as_i64().map(|p| p as i32),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Compares endpoints the way both sides mean them: ss prints a v6 socket's
+/// unspecified peer as `*` and v4's as `0.0.0.0:*`, v4-mapped as v4.
+fn norm(rows: Vec<Row>) -> Vec<Row> {
+    let fix = |e: String| {
+        e.replace("[::ffff:", "[")
+            .replace("[::]:", "*:")
+            .replace("0.0.0.0:", "*:")
+            .replace("[::1]", "::1")
+            .replace(['[', ']'], "")
+    };
+    let mut v: Vec<Row> = rows
+        .into_iter()
+        .map(|(a, b, c, d, e)| (a, b, fix(c), fix(d), e))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sockets_by_netlink_and_by_proc_net_agree_with_ss_including_unix() {
+    crate::require_root!();
+    crate::require_cmd!("python3");
+    let ns = Netns::create_unique("hps").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = ns
+        .command("python3")
+        .args(["-c", SOCKET_FIXTURE, dir.path().to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _kids = Kids(vec![child]);
+    assert_eq!(line.trim(), "ready");
+    let (_d, p) = script(
+        "s.rhai",
+        "#{ inet: net::sockets(), unix: net::sockets(#{ proto: \"unix\" }) }\n",
+    );
+    let tcp_udp = norm(ss_full(&ns, "-tunapH"));
+    let unix = ss_full(&ns, "-xapH");
+    assert_eq!(tcp_udp.len(), 166, "fixture: {tcp_udp:?}");
+    assert!(unix.len() >= 6, "fixture: {unix:?}");
+    for diag in ["1", "0"] {
+        let out = ns
+            .command(hound_path().to_str().unwrap())
+            .env("HOUND_SOCK_DIAG", diag)
+            .args(["run", p.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        // The fallback says so; netlink is silent.
+        assert_eq!(err.contains("/proc/net instead"), diag == "0", "{err}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            norm(ours_full(&v["inet"])),
+            tcp_udp,
+            "HOUND_SOCK_DIAG={diag}"
+        );
+        let ours = ours_full(&v["unix"]);
+        if diag == "1" {
+            assert_eq!(ours, unix, "unix sockets vs ss -xap");
+        } else {
+            // /proc/net/unix has no peers: compare the rest.
+            let strip = |v: &[Row]| -> Vec<(String, String, String, Option<i32>)> {
+                let mut x: Vec<_> = v
+                    .iter()
+                    .map(|r| (r.0.clone(), r.1.clone(), r.2.clone(), r.4))
+                    .collect();
+                x.sort();
+                x
+            };
+            assert_eq!(
+                strip(&ours),
+                strip(&unix),
+                "unix sockets from /proc/net/unix"
+            );
+        }
+    }
+}

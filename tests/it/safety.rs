@@ -13,9 +13,10 @@ fn http_title_cut_at_a_char_boundary() {
     let mut body = b"HTTP/1.1 200 OK\r\n\r\n<title>".to_vec();
     body.extend(std::iter::repeat_n(b'a', 199));
     body.extend("é".repeat(50).as_bytes());
-    let s = hound::host::scan::services::classify(80, &body, Some("http"));
-    assert_eq!(s.service, "http");
-    let t = s.title.expect("title kept");
+    let r = hound::host::scan::services::http::parse(&body).expect("an HTTP answer");
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let _ = hound::host::scan::services::http::basic(&r);
+    let t = hound::host::scan::services::http::title(&text).expect("title kept");
     assert!(t.starts_with("aaa") && t.len() <= 200, "{t}");
 }
 
@@ -1192,7 +1193,11 @@ fn parsers_survive_random_input() {
             }
         }
         let text = String::from_utf8_lossy(&d).into_owned();
-        let _ = hound::host::scan::services::classify((next() % 65536) as u16, &d, Some("http"));
+        let _ = hound::host::scan::services::greeting::classify((next() % 65536) as u16, &d);
+        if let Some(r) = hound::host::scan::services::http::parse(&d) {
+            let _ = hound::host::scan::services::http::basic(&r);
+        }
+        let _ = hound::host::scan::services::http::title(&text);
         let _ = hound::host::scan::tls::first_certificate(&d);
         let _ = hound::host::scan::tls::names(&d);
         let _ = hound::host::scan::packet::parse_tcp(&d);

@@ -6,6 +6,7 @@
 //! hidden) are checked first, so a narrow search over a big tree stats only
 //! what it returns.
 
+use super::walk::{self, default_threads, Walk};
 use super::{entry, Entry, Names};
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use crate::text::lossless;
 use std::borrow::Cow;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where `fs::temp_files` looks, relative to the root.
 pub const TEMP_DIRS: [&str; 3] = ["tmp", "var/tmp", "dev/shm"];
@@ -125,27 +126,62 @@ fn os_name(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// `fs::find`: entries below `root` (not `root` itself) that pass `f`.
+/// One entry a walk kept: its path and type, and its `lstat` when a
+/// predicate or the caller needed it.
+#[derive(Debug)]
+pub struct Found {
+    pub path: PathBuf,
+    pub kind: &'static str,
+    pub md: Option<std::fs::Metadata>,
+}
+
+/// `fs::find`: entries below `root` (not `root` itself) that pass `f`,
+/// with full records, sorted by path.
 pub fn find(
     root: &Path,
     f: &Filter,
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
     let mut names = Names::new(Path::new("/"));
-    walk_into(root, f, &mut names, cancel, warn, &mut out)?;
-    Ok(out)
+    let found = find_found(root, f, true, cancel, warn)?;
+    Ok(found
+        .into_iter()
+        .filter_map(|x| Some(entry(&x.path, x.md.as_ref()?, &mut names)))
+        .collect())
+}
+
+/// The walk behind `fs::find`, sorted by path. `need_stat`: every kept
+/// entry carries its metadata; otherwise only entries a predicate had to
+/// stat do (a walk on names and types never stats).
+pub fn find_found(
+    root: &Path,
+    f: &Filter,
+    need_stat: bool,
+    cancel: &CancelToken,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<Found>> {
+    let mut names = Names::new(Path::new("/"));
+    let limit = f.limit.unwrap_or(usize::MAX);
+    let mut v = walk_into(root, f, need_stat, limit, &mut names, cancel, warn)?;
+    v.sort_unstable_by(|a, b| {
+        a.path
+            .as_os_str()
+            .as_bytes()
+            .cmp(b.path.as_os_str().as_bytes())
+    });
+    Ok(v)
 }
 
 fn walk_into(
     root: &Path,
     f: &Filter,
+    need_stat: bool,
+    limit: usize,
     names: &mut Names,
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
-    out: &mut Vec<Entry>,
-) -> Result<()> {
+) -> Result<Vec<Found>> {
     std::fs::metadata(root).map_err(|e| Error::io(lossless(root.as_os_str().as_bytes()), e))?;
     let owner = match &f.owner {
         Some(o) => Some(names.uid_of(o).ok_or_else(|| {
@@ -154,71 +190,76 @@ fn walk_into(
         })?),
         None => None,
     };
-    let limit = f.limit.unwrap_or(usize::MAX);
-    let mut warns = Warnings { sink: warn, n: 0 };
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .min_depth(1)
-        .max_depth(f.max_depth.max(1))
-        .same_file_system(f.same_fs);
-    for (i, item) in walker.into_iter().enumerate() {
-        if i % 256 == 0 {
-            cancel.check()?;
+    let filter_stats = f.min_size.is_some()
+        || f.max_size.is_some()
+        || f.modified_since.is_some()
+        || owner.is_some()
+        || f.setuid.is_some();
+    let w = Walk {
+        max_depth: f.max_depth.max(1),
+        same_fs: f.same_fs,
+        limit,
+        // With a limit, one thread: which entries fill it must not depend
+        // on how the threads happened to race.
+        threads: if f.limit.is_some() {
+            1
+        } else {
+            default_threads()
+        },
+    };
+    let got = walk::walk(root, &w, cancel, |de, ft, _depth| {
+        let kind = super::type_name(ft);
+        if !f.types.is_empty() && !f.types.contains(&kind) {
+            return Ok(None);
         }
-        if out.len() >= limit {
-            (warns.sink)(&format!("stopped at the limit of {limit} entries"));
-            break;
-        }
-        let de = match item {
-            Ok(de) => de,
-            Err(e) => {
-                let p = e
-                    .path()
-                    .map(|p| lossless(p.as_os_str().as_bytes()))
-                    .unwrap_or_default();
-                let why = e
-                    .io_error()
-                    .map(|io| io.to_string())
-                    .unwrap_or_else(|| e.to_string());
-                warns.push(|| format!("cannot read {p}: {why}"));
-                continue;
-            }
-        };
-        let ft = de.file_type();
-        if !f.types.is_empty() && !f.types.contains(&super::type_name(ft)) {
-            continue;
-        }
-        let name = os_name(de.file_name().as_bytes());
-        if let Some(h) = f.hidden {
-            if name.starts_with('.') != h {
-                continue;
+        if f.hidden.is_some() || f.name.is_some() {
+            let raw = de.file_name();
+            let name = os_name(raw.as_bytes());
+            if f.hidden.is_some_and(|h| name.starts_with('.') != h)
+                || f.name.as_ref().is_some_and(|p| !p.matches(&name))
+            {
+                return Ok(None);
             }
         }
-        if let Some(p) = &f.name {
-            if !p.matches(&name) {
-                continue;
-            }
-        }
+        let path = de.path();
         if let Some(p) = &f.path {
-            if !p.matches(&os_name(de.path().as_os_str().as_bytes())) {
-                continue;
+            if !p.matches(&os_name(path.as_os_str().as_bytes())) {
+                return Ok(None);
             }
         }
-        let md = match de.metadata() {
-            Ok(md) => md,
-            Err(e) => {
-                let p = lossless(de.path().as_os_str().as_bytes());
-                warns.push(|| format!("cannot stat {p}: {e}"));
-                continue;
+        // Only regular files can be executable: other types pass or fail
+        // that test on their type alone.
+        let md = if need_stat || filter_stats || (f.executable.is_some() && ft.is_file()) {
+            match de.metadata() {
+                Ok(md) => {
+                    if !keep(f, owner, &md) {
+                        return Ok(None);
+                    }
+                    Some(md)
+                }
+                Err(e) => {
+                    let p = lossless(path.as_os_str().as_bytes());
+                    return Err(format!("cannot stat {p}: {e}"));
+                }
             }
+        } else {
+            if f.executable == Some(true) {
+                return Ok(None);
+            }
+            None
         };
-        if !keep(f, owner, &md) {
-            continue;
-        }
-        out.push(entry(de.path(), &md, names));
+        Ok(Some(Found { path, kind, md }))
+    });
+    cancel.check()?;
+    let mut warns = Warnings { sink: warn, n: 0 };
+    for m in got.warnings {
+        warns.push(|| m);
+    }
+    if got.hit_limit && f.limit.is_some() {
+        (warns.sink)(&format!("stopped at the limit of {limit} entries"));
     }
     warns.finish();
-    Ok(())
+    Ok(got.items)
 }
 
 fn keep(f: &Filter, owner: Option<u32>, md: &std::fs::Metadata) -> bool {
@@ -252,13 +293,23 @@ pub fn temp_files(
         if std::fs::symlink_metadata(&dir).is_err() || f.limit.is_some_and(|l| out.len() >= l) {
             continue;
         }
-        // `walk_into` appends to `out` and checks the limit against its
-        // length, so the limit holds across the three directories.
-        if let Err(e) = walk_into(&dir, &f, &mut names, cancel, warn, &mut out) {
-            if e.is_cancelled() {
-                return Err(e);
+        // The limit holds across the three directories.
+        let left = f.limit.map_or(usize::MAX, |l| l - out.len());
+        match walk_into(&dir, &f, true, left, &mut names, cancel, warn) {
+            Ok(mut v) => {
+                v.sort_unstable_by(|a, b| {
+                    a.path
+                        .as_os_str()
+                        .as_bytes()
+                        .cmp(b.path.as_os_str().as_bytes())
+                });
+                out.extend(
+                    v.into_iter()
+                        .filter_map(|x| Some(entry(&x.path, x.md.as_ref()?, &mut names))),
+                );
             }
-            warn(&e.to_string());
+            Err(e) if e.is_cancelled() => return Err(e),
+            Err(e) => warn(&e.to_string()),
         }
     }
     Ok(out)

@@ -6,8 +6,9 @@
 
 pub mod find;
 pub mod read;
+mod walk;
 
-pub use find::{find, glob, temp_files, Filter, TEMP_DIRS};
+pub use find::{find, find_found, glob, temp_files, Filter, Found, TEMP_DIRS};
 pub use read::{grep, hash, head, read, tail, tail_stats, GrepMatch, GrepOpts, TailStats};
 
 use crate::error::{Error, Result};

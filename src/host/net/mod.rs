@@ -1,20 +1,25 @@
 //! Sockets of the current network namespace with their owners: the
-//! `ss -tunap` view, read from /proc/net/{tcp,tcp6,udp,udp6} with the
-//! procfs crate and one pass over /proc/*/fd for the owners.
+//! `ss -tunap` view (and `ss -xap` for unix sockets), read over netlink
+//! `sock_diag` like ss does, with /proc/net as the fallback where netlink
+//! is unavailable (a seccomp filter, a kernel without the diag modules).
+//! Owners come from one pass over /proc/*/fd.
 //!
-//! /proc/net is per process: it shows the namespace the process runs in,
-//! which is what a responder on that host wants (`ip netns exec` moves the
-//! whole process).
+//! Both sources are per network namespace: they show the namespace the
+//! process runs in, which is what a responder on that host wants (`ip netns
+//! exec` moves the whole process).
 
+mod diag;
 mod links;
+mod owners;
+mod procnet;
 pub mod watch;
 
 pub use links::{interfaces, neighbors, routes, Interface, Neighbor, Route};
+pub use owners::{owners, Owners};
 
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::host::ioc::Indicator;
-use procfs::net::{TcpState, UdpState};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -34,22 +39,12 @@ pub struct Socket {
     pub pids: Vec<i32>,
     pub pid: Option<i32>,
     pub process: Option<String>,
-}
-
-fn tcp_state(s: &TcpState) -> &'static str {
-    match s {
-        TcpState::Established => "ESTAB",
-        TcpState::SynSent => "SYN-SENT",
-        TcpState::SynRecv | TcpState::NewSynRecv => "SYN-RECV",
-        TcpState::FinWait1 => "FIN-WAIT-1",
-        TcpState::FinWait2 => "FIN-WAIT-2",
-        TcpState::TimeWait => "TIME-WAIT",
-        TcpState::Close => "UNCONN",
-        TcpState::CloseWait => "CLOSE-WAIT",
-        TcpState::LastAck => "LAST-ACK",
-        TcpState::Listen => "LISTEN",
-        TcpState::Closing => "CLOSING",
-    }
+    /// Unix sockets only: the connected peer's inode (ss's "Peer Port").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_inode: Option<u64>,
+    /// Unix sockets only: `stream`, `dgram` or `seqpacket`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sock_type: Option<&'static str>,
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
@@ -69,50 +64,86 @@ struct Raw {
     uid: u32,
 }
 
-/// The kernel's socket tables, without owners.
-fn raw(protos: (bool, bool)) -> Result<Vec<Raw>> {
-    let mut out = Vec::new();
-    let err = |what: &str, e: procfs::ProcError| Error::io_msg(format!("/proc/net/{what}: {e}"));
-    if protos.0 {
-        for (what, rows) in [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())] {
-            // A kernel without IPv6 has no tcp6 table: nothing to list, not an error.
-            let rows = match rows {
-                Ok(r) => r,
-                Err(procfs::ProcError::NotFound(_)) => continue,
-                Err(e) => return Err(err(what, e)),
-            };
-            out.extend(rows.into_iter().map(|r| Raw {
-                proto: "tcp",
-                state: tcp_state(&r.state),
-                local: r.local_address,
-                remote: r.remote_address,
-                inode: r.inode,
-                uid: r.uid,
-            }));
-        }
+/// A unix socket from the kernel's table.
+struct UnixRaw {
+    /// SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_SEQPACKET (5).
+    kind: u8,
+    state: &'static str,
+    inode: u64,
+    /// The bound path, `@name` for an abstract name.
+    name: Option<String>,
+    peer: Option<u64>,
+    uid: Option<u32>,
+}
+
+/// Which tables to read.
+#[derive(Debug, Clone, Copy)]
+struct Protos {
+    tcp: bool,
+    udp: bool,
+    unix: bool,
+}
+
+impl Protos {
+    fn of(proto: Option<&str>) -> Result<Protos> {
+        let (tcp, udp, unix) = match proto {
+            None => (true, true, false),
+            Some("tcp") => (true, false, false),
+            Some("udp") => (false, true, false),
+            Some("unix") => (false, false, true),
+            Some(p) => {
+                return Err(Error::invalid(format!(
+                    "proto {p:?}: expected \"tcp\", \"udp\" or \"unix\""
+                )))
+            }
+        };
+        Ok(Protos { tcp, udp, unix })
     }
-    if protos.1 {
-        for (what, rows) in [("udp", procfs::net::udp()), ("udp6", procfs::net::udp6())] {
-            let rows = match rows {
-                Ok(r) => r,
-                Err(procfs::ProcError::NotFound(_)) => continue,
-                Err(e) => return Err(err(what, e)),
-            };
-            out.extend(rows.into_iter().map(|r| Raw {
-                proto: "udp",
-                state: if r.state == UdpState::Established {
-                    "ESTAB"
-                } else {
-                    "UNCONN"
-                },
-                local: r.local_address,
-                remote: r.remote_address,
-                inode: r.inode,
-                uid: r.uid,
-            }));
+}
+
+/// The kernel's TCP and UDP tables, without owners: netlink first, then
+/// /proc/net for any table netlink could not give (`why` says why).
+fn raw(p: Protos, diag: &mut Option<diag::Diag>, why: &mut Option<String>) -> Result<Vec<Raw>> {
+    let mut out = Vec::new();
+    let tables = [
+        (p.tcp, libc::IPPROTO_TCP, libc::AF_INET, "tcp"),
+        (p.tcp, libc::IPPROTO_TCP, libc::AF_INET6, "tcp6"),
+        (p.udp, libc::IPPROTO_UDP, libc::AF_INET, "udp"),
+        (p.udp, libc::IPPROTO_UDP, libc::AF_INET6, "udp6"),
+    ];
+    for (want, proto, family, table) in tables {
+        if !want {
+            continue;
         }
+        if let Some(d) = diag.as_mut() {
+            let before = out.len();
+            match d.inet(family as u8, proto as u8, &mut out) {
+                Ok(()) => continue,
+                Err(e) => {
+                    out.truncate(before);
+                    why.get_or_insert_with(|| format!("netlink sock_diag ({table}): {e}"));
+                }
+            }
+        }
+        procnet::table(table, &mut out)?;
     }
     Ok(out)
+}
+
+/// A netlink diag socket, or why there is none. `HOUND_SOCK_DIAG=0` turns
+/// netlink off, to check the /proc/net fallback against the same oracle.
+fn open_diag(why: &mut Option<String>) -> Option<diag::Diag> {
+    if std::env::var_os("HOUND_SOCK_DIAG").is_some_and(|v| v == "0") {
+        *why = Some("netlink sock_diag turned off (HOUND_SOCK_DIAG=0)".into());
+        return None;
+    }
+    match diag::Diag::open() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            *why = Some(format!("netlink sock_diag: {e}"));
+            None
+        }
+    }
 }
 
 /// What to keep. `local` and `remote` take indicators: an address, a CIDR,
@@ -135,6 +166,20 @@ pub fn parse_net(s: &str) -> Result<ipnet::IpNet> {
 }
 
 impl Filter {
+    /// Unix sockets have no address or port: an address or port filter
+    /// leaves them all out.
+    fn keep_unix(&self, r: &UnixRaw) -> bool {
+        self.local.is_empty()
+            && self.remote.is_empty()
+            && self.port.is_none()
+            && self.local_port.is_none()
+            && self.remote_port.is_none()
+            && self
+                .state
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(r.state)))
+    }
+
     fn keep_raw(&self, r: &Raw) -> bool {
         let ip_in = |inds: &[Indicator], a: SocketAddr| {
             inds.is_empty() || inds.iter().any(|i| i.matches(&plain(a.ip()), a.port()))
@@ -154,15 +199,15 @@ impl Filter {
     }
 }
 
-fn build(
-    r: Raw,
+fn owner_of(
+    inode: u64,
     owners: &HashMap<u64, Vec<i32>>,
     names: &mut HashMap<i32, Option<String>>,
-) -> Socket {
-    let pids = if r.inode == 0 {
+) -> (Vec<i32>, Option<i32>, Option<String>) {
+    let pids = if inode == 0 {
         vec![]
     } else {
-        owners.get(&r.inode).cloned().unwrap_or_default()
+        owners.get(&inode).cloned().unwrap_or_default()
     };
     let pid = pids.first().copied();
     let process = pid.and_then(|p| {
@@ -171,6 +216,15 @@ fn build(
             .or_insert_with(|| crate::host::proc::comm(p))
             .clone()
     });
+    (pids, pid, process)
+}
+
+fn build(
+    r: Raw,
+    owners: &HashMap<u64, Vec<i32>>,
+    names: &mut HashMap<i32, Option<String>>,
+) -> Socket {
+    let (pids, pid, process) = owner_of(r.inode, owners, names);
     let local = plain(r.local.ip());
     Socket {
         proto: r.proto,
@@ -185,7 +239,57 @@ fn build(
         pids,
         pid,
         process,
+        peer_inode: None,
+        sock_type: None,
     }
+}
+
+/// A unix socket as a row, as `ss -x` prints it: `local_ip` holds the
+/// bound name (`*` when unnamed); the peer is known by its inode
+/// (`peer_inode`), so `remote_ip` is `*`.
+fn build_unix(
+    r: &UnixRaw,
+    owners: &HashMap<u64, Vec<i32>>,
+    names: &mut HashMap<i32, Option<String>>,
+) -> Socket {
+    let (pids, pid, process) = owner_of(r.inode, owners, names);
+    Socket {
+        proto: "unix",
+        family: "unix",
+        state: r.state,
+        local_ip: r.name.clone().unwrap_or_else(|| "*".into()),
+        local_port: 0,
+        remote_ip: "*".into(),
+        remote_port: 0,
+        inode: r.inode,
+        uid: r.uid.unwrap_or(0),
+        pids,
+        pid,
+        process,
+        peer_inode: r.peer.filter(|&p| p != 0),
+        sock_type: Some(match r.kind {
+            1 => "stream",
+            2 => "dgram",
+            5 => "seqpacket",
+            _ => "other",
+        }),
+    }
+}
+
+/// Unix sockets: netlink, or /proc/net/unix (no peers there).
+fn unix_raw(diag: &mut Option<diag::Diag>, why: &mut Option<String>) -> Result<Vec<UnixRaw>> {
+    let mut out = Vec::new();
+    if let Some(d) = diag.as_mut() {
+        match d.unix(&mut out) {
+            Ok(()) => return Ok(out),
+            Err(e) => {
+                out.clear();
+                why.get_or_insert_with(|| format!("netlink sock_diag (unix): {e}"));
+            }
+        }
+    }
+    procnet::unix(&mut out)?;
+    Ok(out)
 }
 
 /// The sockets that pass the filter, with their owners.
@@ -194,27 +298,48 @@ pub fn sockets(
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Socket>> {
-    let protos = match f.proto.as_deref() {
-        None => (true, true),
-        Some("tcp") => (true, false),
-        Some("udp") => (false, true),
-        Some(p) => {
-            return Err(Error::invalid(format!(
-                "proto {p:?}: expected \"tcp\" or \"udp\""
-            )))
-        }
-    };
-    let rows: Vec<Raw> = raw(protos)?.into_iter().filter(|r| f.keep_raw(r)).collect();
-    let (owners, denied) = crate::host::proc::socket_owners(cancel)?;
-    if denied > 0 && !nix::unistd::Uid::effective().is_root() {
+    let protos = Protos::of(f.proto.as_deref())?;
+    // The owner walk reads /proc while this thread asks the kernel for its
+    // tables: two independent waits on the kernel, overlapped.
+    let (tables, owners) = std::thread::scope(|s| {
+        let walker = s.spawn(|| owners::owners(cancel));
+        let mut why = None;
+        let mut diag = open_diag(&mut why);
+        let tables = raw(protos, &mut diag, &mut why).and_then(|inet| {
+            let unix = if protos.unix {
+                unix_raw(&mut diag, &mut why)?
+            } else {
+                Vec::new()
+            };
+            Ok((inet, unix, why))
+        });
+        let owners = walker
+            .join()
+            .unwrap_or_else(|_| Err(Error::io_msg("the /proc/*/fd walk panicked")));
+        (tables, owners)
+    });
+    let (inet, unix, why) = tables?;
+    let owners = owners?;
+    if let Some(why) = why {
+        warn(&format!("{why}; read /proc/net instead"));
+    }
+    if owners.denied > 0 && !nix::unistd::Uid::effective().is_root() {
         warn(&format!(
-            "not root: owners of other users' sockets are unknown ({denied} processes unreadable)"
+            "not root: owners of other users' sockets are unknown ({} processes unreadable)",
+            owners.denied
         ));
     }
     let mut names = HashMap::new();
-    Ok(rows
+    let mut out: Vec<Socket> = inet
         .into_iter()
-        .map(|r| build(r, &owners, &mut names))
-        .filter(|s| f.pid.is_none_or(|p| s.pids.contains(&p)))
-        .collect())
+        .filter(|r| f.keep_raw(r))
+        .map(|r| build(r, &owners.by_inode, &mut names))
+        .collect();
+    out.extend(
+        unix.iter()
+            .filter(|u| f.keep_unix(u))
+            .map(|u| build_unix(u, &owners.by_inode, &mut names)),
+    );
+    out.retain(|s| f.pid.is_none_or(|p| s.pids.contains(&p)));
+    Ok(out)
 }

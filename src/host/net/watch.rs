@@ -8,7 +8,7 @@
 //! attempts are counted, with no owner. Blocked attempts hang in SYN-SENT
 //! and are always attributed.
 
-use super::{build, raw, Filter, Raw, Socket};
+use super::{build, raw, Filter, Protos, Raw, Socket};
 use crate::cancel::CancelToken;
 use crate::error::Result;
 use serde::Serialize;
@@ -88,10 +88,11 @@ pub fn watch(
     every: Duration,
     cancel: &CancelToken,
 ) -> Result<Watch> {
-    let protos = (
-        f.proto.as_deref() != Some("udp"),
-        f.proto.as_deref() != Some("tcp"),
-    );
+    let protos = Protos::of(f.proto.as_deref())?;
+    // Netlink when the kernel offers it; a fallback is silent here, as
+    // the sampling loop would repeat the warning ten times a second.
+    let mut why = None;
+    let mut diag = super::open_diag(&mut why);
     let start = Instant::now();
     let mut baseline: Option<HashSet<Key>> = None;
     let mut seen: HashMap<Key, Attempt> = HashMap::new();
@@ -101,7 +102,7 @@ pub fn watch(
     let mut partial = false;
     loop {
         let now = SystemTime::now();
-        let rows: Vec<Raw> = raw(protos)?
+        let rows: Vec<Raw> = raw(protos, &mut diag, &mut why)?
             .into_iter()
             .filter(|r| r.state != "LISTEN" && !r.remote.ip().is_unspecified() && f.keep_raw(r))
             .collect();
@@ -111,8 +112,8 @@ pub fn watch(
             .iter()
             .any(|r| r.inode != 0 && !owners.contains_key(&r.inode) && !base.contains(&key(r)))
         {
-            if let Ok((map, _)) = crate::host::proc::socket_owners(cancel) {
-                owners = map;
+            if let Ok(o) = super::owners(cancel) {
+                owners = o.by_inode;
             }
         }
         for r in rows {

@@ -59,6 +59,12 @@ pub trait Driver {
     fn group_count(&self) -> usize {
         1
     }
+    /// A round trip already measured to group `g` by other means (an ARP
+    /// exchange on the link), in microseconds: the first timeout starts
+    /// from it instead of the blind initial one.
+    fn seed_rtt(&self, _g: usize) -> Option<u32> {
+        None
+    }
 }
 
 const UNSENT: u8 = 0;
@@ -117,7 +123,15 @@ pub fn run<D: Driver>(
         samples: 0,
     };
     let mut global = new_rtt();
-    let mut rtts: Vec<Rtt> = (0..d.group_count().max(1)).map(|_| new_rtt()).collect();
+    let mut rtts: Vec<Rtt> = (0..d.group_count().max(1))
+        .map(|g| {
+            let mut r = new_rtt();
+            if let Some(us) = d.seed_rtt(g) {
+                r.update(f64::from(us));
+            }
+            r
+        })
+        .collect();
     let rto = |g: &Rtt, all: &Rtt| -> u32 {
         let r = if g.samples > 0 { g } else { all };
         let d = if r.samples == 0 {

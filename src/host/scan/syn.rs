@@ -64,12 +64,19 @@ struct Probe {
     seq: u32,
 }
 
-fn send_probe(s: &Socket, sport: u16, p: &Probe) {
-    let mut b = [0u8; 44];
-    packet::ip_tcp_probe(p.src, p.dst, sport, p.dport, p.seq, TCP_SYN, 0, &mut b);
-    // A failed send (no route, buffer trouble) leaves the probe silent: it
-    // is retried and, failing that, reported filtered.
-    let _ = sock::send_to(s, &b, p.dst);
+/// Sends a burst of probes, many per system call. A failed send (no route,
+/// buffer trouble) leaves the probe silent: it is retried and, failing
+/// that, reported filtered.
+fn send_probes(s: &Socket, sport: u16, ps: &[Probe]) {
+    let mut pkts = Vec::with_capacity(ps.len());
+    let mut dsts = Vec::with_capacity(ps.len());
+    for p in ps {
+        let mut b = [0u8; 44];
+        packet::ip_tcp_probe(p.src, p.dst, sport, p.dport, p.seq, TCP_SYN, 0, &mut b);
+        pkts.push(b);
+        dsts.push(p.dst);
+    }
+    sock::send_many(s, &pkts, &dsts);
 }
 
 /// The second sender. On a veth or loopback path the kernel does the
@@ -79,9 +86,7 @@ fn send_probe(s: &Socket, sport: u16, p: &Probe) {
 /// calling thread (in its namespace) and handed over; the thread opens none.
 fn helper(rx: mpsc::Receiver<Vec<Probe>>, sock: Socket, sport: u16) {
     for batch in rx {
-        for p in &batch {
-            send_probe(&sock, sport, p);
-        }
+        send_probes(&sock, sport, &batch);
     }
 }
 
@@ -101,12 +106,43 @@ struct SynDriver<'a> {
     sport: u16,
     cookie: Cookie,
     buf: Vec<u8>,
+    rx: sock::Batch,
+    /// Per host: the ARP round trip, for hosts on a directly attached link.
+    seeds: Vec<Option<u32>>,
 }
 
 impl SynDriver<'_> {
     fn item(&self, host: usize, port: u16) -> Option<usize> {
         let p = *self.port_index.get(usize::from(port))?;
         (p != u32::MAX).then(|| p as usize * self.hosts.len() + host)
+    }
+
+    /// The replies to our probes in one read of the TCP socket.
+    fn take_replies(&self, batch: &sock::Batch, out: &mut Vec<(usize, Seen)>) {
+        for pkt in batch.packets() {
+            let Some(r) = packet::parse_tcp(pkt) else {
+                continue;
+            };
+            if r.dport != self.sport {
+                continue;
+            }
+            let Some(&h) = self.host_index.get(&r.src) else {
+                continue;
+            };
+            if r.ack.wrapping_sub(1) != self.cookie.of(r.src, r.sport) {
+                continue;
+            }
+            let seen = if r.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+                Seen::Open
+            } else if r.flags & TCP_RST != 0 {
+                Seen::Closed
+            } else {
+                continue;
+            };
+            if let Some(i) = self.item(h, r.sport) {
+                out.push((i, seen));
+            }
+        }
     }
 }
 
@@ -135,6 +171,10 @@ impl Driver for SynDriver<'_> {
         self.hosts.len()
     }
 
+    fn seed_rtt(&self, g: usize) -> Option<u32> {
+        self.seeds.get(g).copied().flatten()
+    }
+
     fn flush(&mut self) {
         let mut batch = std::mem::take(&mut self.batch);
         if let Some(tx) = &self.helper {
@@ -145,9 +185,7 @@ impl Driver for SynDriver<'_> {
                 }
             }
         }
-        for p in &batch {
-            send_probe(&self.sender, self.sport, p);
-        }
+        send_probes(&self.sender, self.sport, &batch);
         batch.clear();
         self.batch = batch;
     }
@@ -160,30 +198,11 @@ impl Driver for SynDriver<'_> {
 
     fn drain(&mut self, out: &mut Vec<(usize, Seen)>) {
         let mut buf = std::mem::take(&mut self.buf);
-        while let Some(pkt) = sock::recv(self.tcp.as_raw_fd(), &mut buf) {
-            let Some(r) = packet::parse_tcp(pkt) else {
-                continue;
-            };
-            if r.dport != self.sport {
-                continue;
-            }
-            let Some(&h) = self.host_index.get(&r.src) else {
-                continue;
-            };
-            if r.ack.wrapping_sub(1) != self.cookie.of(r.src, r.sport) {
-                continue;
-            }
-            let seen = if r.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
-                Seen::Open
-            } else if r.flags & TCP_RST != 0 {
-                Seen::Closed
-            } else {
-                continue;
-            };
-            if let Some(i) = self.item(h, r.sport) {
-                out.push((i, seen));
-            }
+        let mut batch = std::mem::take(&mut self.rx);
+        while batch.recv(self.tcp.as_raw_fd()) > 0 {
+            self.take_replies(&batch, out);
         }
+        self.rx = batch;
         if let Some(icmp) = &self.icmp {
             while let Some(pkt) = sock::recv(icmp.as_raw_fd(), &mut buf) {
                 if let Some(Icmp::Unreachable {
@@ -286,6 +305,7 @@ fn scan_with(
         if routed.is_empty() {
             continue;
         }
+        let seeds = arp_seeds(&routed, &ifaces, cancel);
         let Some(tcp_sock) = tcp.take() else { break };
         let Some(send_sock) = sender.take() else {
             break;
@@ -304,6 +324,8 @@ fn scan_with(
             sport,
             cookie: cookie.clone(),
             buf: vec![0u8; 65536],
+            rx: sock::Batch::default(),
+            seeds,
         };
         let sub = progress.offset(done_before);
         let res = engine::run(
@@ -346,6 +368,46 @@ fn scan_with(
     }
     sort(&mut out);
     Ok((out, false))
+}
+
+/// ARP round trips to the hosts on a directly attached link, as the first
+/// timing sample of each (nmap seeds its timeouts from its ARP ping the same
+/// way). Without one, a host that answers nothing at all (a firewall that
+/// drops every SYN) is waited on with the blind 1 s initial timeout per try;
+/// with one, with the floor every measured host gets. A host that does not
+/// answer ARP gets no seed.
+fn arp_seeds(hosts: &[Ipv4Addr], ifaces: &[sock::Iface], cancel: &CancelToken) -> Vec<Option<u32>> {
+    let on_link: Vec<Ipv4Addr> = hosts
+        .iter()
+        .copied()
+        .filter(|&h| {
+            ifaces
+                .iter()
+                .any(|i| !i.loopback && i.mac.is_some() && i.contains(h) && i.ip != h)
+        })
+        .collect();
+    if on_link.is_empty() || on_link.len() > 4096 {
+        return vec![None; hosts.len()];
+    }
+    let o = super::discover::HostOpts {
+        method: super::discover::HostMethod::Arp,
+        timeout: Duration::from_millis(200),
+        retries: 1,
+        rate: 0,
+        tcp_ports: Vec::new(),
+    };
+    let found = super::discover::hosts(&on_link, &o, cancel, &Progress::none(), &mut |_| {})
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    let rtt: HashMap<String, u32> = found
+        .into_iter()
+        .filter(|h| h.method == "arp")
+        .filter_map(|h| Some((h.ip, (h.rtt_ms? * 1000.0) as u32)))
+        .collect();
+    hosts
+        .iter()
+        .map(|h| rtt.get(&h.to_string()).copied())
+        .collect()
 }
 
 /// Results by address, then port.

@@ -9,8 +9,8 @@
 //! lossless (`\xNN` for bad bytes), cut short, and escaped by the printers.
 
 mod exposure;
-mod greeting;
-mod http;
+pub mod greeting;
+pub mod http;
 mod ldap;
 mod mongodb;
 mod postgres;
