@@ -93,6 +93,7 @@ const PARAM_TYPES: &[(&str, &str)] = &[
     ("expected", "any"),
     ("ports", "string|int|array"),
     ("targets", "string|array"),
+    ("key", "string|int"),
 ];
 
 /// What a primitive returning `Dynamic` gives back. `returns_are_documented`
@@ -160,6 +161,23 @@ const RETURNS: &[(&str, &str)] = &[
     ("sys::services", "array"),
     ("sys::sessions", "array"),
     ("sys::users", "array"),
+    ("case::apply", "array"),
+    ("case::graph", "map"),
+    ("case::plan", "array"),
+    ("case::plan_add", "string"),
+    ("case::undo", "map"),
+    ("fs::remove_line", "map"),
+    ("fs::yara", "array"),
+    ("proc::yara", "array"),
+    ("sys::crossview", "array"),
+    ("sys::kernel_taint", "map"),
+    ("sys::package_owner", "string|()"),
+    ("sys::package_status", "array"),
+    ("sys::packages_verify", "array"),
+    ("sys::preload_hijacks", "array"),
+    ("sys::privileged_files", "array"),
+    ("sys::shell_history", "array"),
+    ("sys::sniffers", "array"),
 ];
 
 /// The type a `Dynamic` return stands for, when known.
