@@ -13,6 +13,7 @@ pub mod fs_act;
 pub mod fw;
 pub mod linux;
 pub mod log;
+pub mod log_auth;
 pub mod net;
 pub mod net_verify;
 pub mod proc;
@@ -66,7 +67,7 @@ pub fn register(engine: &mut Engine) {
         ("fw", vec![m!(fw::fw_fns)]),
         ("fs", vec![m!(fs::fs_fns), m!(fs_act::fs_act_fns)]),
         ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
-        ("log", vec![m!(log::log_fns)]),
+        ("log", vec![m!(log::log_fns), m!(log_auth::log_auth_fns)]),
         ("case", vec![m!(case::case_fns)]),
     ];
     for (name, parts) in families {

@@ -10,6 +10,7 @@ mod fssyslog;
 mod fw;
 mod lab;
 mod linux;
+mod logauth;
 mod netlab;
 mod procnet;
 mod repl;
