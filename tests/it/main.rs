@@ -13,6 +13,7 @@ mod linux;
 mod logauth;
 mod netlab;
 mod procnet;
+mod procplace;
 mod repl;
 mod scan;
 mod stdlib;

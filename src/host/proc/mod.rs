@@ -9,6 +9,8 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
 
+pub mod place;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Process {
     pub pid: i32,
@@ -26,6 +28,13 @@ pub struct Process {
     /// Resident memory in bytes.
     pub rss: u64,
     pub threads: i64,
+    /// The cgroup path (v2, or the telling v1 hierarchy).
+    pub cgroup: Option<String>,
+    /// The container its cgroup names (`runtime`, `id`, `pod`), if any.
+    pub container: Option<place::Container>,
+    /// Namespace inode numbers by name; compare with pid 1's. Filled by
+    /// `get` only: eight readlinks per process tripled the cost of `list`.
+    pub namespaces: Option<BTreeMap<String, u64>>,
 }
 
 /// Resolves uids to names once per call.
@@ -79,10 +88,15 @@ fn state_name(c: char) -> &'static str {
     }
 }
 
-fn read(p: &procfs::process::Process, users: &mut Users) -> procfs::ProcResult<Process> {
+fn read(
+    p: &procfs::process::Process,
+    users: &mut Users,
+    with_ns: bool,
+) -> procfs::ProcResult<Process> {
     let stat = p.stat()?;
     let uid = p.uid().ok();
     let exe = link(p.pid, "exe");
+    let cgroup = place::cgroup(p.pid);
     let exe_deleted = exe.as_deref().is_some_and(|e| e.ends_with(" (deleted)"));
     let start_time = stat.starttime().get().ok().map(|t| {
         t.with_timezone(&chrono::Utc)
@@ -102,6 +116,9 @@ fn read(p: &procfs::process::Process, users: &mut Users) -> procfs::ProcResult<P
         start_time,
         rss: stat.rss * procfs::page_size(),
         threads: stat.num_threads,
+        container: cgroup.as_deref().and_then(place::container_of),
+        cgroup,
+        namespaces: with_ns.then(|| place::namespaces(p.pid)),
     })
 }
 
@@ -120,7 +137,7 @@ fn check_pid(pid: i64) -> Result<i32> {
 pub fn get(pid: i64) -> Result<Process> {
     let pid = check_pid(pid)?;
     let p = procfs::process::Process::new(pid).map_err(|_| not_found(pid))?;
-    read(&p, &mut Users::default()).map_err(|e| match e {
+    read(&p, &mut Users::default(), true).map_err(|e| match e {
         procfs::ProcError::NotFound(_) => not_found(pid),
         procfs::ProcError::PermissionDenied(_) => {
             Error::permission(format!("pid {pid}: access denied"))
@@ -140,7 +157,7 @@ pub fn list(cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> Result<Vec<Proc
             cancel.check()?;
         }
         let Ok(p) = p else { continue };
-        match read(&p, &mut users) {
+        match read(&p, &mut users, false) {
             Ok(proc) => out.push(proc),
             Err(procfs::ProcError::PermissionDenied(_)) => denied += 1,
             Err(_) => {} // exited while we read it
