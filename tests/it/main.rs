@@ -4,6 +4,7 @@
 mod case;
 mod cli;
 mod common;
+mod debian;
 mod docs;
 mod e2e;
 mod fssyslog;
