@@ -86,6 +86,7 @@ fn read_file(
     path: &Path,
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
+    all: bool,
     out: &mut Vec<Entry>,
 ) -> Result<()> {
     let name = path.display().to_string();
@@ -139,6 +140,14 @@ fn read_file(
                     .or_insert_with(|| data_payload(&b, doff, compact, &mut compressed));
                 if let Some((k, v)) = kv {
                     set_field(&mut f, k, v);
+                }
+            }
+            // Large journals hold millions of entries: keep the text only
+            // of those that become records.
+            if !all {
+                let prog = f.ident.as_deref().or(f.comm.as_deref()).unwrap_or("");
+                if classify(prog, f.message.as_deref().unwrap_or("")).is_none() {
+                    (f.message, f.ident, f.comm) = (None, None, None);
                 }
             }
             out.push(Entry {
@@ -224,7 +233,7 @@ pub fn read_journal(
     }
     let mut entries = Vec::new();
     for f in &files {
-        if let Err(e) = read_file(f, cancel, warn, &mut entries) {
+        if let Err(e) = read_file(f, cancel, warn, opts.all, &mut entries) {
             warn(&e.message);
         }
     }
