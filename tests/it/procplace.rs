@@ -84,10 +84,10 @@ fn process_in_a_docker_cgroup_and_its_own_netns() {
     }
     std::fs::write(scope.join("cgroup.procs"), pid.to_string()).unwrap();
     let v = eval(&format!(
-        "let p = proc::get({pid}); let me = proc::get(hound_self().pid); \
-         let l = proc::list().filter(|x| x.pid == {pid}); \
+        "import \"hound/linux\" as l; let p = proc::get({pid}); let me = proc::get(hound_self().pid); \
+         let ls = proc::list().filter(|x| x.pid == {pid}); \
          #{{ cgroup: p.cgroup, container: p.container, net: p.namespaces.net, my_net: me.namespaces.net, \
-            mnt: p.namespaces.mnt, my_mnt: me.namespaces.mnt, in_list: l[0].container, list_ns: l[0].namespaces }}"
+            mnt: p.namespaces.mnt, my_mnt: me.namespaces.mnt, in_list: ls[0].container, list_ns: ls[0].namespaces, lives: l::lives({pid}) }}"
     ));
     assert!(
         v["cgroup"]
@@ -100,6 +100,11 @@ fn process_in_a_docker_cgroup_and_its_own_netns() {
     assert_eq!(v["container"]["id"], ID, "{v}");
     assert_eq!(v["in_list"]["id"], ID, "proc::list names it too: {v}");
     assert!(v["list_ns"].is_null(), "{v}");
+    assert_eq!(
+        v["lives"],
+        format!(" [docker {}]", &ID[..12]),
+        "a finding's text: {v}"
+    );
     assert!(
         v["net"].as_u64().is_some() && v["net"] != v["my_net"],
         "own netns: {v}"
