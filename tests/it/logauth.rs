@@ -342,6 +342,23 @@ fn journal_with_deleted_entries_is_a_cleared_log() {
             .any(|(s, t)| s == "high" && t.starts_with("Login after brute force")),
         "journal-only host: {f:?}"
     );
+    // With a user journal among the files a hole may be journald's own
+    // vacuuming: a low gap, not a cleared log.
+    std::fs::copy(&j, jdir.join("user-1000.journal")).unwrap();
+    let f = hunt_findings(d.path());
+    assert!(!f.iter().any(|(_, t)| t == "Log cleared or cut"), "{f:?}");
+    let (lines, _) = run_json(
+        &format!(
+            "for r in log::journal(#{{ root: \"{}\" }}) {{ if r.kind == \"gap\" {{ emit(r); }} }}",
+            d.path().display()
+        ),
+        &[],
+    );
+    assert!(
+        lines.iter().any(|g| g["method"] == "missing")
+            && !lines.iter().any(|g| g["method"] == "deleted"),
+        "{lines:?}"
+    );
 }
 
 #[test]

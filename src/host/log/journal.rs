@@ -210,6 +210,42 @@ fn set_field(f: &mut Fields, k: &[u8], v: &[u8]) {
     }
 }
 
+/// Holes in the sequence numbers, checked in sequence order (the clock may
+/// step back; the counter does not). journald numbers the system and user
+/// journals from one counter, and a user's files can be vacuumed apart from
+/// the system's, so with user journals present a hole is `missing` (a low
+/// gap) rather than `deleted`.
+fn seq_holes(entries: &mut [Entry], user_files: bool) -> Vec<AuthEvent> {
+    entries.sort_by(|a, b| a.seqnum_id.cmp(&b.seqnum_id).then(a.seqnum.cmp(&b.seqnum)));
+    let mut out = Vec::new();
+    for w in entries.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if a.seqnum_id != b.seqnum_id || b.seqnum <= a.seqnum + 1 {
+            continue;
+        }
+        let t = |e: &Entry| DateTime::<Utc>::from_timestamp_micros(e.realtime as i64);
+        let (Some(ta), Some(tb)) = (t(a), t(b)) else {
+            continue;
+        };
+        out.push(gap(
+            ta,
+            a.f.host.as_deref().unwrap_or(""),
+            if user_files { "missing" } else { "deleted" },
+            format!(
+                "{} journal entries missing (sequence {} to {}, {} to {})",
+                b.seqnum - a.seqnum - 1,
+                a.seqnum + 1,
+                b.seqnum - 1,
+                iso(ta),
+                iso(tb)
+            ),
+            &b.file,
+            b.seqnum as i64,
+        ));
+    }
+    out
+}
+
 /// `log::journal`: authentication events of the journal files (every entry
 /// with `all`), oldest first, with `gap` records for silences and for
 /// sequence numbers that jump (deleted entries or files).
@@ -232,16 +268,19 @@ pub fn read_journal(
         .with_hint("on a syslog host use log::auth()"));
     }
     let mut entries = Vec::new();
+    let user_files = files.iter().any(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("user-"))
+    });
     for f in &files {
         if let Err(e) = read_file(f, cancel, warn, opts.all, &mut entries) {
             warn(&e.message);
         }
     }
+    let mut out = seq_holes(&mut entries, user_files);
     entries.sort_by_key(|e| e.realtime);
-    let mut out = Vec::new();
     let mut gaps = Gaps::new(opts.gap_secs);
     let mut last_boot: Option<[u8; 16]> = None;
-    let mut last_seq: HashMap<[u8; 16], (u64, DateTime<Utc>)> = HashMap::new();
     for (i, e) in entries.into_iter().enumerate() {
         if i % 4096 == 0 {
             cancel.check()?;
@@ -257,31 +296,6 @@ pub fn read_journal(
         }
         last_boot = Some(e.boot_id);
         gaps.see(t, &host, "", 0);
-        if let Some((prev, pt)) = last_seq.get(&e.seqnum_id) {
-            if e.seqnum > prev + 1 {
-                out.push(gap(
-                    *pt,
-                    &host,
-                    "deleted",
-                    format!(
-                        "{} journal entries missing (sequence {} to {}, {} to {})",
-                        e.seqnum - prev - 1,
-                        prev + 1,
-                        e.seqnum - 1,
-                        iso(*pt),
-                        iso(t)
-                    ),
-                    &e.file,
-                    e.seqnum as i64,
-                ));
-            }
-        }
-        if last_seq
-            .get(&e.seqnum_id)
-            .is_none_or(|(p, _)| e.seqnum > *p)
-        {
-            last_seq.insert(e.seqnum_id, (e.seqnum, t));
-        }
         let time = iso(t);
         if opts.since.as_ref().is_some_and(|s| time < *s) {
             continue;
