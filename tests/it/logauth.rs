@@ -101,14 +101,25 @@ fn export_text() -> String {
 /// A journal file of the fixture events, or `None` (with the reason
 /// printed) when systemd-journal-remote is not installed.
 fn build_journal(dir: &Path) -> Option<PathBuf> {
+    build_journal_as(dir, true)
+}
+
+/// `compact`: the 32-bit offsets systemd 252+ writes by default; else the
+/// older 64-bit layout.
+fn build_journal_as(dir: &Path, compact: bool) -> Option<PathBuf> {
     if !Path::new(JOURNAL_REMOTE).exists() {
         eprintln!("SKIP: {JOURNAL_REMOTE} missing (scripts/test installs systemd-journal-remote)");
         return None;
     }
     let src = dir.join("export.txt");
     std::fs::write(&src, export_text()).unwrap();
-    let out = dir.join("system.journal");
+    let out = dir.join(if compact {
+        "system.journal"
+    } else {
+        "system@regular.journal"
+    });
     let st = std::process::Command::new(JOURNAL_REMOTE)
+        .env("SYSTEMD_JOURNAL_COMPACT", if compact { "1" } else { "0" })
         .arg("--split-mode=none")
         .arg(format!("--output={}", out.display()))
         .arg(&src)
@@ -155,12 +166,15 @@ fn auth_log_and_journal_give_identical_records() {
     let Some(j) = build_journal(d.path()) else {
         return;
     };
+    let regular = build_journal_as(d.path(), false).unwrap();
     let a = d.path().join("auth.log");
     std::fs::write(&a, auth_log()).unwrap();
     let body = format!(
-        "emit(#{{ auth: log::auth(#{{ paths: [\"{}\"] }}), journal: log::journal(#{{ paths: [\"{}\"] }}) }});",
+        "emit(#{{ auth: log::auth(#{{ paths: [\"{}\"] }}), journal: log::journal(#{{ paths: [\"{}\"] }}), \
+         regular: log::journal(#{{ paths: [\"{}\"] }}) }});",
         a.display(),
-        j.display()
+        j.display(),
+        regular.display()
     );
     let (lines, code) = run_json(&body, &[]);
     assert_eq!(code, 0, "{lines:?}");
@@ -183,6 +197,14 @@ fn auth_log_and_journal_give_identical_records() {
         .map(strip_place)
         .collect();
     assert_eq!(auth, journal);
+    let regular: Vec<Value> = row["regular"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(strip_place)
+        .collect();
+    assert_eq!(journal, regular, "compact and regular journal files");
     let kinds: Vec<&str> = auth.iter().map(|r| r["kind"].as_str().unwrap()).collect();
     let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
     assert_eq!(count("ssh_fail"), 1 + 4 + 5);
