@@ -14,8 +14,8 @@ pub mod proc_fns {
     /// `uid`, `state`, `start_time` (ISO 8601 UTC), `rss` (bytes),
     /// `threads`, `cgroup` (path), `container` (`()` or `#{runtime, id,
     /// pod}` from the cgroup path: docker, podman, containerd, cri-o,
-    /// kubernetes, lxc, nspawn, machine), `namespaces` (`()` here; filled by
-    /// `proc::get`: inode by name, `net`, `pid`, `mnt`, ...). Processes that exit while being read are
+    /// kubernetes, lxc, nspawn, machine), `namespaces` (inode by name:
+    /// `net`, `pid`, `mnt`, ...). Processes that exit while being read are
     /// skipped; unprivileged, other users' `exe`/`cwd`/`namespaces` are empty.
     ///
     /// ```rhai

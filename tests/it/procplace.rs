@@ -99,7 +99,7 @@ fn process_in_a_docker_cgroup_and_its_own_netns() {
     assert_eq!(v["container"]["runtime"], "docker", "{v}");
     assert_eq!(v["container"]["id"], ID, "{v}");
     assert_eq!(v["in_list"]["id"], ID, "proc::list names it too: {v}");
-    assert!(v["list_ns"].is_null(), "{v}");
+    assert_eq!(v["list_ns"]["net"], v["net"], "{v}");
     assert_eq!(
         v["lives"],
         format!(" [docker {}]", &ID[..12]),
