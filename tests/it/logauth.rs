@@ -240,6 +240,10 @@ fn findings(lines: &[Value]) -> Vec<(String, String)> {
 }
 
 fn hunt_findings(root: &Path) -> Vec<(String, String)> {
+    hunt_findings_with(root, &[])
+}
+
+fn hunt_findings_with(root: &Path, extra: &[&str]) -> Vec<(String, String)> {
     let case = tempfile::tempdir().unwrap();
     let out = hound()
         .arg("--json")
@@ -247,6 +251,7 @@ fn hunt_findings(root: &Path) -> Vec<(String, String)> {
         .arg(case.path().join("c"))
         .args(["run", "rootkit", "-p"])
         .arg(format!("root={}", root.display()))
+        .args(extra)
         .output()
         .unwrap();
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
@@ -285,6 +290,13 @@ fn hunt_flags_brute_force_then_login_accounts_and_gaps() {
         .filter(|(_, t)| t.starts_with("Login account created"))
         .count();
     assert_eq!(made, 1, "the nologin system user is not a finding: {f:?}");
+    // With a lower threshold, 5 failures then a key login is brute force too.
+    let f = hunt_findings_with(d.path(), &["-p", "brute_min=5"]);
+    assert!(
+        f.iter()
+            .any(|(s, t)| s == "high" && t == "Login after brute force from 198.51.100.7"),
+        "{f:?}"
+    );
 }
 
 #[test]
