@@ -158,8 +158,10 @@ pub fn tidy(dir: &Path, existed_before: bool) {
     if existed_before || std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
         return;
     }
-    // Opening a case creates its (empty) journal before the first entry.
+    // Opening a case creates its (empty) journal and its `{"seq": null}`
+    // head before the first entry.
     let _ = std::fs::remove_file(&journal);
+    let _ = std::fs::remove_file(dir.join(case::HEAD));
     for sub in ["evidence", "quarantine", "reports", ""] {
         let _ = std::fs::remove_dir(dir.join(sub));
     }

@@ -23,7 +23,10 @@ fn access_opts(
 }
 
 /// A `since` option as ISO 8601 UTC: an ISO time, a date, or how long ago.
-fn since_iso(prim: &str, v: Option<&Dynamic>) -> crate::primitives::RhaiResult<Option<String>> {
+pub(crate) fn since_iso(
+    prim: &str,
+    v: Option<&Dynamic>,
+) -> crate::primitives::RhaiResult<Option<String>> {
     let Some(v) = v else { return Ok(None) };
     let t = crate::primitives::fs::time_arg(prim, "option \"since\"", v)?;
     Ok(Some(crate::host::fs::iso(t)))
@@ -178,22 +181,5 @@ pub mod log_fns {
             return Err(e);
         }
         Ok(n as i64)
-    }
-
-    /// The systemd journal: not read natively yet (`unsupported`).
-    ///
-    /// The systemd journal. Not read natively yet: always an `unsupported`
-    /// error whose message says whether journal files exist and whose hint
-    /// gives a way round (export with `journalctl -o json`, or grep syslog).
-    ///
-    /// ```rhai
-    /// let kind = "";
-    /// try { log::journal(#{ unit: "ssh" }); } catch (e) { kind = e.kind; }
-    /// kind == "unsupported"
-    /// ```
-    #[rhai_fn(name = "journal", return_raw)]
-    pub fn journal(filter: Map) -> RhaiResult<Dynamic> {
-        let _ = filter;
-        to_dyn(&host::log::journal(std::path::Path::new("/")).rhai("log::journal")?)
     }
 }

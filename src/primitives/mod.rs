@@ -15,6 +15,7 @@ pub mod fs_act;
 pub mod fw;
 pub mod linux;
 pub mod log;
+pub mod log_auth;
 pub mod net;
 pub mod net_verify;
 pub mod proc;
@@ -83,7 +84,7 @@ pub fn register(engine: &mut Engine) {
             ],
         ),
         ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
-        ("log", vec![m!(log::log_fns)]),
+        ("log", vec![m!(log::log_fns), m!(log_auth::log_auth_fns)]),
         (
             "case",
             vec![

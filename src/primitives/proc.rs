@@ -12,8 +12,11 @@ pub mod proc_fns {
     /// Every process: `pid`, `ppid`, `name`, `cmdline` (array), `exe`,
     /// `exe_deleted` (the binary was removed from disk), `cwd`, `user`,
     /// `uid`, `state`, `start_time` (ISO 8601 UTC), `rss` (bytes),
-    /// `threads`. Processes that exit while being read are skipped;
-    /// unprivileged, other users' `exe`/`cwd` are `()`.
+    /// `threads`, `cgroup` (path), `container` (`()` or `#{runtime, id,
+    /// pod}` from the cgroup path: docker, podman, containerd, cri-o,
+    /// kubernetes, lxc, nspawn, machine), `namespaces` (inode by name:
+    /// `net`, `pid`, `mnt`, ...). Processes that exit while being read are
+    /// skipped; unprivileged, other users' `exe`/`cwd`/`namespaces` are empty.
     ///
     /// ```rhai
     /// let ps = proc::list();

@@ -178,6 +178,7 @@ const RETURNS: &[(&str, &str)] = &[
     ("sys::privileged_files", "array"),
     ("sys::shell_history", "array"),
     ("sys::sniffers", "array"),
+    ("log::auth", "array"),
 ];
 
 /// The type a `Dynamic` return stands for, when known.

@@ -431,7 +431,11 @@ fn bad_arguments_are_clear_errors() {
             "crc32",
         ),
         (format!("fs::tail({f}, -1)"), "invalid_argument", "-1"),
-        ("log::journal(#{})".to_string(), "unsupported", "journal"),
+        (
+            "log::journal(#{ unit: \"ssh\" })".to_string(),
+            "invalid_argument",
+            "unit",
+        ),
     ] {
         let (v, _) = eval(&format!(
             "let r = #{{}};\ntry {{ {call}; }} catch (e) {{ r = e; }}\nr"

@@ -10,6 +10,9 @@ use std::io::BufReader;
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub mod auth;
+pub mod journal;
+
 /// One request from an Apache/Nginx access log.
 #[derive(Debug, Clone, Serialize)]
 pub struct Access {
@@ -255,26 +258,6 @@ pub fn for_each_access(
         ));
     }
     Ok(rows)
-}
-
-/// `log::journal`: not read natively; says where the journal is and what to
-/// use instead.
-pub fn journal(root: &Path) -> Result<Vec<serde_json::Value>> {
-    let present = ["var/log/journal", "run/log/journal"]
-        .iter()
-        .map(|d| root.join(d))
-        .find(|d| d.is_dir());
-    let msg = match present {
-        Some(d) => format!(
-            "reading journald files natively is not supported yet (journal found in {})",
-            d.display()
-        ),
-        None => "no journald files on this host (no /var/log/journal or /run/log/journal)".into(),
-    };
-    Err(Error::unsupported(msg).with_hint(
-        "export with `journalctl -o json > j.json` and read it with fs::read, \
-         or use log::grep on /var/log/syslog and /var/log/auth.log",
-    ))
 }
 
 #[cfg(test)]
