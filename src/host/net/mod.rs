@@ -105,9 +105,25 @@ impl Protos {
 /// /proc/net for any table netlink could not give (`why` says why).
 fn raw(p: Protos, diag: &mut Option<diag::Diag>, why: &mut Option<String>) -> Result<Vec<Raw>> {
     let mut out = Vec::new();
+    // TCP of both families in one dump when the kernel serves it; per
+    // family otherwise.
+    let mut tcp_done = false;
+    if p.tcp {
+        if let Some(d) = diag.as_mut() {
+            tcp_done = d.tcp_all(&mut out).is_ok();
+            if !tcp_done {
+                out.clear();
+            }
+        }
+    }
     let tables = [
-        (p.tcp, libc::IPPROTO_TCP, libc::AF_INET, "tcp"),
-        (p.tcp, libc::IPPROTO_TCP, libc::AF_INET6, "tcp6"),
+        (p.tcp && !tcp_done, libc::IPPROTO_TCP, libc::AF_INET, "tcp"),
+        (
+            p.tcp && !tcp_done,
+            libc::IPPROTO_TCP,
+            libc::AF_INET6,
+            "tcp6",
+        ),
         (p.udp, libc::IPPROTO_UDP, libc::AF_INET, "udp"),
         (p.udp, libc::IPPROTO_UDP, libc::AF_INET6, "udp6"),
     ];
