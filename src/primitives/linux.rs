@@ -176,7 +176,9 @@ pub mod linux_fns {
 
     /// Rootkit cross-views of this host: pids that answer `kill(pid, 0)` but
     /// are missing from `/proc`, `/proc/PID` entries covered by a mount,
-    /// modules in `/sys/module` hidden from `/proc/modules`. Returns
+    /// modules in `/sys/module` hidden from `/proc/modules`, and TCP ports
+    /// that are taken (a bind probe fails) but that `/proc/net` or netlink
+    /// does not list (in this network namespace). Returns
     /// `[#{kind, subject, detail}]` (empty on a clean host). Checking every
     /// pid takes a second or two.
     ///
@@ -191,6 +193,7 @@ pub mod linux_fns {
         let mut v = rootkit::proc_mounts().rhai(P)?;
         v.extend(rootkit::hidden_modules().rhai(P)?);
         v.extend(rootkit::hidden_processes(&c.cancel).rhai(P)?);
+        v.extend(rootkit::hidden_ports(&c.cancel, &mut |w| c.warn(P, w)).rhai(P)?);
         to_dyn(&v)
     }
 

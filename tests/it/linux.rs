@@ -427,3 +427,37 @@ fn rootkit_hunt_groups_findings_and_leaves_stock_files_alone() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn listeners_and_bound_sockets_are_not_hidden_ports() {
+    require_root!();
+    crate::require_cmd!("ip");
+    let ns = hound::host::netns::Netns::create_unique("hd-port").unwrap();
+    let hound = crate::common::hound_path();
+    let (_d, s) = script(
+        "p.rhai",
+        "sys::crossview().filter(|x| x.kind == \"hidden_port\").len()",
+    );
+    // A listener and a socket that is only bound (netlink lists it, /proc/net
+    // does not): neither is a hidden port.
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c"])
+        .arg(format!(
+            "import socket,subprocess\nl=socket.socket(); l.bind(('127.0.0.1', 4444)); l.listen()\n\
+             b=socket.socket(); b.bind(('0.0.0.0', 5555))\n\
+             r=subprocess.run([{:?}, '--json', 'run', {:?}], capture_output=True, text=True)\n\
+             print(r.stdout)",
+            hound.display().to_string(),
+            s.display().to_string()
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+    assert_eq!(
+        scalar(&v),
+        0,
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -136,6 +136,113 @@ pub fn hidden_modules() -> Result<Vec<Discrepancy>> {
     Ok(out)
 }
 
+/// TCP ports something holds, found by trying to bind each one, that
+/// `/proc/net` or netlink does not list: a listener or connection hidden
+/// by a rootkit's hook shows here (T1014). Ports below 1024 need root to
+/// probe; unprivileged, they are skipped (`warn`). Candidates are checked
+/// twice, so a connection opened during the probe is not reported.
+pub fn hidden_ports(cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> Result<Vec<Discrepancy>> {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root {
+        warn("ports below 1024 not probed (binding them needs root)");
+    }
+    let first = if root { 1 } else { 1024 };
+    // Three views of the same table: /proc/net, netlink without and with
+    // only-bound sockets (which /proc/net never shows), and the bind probe.
+    let views = || -> Result<Views> {
+        let net = crate::host::net::tcp_ports_in_use;
+        Ok(Views {
+            procnet: net("procnet", false)?,
+            netlink: net("netlink", false).ok(),
+            netlink_all: net("netlink", true).ok(),
+        })
+    };
+    let v = views()?;
+    let mut candidates = Vec::new();
+    for port in first..=u16::MAX {
+        if port % 4096 == 0 {
+            cancel.check()?;
+        }
+        if v.hidden_from(port).is_empty() && v.listed_somewhere(port) {
+            continue;
+        }
+        if in_use(port) {
+            candidates.push(port);
+        }
+    }
+    // Look again: a port taken and listed between two views is not hidden.
+    let v = views()?;
+    let mut out = Vec::new();
+    for port in candidates {
+        let hidden_from = v.hidden_from(port);
+        let unlisted = !v.listed_somewhere(port);
+        if (hidden_from.is_empty() && !unlisted) || !in_use(port) {
+            continue;
+        }
+        let detail = if unlisted {
+            "the port is taken (bind fails) but no socket table lists it".to_string()
+        } else {
+            format!(
+                "{} lists the port but {} does not",
+                if hidden_from == ["/proc/net"] {
+                    "netlink"
+                } else {
+                    "/proc/net"
+                },
+                hidden_from.join(" and ")
+            )
+        };
+        out.push(Discrepancy {
+            kind: "hidden_port".into(),
+            subject: format!("tcp/{port}"),
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+struct Views {
+    procnet: std::collections::BTreeSet<u16>,
+    netlink: Option<std::collections::BTreeSet<u16>>,
+    netlink_all: Option<std::collections::BTreeSet<u16>>,
+}
+
+impl Views {
+    /// The tables that leave out a port the other one lists.
+    fn hidden_from(&self, port: u16) -> Vec<&'static str> {
+        let Some(n) = &self.netlink else {
+            return Vec::new();
+        };
+        match (self.procnet.contains(&port), n.contains(&port)) {
+            (true, false) => vec!["netlink"],
+            (false, true) => vec!["/proc/net"],
+            _ => Vec::new(),
+        }
+    }
+    fn listed_somewhere(&self, port: u16) -> bool {
+        self.procnet.contains(&port) || self.netlink_all.as_ref().is_some_and(|n| n.contains(&port))
+    }
+}
+
+/// Whether binding TCP `port` on every address fails because it is taken.
+fn in_use(port: u16) -> bool {
+    let try_bind = |addr: std::net::SocketAddr| {
+        let domain = socket2::Domain::for_address(addr);
+        let Ok(s) = socket2::Socket::new(domain, socket2::Type::STREAM, None) else {
+            return false;
+        };
+        if addr.is_ipv6() {
+            let _ = s.set_only_v6(true);
+        }
+        matches!(s.bind(&addr.into()), Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE))
+    };
+    try_bind(std::net::SocketAddr::from(([0, 0, 0, 0], port)))
+        || try_bind(std::net::SocketAddr::from((
+            std::net::Ipv6Addr::UNSPECIFIED,
+            port,
+        )))
+}
+
 /// The kernel's taint flags, decoded.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Taint {
@@ -307,6 +414,33 @@ pub fn sniffers(cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_one_table_leaves_out_is_hidden() {
+        let set = |v: &[u16]| {
+            v.iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<u16>>()
+        };
+        let v = Views {
+            procnet: set(&[22, 80]),
+            netlink: Some(set(&[22, 443])),
+            netlink_all: Some(set(&[22, 443, 5000])),
+        };
+        assert!(v.hidden_from(22).is_empty());
+        assert_eq!(v.hidden_from(80), ["netlink"]);
+        assert_eq!(v.hidden_from(443), ["/proc/net"]);
+        // Only bound: netlink lists it, /proc/net never does; not hidden.
+        assert!(v.hidden_from(5000).is_empty() && v.listed_somewhere(5000));
+        assert!(!v.listed_somewhere(6000));
+        // Without netlink, only the bind probe against /proc/net counts.
+        let w = Views {
+            procnet: set(&[22]),
+            netlink: None,
+            netlink_all: None,
+        };
+        assert!(w.hidden_from(80).is_empty() && !w.listed_somewhere(80));
+    }
 
     #[test]
     fn taint_decodes_rootkit_flags() {

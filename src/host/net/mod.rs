@@ -359,3 +359,31 @@ pub fn sockets(
     out.retain(|s| f.pid.is_none_or(|p| s.pids.contains(&p)));
     Ok(out)
 }
+
+/// Local TCP ports in use in this namespace, as one source sees them:
+/// `"netlink"` (sock_diag, what `ss` reads) or `"procnet"` (/proc/net/tcp{,6},
+/// what `netstat` reads and most rootkits hook). With `bound_only: false`,
+/// sockets that are only bound (UNCONN: netlink lists them, /proc/net
+/// never does) are left out, so the two sources are comparable.
+pub fn tcp_ports_in_use(source: &str, bound_only: bool) -> Result<std::collections::BTreeSet<u16>> {
+    let mut v = Vec::new();
+    match source {
+        "netlink" => diag::Diag::open()
+            .and_then(|mut d| d.tcp_all(&mut v))
+            .map_err(|e| Error::io("netlink sock_diag", e))?,
+        "procnet" => {
+            procnet::table("tcp", &mut v)?;
+            procnet::table("tcp6", &mut v)?;
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "source {other:?}: netlink or procnet"
+            )))
+        }
+    }
+    Ok(v.iter()
+        .filter(|r| bound_only || r.state != "UNCONN")
+        .map(|r| r.local.port())
+        .filter(|p| *p != 0)
+        .collect())
+}
