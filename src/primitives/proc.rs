@@ -57,8 +57,8 @@ pub mod proc_fns {
     /// excluded): who started `nc`, and who started that.
     ///
     /// ```rhai
-    /// let p = proc::list()[-1];
-    /// proc::ancestors(p.pid).map(|a| a.name)
+    /// // hound's own chain: a process listed a moment ago may have exited.
+    /// proc::ancestors(hound_self().pid).map(|a| a.name)
     /// ```
     #[rhai_fn(name = "ancestors", return_raw)]
     pub fn ancestors(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {

@@ -36,7 +36,7 @@ fn kill_keeps_the_deleted_executable_as_evidence() {
     let exe = dir.path().join("implant");
     std::fs::copy("/bin/sleep", &exe).unwrap();
     let original = sha256(&exe);
-    let mut child = Command::new(&exe).arg("60").spawn().unwrap();
+    let mut child = crate::common::spawn_fresh_copy(Command::new(&exe).arg("60"));
     std::thread::sleep(Duration::from_millis(100));
     std::fs::remove_file(&exe).unwrap();
     let case = tempfile::tempdir().unwrap();
@@ -88,7 +88,7 @@ fn killing_a_loop_with_its_tree_stops_the_respawning_and_a_lone_child_respawns()
     // Killing the loop with its tree: nothing is left.
     // A fast loop (a new child every 0.2 s): the tree is frozen, then killed.
     let mut fast = Command::new("bash")
-        .args(["-c", "while true; do sleep 0.2; done"])
+        .args(["-c", "while true; do sleep 0.217; done"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

@@ -86,3 +86,19 @@ pub fn unwrap_scalar(v: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// Spawns a binary the test has just copied. Another test thread that
+/// forked while the copy was open for writing holds a writable descriptor
+/// until its own exec, so exec fails with ETXTBSY for a moment: retry.
+pub fn spawn_fresh_copy(cmd: &mut std::process::Command) -> std::process::Child {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Ok(c) => return c,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("spawning {cmd:?}: {e}"),
+        }
+    }
+    panic!("{cmd:?}: still ETXTBSY after 2 s")
+}

@@ -124,7 +124,7 @@ fn process_facts_agree_with_procfs_including_a_deleted_binary() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("sleepy");
     std::fs::copy("/bin/sleep", &copy).unwrap();
-    let mut child = std::process::Command::new(&copy).arg("30").spawn().unwrap();
+    let mut child = crate::common::spawn_fresh_copy(std::process::Command::new(&copy).arg("30"));
     let _k = Kids(vec![]);
     std::thread::sleep(Duration::from_millis(100));
     std::fs::remove_file(&copy).unwrap();
