@@ -43,7 +43,15 @@ fn scene(octet: u8) -> Scene {
             .prefix("hd-er")
             .tempdir_in("/tmp")
             .unwrap(),
-        home: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(),
+        // Innocent files live outside every temp folder, wherever the
+        // checkout is (a clone under /tmp puts the target dir in one).
+        home: {
+            std::fs::create_dir_all("/run/hound-test").unwrap();
+            tempfile::Builder::new()
+                .prefix("hd-er-home")
+                .tempdir_in("/run/hound-test")
+                .unwrap()
+        },
         ind,
         children: Vec::new(),
     }

@@ -157,6 +157,31 @@ fn mount_points() -> Vec<PathBuf> {
 
 /// Refuses `canon` (absolute, folders resolved) when removing it would hurt
 /// the system, hound, or the case. `st` is its `lstat`.
+/// The executables of hound's parents, up to init: the responder's shell,
+/// sudo, Ansible's module runner or a test harness. Removing one of them
+/// would take the responder's own tools away.
+fn responder_exes() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        if ppid <= 1 {
+            break;
+        }
+        if let Ok(e) = std::fs::read_link(format!("/proc/{ppid}/exe")) {
+            out.push(e);
+        }
+        pid = ppid;
+    }
+    out
+}
+
 pub fn check(canon: &Path, st: &FileStat, case_dir: &Path, pkgs: &Packages) -> Result<()> {
     let b = canon.as_os_str().as_bytes();
     let s = shown(canon);
@@ -191,6 +216,9 @@ pub fn check(canon: &Path, st: &FileStat, case_dir: &Path, pkgs: &Packages) -> R
     }
     if std::env::current_exe().is_ok_and(|e| e == canon) {
         return refuse("is a system path (hound itself)".into());
+    }
+    if responder_exes().iter().any(|e| e == canon) {
+        return refuse("runs the session that started hound (one of its parents)".into());
     }
     let case = std::fs::canonicalize(case_dir).unwrap_or_else(|_| case_dir.to_path_buf());
     if !case.as_os_str().is_empty() && (canon.starts_with(&case) || case.starts_with(canon)) {
