@@ -134,6 +134,13 @@ fn capabilities(path: &Path) -> Vec<String> {
     decode_caps(&buf[..n as usize])
 }
 
+/// Whether a folder holds a system of its own: a package database and
+/// the programs it installed.
+fn nested_system(dir: &Path) -> bool {
+    (dir.join("var/lib/dpkg/status").is_file() || dir.join("var/lib/rpm").is_dir())
+        && dir.join("usr/bin").is_dir()
+}
+
 /// The package of a path, trying both sides of the /usr merge (dpkg may
 /// list /bin/x while the file is reached as /usr/bin/x, or the reverse).
 pub fn owner_of(owners: &HashMap<String, String>, path: &str) -> Option<String> {
@@ -170,7 +177,10 @@ pub fn scan(
         let walk = walkdir::WalkDir::new(&top)
             .follow_links(false)
             .same_file_system(true);
-        for (n, e) in walk.into_iter().enumerate() {
+        let mut it = walk.into_iter();
+        let mut n = 0usize;
+        while let Some(e) = it.next() {
+            n += 1;
             if n % 4096 == 0 {
                 cancel.check()?;
             }
@@ -181,6 +191,17 @@ pub fn scan(
                     continue;
                 }
             };
+            // A whole system tree below (a chroot, a container image, a
+            // debootstrap cache) has its own packages: judged against ours,
+            // every set-uid file in it would look foreign.
+            if e.file_type().is_dir() && e.depth() > 0 && nested_system(e.path()) {
+                warn(&format!(
+                    "{}: a system tree (chroot or image) inside this one, not searched; inspect it with root: {0}",
+                    e.path().display()
+                ));
+                it.skip_current_dir();
+                continue;
+            }
             if !e.file_type().is_file() {
                 continue;
             }
