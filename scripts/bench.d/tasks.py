@@ -516,11 +516,9 @@ def startup(ctx):
 
 from services_task import services  # noqa: E402  (its own file: scan::services vs nmap -sV)
 
-NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets, "services": services}
-LOCAL = {"files": file_hunt, "startup": startup, "yara": lambda ctx: yara_task.yara_hunt(ctx, sys.modules[__name__])}
-ORDER = ["startup", "files", "yara", "sockets", "sweep", "full", "filtered", "services"]
 NETWORK = {"full": full_range, "sweep": sweep, "filtered": filtered, "sockets": sockets,
-           "connect": connect_range}
-LOCAL = {"files": file_hunt, "startup": startup, "array": array_of_maps}
-ORDER = ["startup", "array", "files", "sockets", "sweep", "full", "connect", "filtered"]
+           "connect": connect_range, "services": services}
+LOCAL = {"files": file_hunt, "startup": startup, "array": array_of_maps,
+         "yara": lambda ctx: yara_task.yara_hunt(ctx, sys.modules[__name__])}
+ORDER = ["startup", "array", "files", "yara", "sockets", "sweep", "full", "connect", "filtered", "services"]
 ALL = {**NETWORK, **LOCAL}
