@@ -32,6 +32,7 @@ pub fn main(g: &Global, a: &ApplyArgs) -> i32 {
                 plan::PLAN
             ))));
         }
+        hound::runtime::case::preflight(&a.dir)?;
         let sink = super::sink(g);
         // Naming the case and the items on the command line is the consent
         // that --allow-destructive gives a script.

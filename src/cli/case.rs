@@ -151,6 +151,19 @@ pub fn resolve(g: &Global) -> (PathBuf, Option<String>) {
     }
 }
 
+/// Before anything runs: a case folder the user chose (`--case`,
+/// `HOUND_CASE`) or the host's open case must be able to hold a case, or
+/// the run stops here naming the folder. A new default folder is not
+/// checked: [`resolve`] already moved it somewhere writable, or the run
+/// degrades to printing its read-only results.
+pub fn check_choice(g: &Global) -> Result<(), Error> {
+    let c = choice(g);
+    if g.case.is_some() || c.existed {
+        case::preflight(&c.dir)?;
+    }
+    Ok(())
+}
+
 /// After a run: a case folder this run created but left without a journal
 /// entry is removed (only empty folders: `remove_dir` refuses any other).
 pub fn tidy(dir: &Path, existed_before: bool) {

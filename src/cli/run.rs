@@ -107,6 +107,7 @@ pub fn main(g: &Global, a: &RunArgs) -> i32 {
     let before = entries_in(&choice.dir);
     let mut runtime: Option<hound::Runtime> = None;
     let result = (|| -> Result<i32, ScriptError> {
+        super::case::check_choice(g)?;
         let script = Script::load(&a.script)?;
         if let Some(e) = sink.envelope() {
             let name = script

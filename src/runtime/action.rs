@@ -1,8 +1,13 @@
 //! The action gate: every destructive step goes through [`Context::act`],
-//! in one order: protected-target check → policy → identity re-check →
+//! in one order: identity re-check → protected-target check → policy →
 //! evidence capture (failures recorded) → journal intent (with an
 //! `action_id` and the undo) → apply, or in a dry run describe → journal
 //! outcome (same `action_id`; a failure to write it is surfaced).
+//!
+//! Identity comes first so that a planned target that has gone (an exited
+//! process, a removed file, a deleted account) or changed is reported by
+//! the gate as skipped, for every kind of action alike, instead of each
+//! protection check having to tell "gone" from "protected".
 
 use crate::error::{Error, Result};
 use crate::host::evidence;
@@ -91,9 +96,11 @@ pub struct Act<'a> {
     /// One line for the confirmation prompt and the journal ("kill pid 12 (nc ...)").
     pub what: String,
     pub args: Value,
-    /// Protected targets: an error here refuses the action.
+    /// Protected targets: an error here refuses the action. Runs after
+    /// the identity check, so it may treat a missing target as an error.
     pub protect: Option<Check<'a, Error>>,
-    /// Identity re-check: a message here skips the action.
+    /// Identity re-check (planned targets: still there, still the same):
+    /// a message here skips the action. Runs first.
     pub identity: Option<Check<'a, String>>,
     pub capture: Vec<Capture>,
     /// The undo known before acting (the outcome may replace it).
@@ -212,14 +219,6 @@ impl Context {
     /// the run is not a dry run; it gets the evidence captured.
     pub fn act(&self, a: Act<'_>, apply: impl FnOnce(&[Captured]) -> Result<Applied>) -> Acted {
         let p = a.primitive;
-        if let Some(protect) = a.protect {
-            if let Err(e) = protect() {
-                return Acted::stop(Status::Refused, e.in_primitive(p));
-            }
-        }
-        if let Err(e) = self.require_destructive(p, &a.what) {
-            return Acted::stop(Status::Refused, e);
-        }
         if let Some(identity) = a.identity {
             if let Err(why) = identity() {
                 self.warn(p, format!("skipped: {why}"));
@@ -228,6 +227,14 @@ impl Context {
                     Error::invalid(format!("{why}; skipped")).in_primitive(p),
                 );
             }
+        }
+        if let Some(protect) = a.protect {
+            if let Err(e) = protect() {
+                return Acted::stop(Status::Refused, e.in_primitive(p));
+            }
+        }
+        if let Err(e) = self.require_destructive(p, &a.what) {
+            return Acted::stop(Status::Refused, e);
         }
         let dry = self.dry_run();
         // Evidence is a copy into the case: a dry run changes nothing, so it takes none.

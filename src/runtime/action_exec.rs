@@ -24,23 +24,12 @@ pub mod q {
     /// Refuses what a quarantine would refuse: system paths, packaged
     /// files, mount points, hound itself, the case folder, non-files.
     pub fn check(path: &Path, case_dir: &Path) -> Result<()> {
-        // Gone already: the identity check reports it (skipped), not as a
-        // protected target.
-        if gone(path) {
-            return Ok(());
-        }
         quarantine::plan(path, true, case_dir).map(|_| ())
-    }
-    fn gone(path: &Path) -> bool {
-        std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     }
     /// For removing one line of a file: a regular file, not a system
     /// path or the case folder. A packaged conffile (an edited
     /// /etc/crontab) is allowed here: the plan asks approval for it.
     pub fn check_line(path: &Path, case_dir: &Path) -> Result<()> {
-        if gone(path) {
-            return Ok(());
-        }
         let canon = quarantine::canonical_parent(path)?;
         let st = quarantine::at::lstat(&canon).map_err(|e| Error::io(path.display(), e.into()))?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
@@ -83,7 +72,9 @@ fn describe(p: &crate::host::proc::Process) -> String {
 pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted {
     const P: &str = "proc::kill";
     let pid = k.pid;
-    // Read for the description; a vanished pid is the protect step's to report.
+    // Read for the description; a planned pid that has exited is the
+    // identity check's to report (it runs first), a direct one the
+    // protect step's.
     let target = remediate::check_killable(pid);
     let what_cmd = target.as_ref().map(describe).unwrap_or_default();
     let targets = if k.tree {
@@ -100,13 +91,7 @@ pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted 
         what,
         json!({ "pid": pid, "signal": format!("{:?}", k.signal), "tree": k.tree, "targets": targets }),
     );
-    // A planned process that has exited is the identity check's to report
-    // (skipped), not a protected target.
-    let gone_ok = planned.is_some();
-    a.protect = Some(Box::new(move || match target {
-        Err(e) if gone_ok && e.kind == crate::ErrorKind::NotFound => Ok(()),
-        other => other.map(|_| ()),
-    }));
+    a.protect = Some(Box::new(move || target.map(|_| ())));
     if let Some(id) = planned {
         a.identity = Some(Box::new(move || action::proc_still(id)));
     }
@@ -322,18 +307,26 @@ pub fn disable_unit(c: &Context, path: &Path, planned: Option<&FileIdentity>) ->
 }
 
 /// Locks an account (password and expiry); undo unlocks it exactly.
-pub fn lock_account(c: &Context, user: &str) -> Acted {
+/// `planned`: the account was there when planned (gone now: skipped).
+pub fn lock_account(c: &Context, user: &str, planned: bool) -> Acted {
     const P: &str = "sys::lock_account";
     let mut a = Act::new(P, format!("lock account {user}"), json!({ "user": user }));
+    let exists = |u: &str| -> Result<()> {
+        match action_account::exists(u, Path::new("/"))? {
+            true => Ok(()),
+            false => Err(Error::not_found(format!("user {u:?}: no such account"))),
+        }
+    };
+    if planned {
+        let u = user.to_string();
+        a.identity = Some(Box::new(move || exists(&u).map_err(|e| e.message)));
+    }
     let u = user.to_string();
     a.protect = Some(Box::new(move || {
         if u == "root" {
             return Err(Error::invalid("user \"root\": refusing to lock root"));
         }
-        match action_account::exists(&u, Path::new("/"))? {
-            true => Ok(()),
-            false => Err(Error::not_found(format!("user {u:?}: no such account"))),
-        }
+        exists(&u)
     }));
     a.would = json!({ "status": "dry_run", "would_lock": user });
     c.act(a, |_| {

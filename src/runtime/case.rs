@@ -304,6 +304,68 @@ fn secure_case_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a case can be kept in `dir`, checked before a run does anything
+/// (otherwise the first finding would fail, after the work was done): an
+/// existing `dir` must be a folder of hound's user that it can write; a new
+/// one needs its nearest existing ancestor to be a writable folder. Nothing
+/// is created here; the thorough checks still happen when the case opens.
+pub fn preflight(dir: &Path) -> Result<()> {
+    use nix::unistd::{access, AccessFlags};
+    use std::os::unix::fs::MetadataExt;
+    let shown = |p: &Path| {
+        crate::text::escape(&crate::text::lossless(p.as_os_str().as_encoded_bytes())).into_owned()
+    };
+    let hint = "--case DIR (or HOUND_CASE) chooses another case folder";
+    let rw = AccessFlags::W_OK | AccessFlags::X_OK;
+    let me = nix::unistd::Uid::effective().as_raw();
+    // The nearest path that exists: `dir` itself or an ancestor.
+    let Some((at, meta)) = dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)))
+    else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        let why = if at == dir {
+            format!("case folder {}: not a folder", shown(dir))
+        } else {
+            format!(
+                "case folder {}: {} is not a folder, so it cannot be made",
+                shown(dir),
+                shown(at)
+            )
+        };
+        return Err(Error::invalid(why).with_hint(hint));
+    }
+    if at == dir && meta.uid() != me {
+        return Err(Error::permission(format!(
+            "case folder {}: owned by uid {}, not by hound's user ({me})",
+            shown(dir),
+            meta.uid()
+        ))
+        .with_hint(hint));
+    }
+    if let Err(e) = access(at, rw) {
+        let why = if at == dir {
+            format!(
+                "case folder {}: cannot be written ({})",
+                shown(dir),
+                e.desc()
+            )
+        } else {
+            format!(
+                "case folder {}: cannot be made, {} cannot be written ({})",
+                shown(dir),
+                shown(at),
+                e.desc()
+            )
+        };
+        return Err(Error::permission(why).with_hint(hint));
+    }
+    Ok(())
+}
+
 fn write_head(dir: &Path, seq: u64, hash: &str) -> Result<()> {
     store_head(dir, json!({ "seq": seq, "hash": hash, "pending": null }))
 }
@@ -474,6 +536,20 @@ pub fn verify_with(dir: &Path, pubkey: Option<&Path>) -> Result<Verified> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preflight_names_the_folder_that_cannot_hold_a_case() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(preflight(&d.path().join("new/case")).is_ok());
+        assert!(preflight(d.path()).is_ok());
+        let file = d.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = preflight(&file).unwrap_err();
+        assert!(e.message.contains("not a folder"), "{}", e.message);
+        assert!(e.message.contains("/file"), "{}", e.message);
+        let e = preflight(&file.join("case")).unwrap_err();
+        assert!(e.message.contains("cannot be made"), "{}", e.message);
+    }
 
     #[test]
     fn journal_chains_and_reopens() {

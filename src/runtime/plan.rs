@@ -473,7 +473,9 @@ fn run(c: &Context, it: &Item) -> Outcome {
             t["text"].as_str().unwrap_or_default(),
             it.identity["sha256"].as_str(),
         ),
-        ActionKind::LockAccount => exec::lock_account(c, t["user"].as_str().unwrap_or_default()),
+        ActionKind::LockAccount => {
+            exec::lock_account(c, t["user"].as_str().unwrap_or_default(), true)
+        }
         ActionKind::Block => {
             let req = crate::host::fw::Request {
                 targets: serde_json::from_value(it.identity["targets"].clone()).unwrap_or_default(),

@@ -191,3 +191,86 @@ fn an_unwritable_case_base_degrades_with_one_warning() {
         "{err}"
     );
 }
+
+/// A case folder that cannot hold a case stops the run before the script
+/// does anything (not at its first finding), naming the folder; the same
+/// for `hound apply` and the REPL.
+#[test]
+fn an_unusable_case_folder_fails_before_anything_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let (_d, p) = script(
+        "w.rhai",
+        "emit(#{ went_on: true });\ncase::finding(\"low\", \"x\");\n",
+    );
+    let p = p.to_str().unwrap();
+    let check = |out: std::process::Output, needles: &[&str]| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("went_on"));
+        for n in needles {
+            assert!(err.contains(n), "lacks {n:?}: {err}");
+        }
+    };
+    let shown = file.to_str().unwrap();
+    check(
+        hound()
+            .env("HOUND_CASE", &file)
+            .args(["run", p])
+            .output()
+            .unwrap(),
+        &[shown, "not a folder", "--case DIR"],
+    );
+    let below = file.join("case");
+    check(
+        hound()
+            .args(["--case", below.to_str().unwrap(), "run", p])
+            .output()
+            .unwrap(),
+        &[below.to_str().unwrap(), "cannot be made"],
+    );
+    check(
+        hound()
+            .env("HOUND_CASE", &file)
+            .arg("repl")
+            .write_stdin("emit(#{ went_on: true });\n")
+            .output()
+            .unwrap(),
+        &[shown, "not a folder"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+
+    // Unprivileged: a folder of root's, and a new folder under one.
+    crate::require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let roots = t.path().join("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::write(roots.join("plan.json"), r#"{"version":1,"items":[]}"#).unwrap();
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(_d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = |args: &[&str]| {
+        std::process::Command::new(crate::common::hound_path())
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .env("NO_COLOR", "1")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let r = roots.to_str().unwrap();
+    check(nobody(&["--case", r, "run", p]), &[r, "owned by uid 0"]);
+    let new = roots.join("new");
+    check(
+        nobody(&["--case", new.to_str().unwrap(), "run", p]),
+        &[new.to_str().unwrap(), "cannot be made", "cannot be written"],
+    );
+    check(nobody(&["apply", r]), &[r, "owned by uid 0"]);
+    assert!(!new.exists());
+    assert!(!roots.join(hound::runtime::case::JOURNAL).exists());
+}

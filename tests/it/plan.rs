@@ -484,3 +484,63 @@ fn evidence_lists_what_it_could_not_capture() {
     let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
     assert!(journal.contains("{\"what\":\"exe\",\"error\""), "{journal}");
 }
+
+/// The gate checks a planned target's identity before anything else: a
+/// file that has gone, and one replaced by something a quarantine would
+/// refuse (a fifo), are both skipped, never refused, and nothing about them
+/// is journaled as an action.
+#[test]
+fn a_gone_or_replaced_target_is_skipped_by_the_gate_before_its_protection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gone, cron, unit, fifo) = (
+        dir.path().join("gone.sh"),
+        dir.path().join("crontab"),
+        dir.path().join("evil.service"),
+        dir.path().join("swapped"),
+    );
+    std::fs::write(&gone, "evil").unwrap();
+    std::fs::write(&cron, "@reboot /tmp/.x/b.sh\n").unwrap();
+    std::fs::write(&unit, "[Service]\nExecStart=/tmp/.x/b.sh\n").unwrap();
+    std::fs::write(&fifo, "evil").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    let add = format!(
+        r#"let w = ["written by the web shell request"];
+           [case::plan_add(#{{ action: "quarantine", target: #{{ path: "{}" }}, why: w }}),
+            case::plan_add(#{{ action: "remove_line", target: #{{ path: "{}", line: 1, text: "@reboot /tmp/.x/b.sh" }}, why: w }}),
+            case::plan_add(#{{ action: "disable_unit", target: #{{ path: "{}" }}, why: w }}),
+            case::plan_add(#{{ action: "quarantine", target: #{{ path: "{}" }}, why: w }})]"#,
+        gone.display(),
+        cron.display(),
+        unit.display(),
+        fifo.display()
+    );
+    let (out, ids) = run(case.path(), &add, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ids, serde_json::json!(["A1", "A2", "A3", "A4"]));
+    for f in [&gone, &cron, &unit, &fifo] {
+        std::fs::remove_file(f).unwrap();
+    }
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (out, o) = run(case.path(), "case::apply()", &["--allow-destructive"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for id in ["A1", "A2", "A3", "A4"] {
+        assert_eq!(status(&o, id), "skipped", "{id}: {o}");
+    }
+    assert!(o[0]["message"].as_str().unwrap().contains("gone"), "{o}");
+    assert!(
+        o[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{o}"
+    );
+    assert!(err.contains("skipped:"), "{err}");
+    assert!(fifo.exists(), "the fifo stays");
+    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
+    assert!(!journal.contains("\"intent\""), "{journal}");
+}

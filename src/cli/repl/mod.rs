@@ -220,6 +220,10 @@ pub fn main(g: &Global) -> i32 {
 }
 
 fn session(g: &Global) -> i32 {
+    if let Err(e) = super::case::check_choice(g) {
+        report_error(g, &ScriptError::from(e));
+        return EXIT_ERROR;
+    }
     let cancel = CancelToken::new();
     let sink = super::sink(g);
     let mut b = super::builder(g, cancel.clone(), sink.clone());
