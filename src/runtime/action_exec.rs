@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::action::{self, FileIdentity, ProcIdentity};
 use crate::host::{action_account, action_file, fw, remediate};
-use crate::runtime::action::{Act, Acted, Applied, Capture, Undo};
+use crate::runtime::action::{Act, Acted, Applied, Capture, Captured, Undo};
 use crate::runtime::context::Context;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -113,6 +113,25 @@ pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted 
             c.warn(P, format!("evidence not captured: {f}"));
         }
         let mut out = serde_json::to_value(&killed).unwrap_or_default();
+        // The descendants' captures with where they went and their hash,
+        // so the journal (and the report) name them like the main one.
+        let children: Vec<Captured> = killed
+            .children_evidence
+            .iter()
+            .map(|id| child_capture(&dir, id))
+            .chain(killed.children_evidence_failed.iter().map(|f| {
+                let (target, error) = f.split_once(": ").unwrap_or(("a descendant", f));
+                Captured {
+                    target: target.to_string(),
+                    id: None,
+                    stored: None,
+                    sha256: None,
+                    error: Some(error.to_string()),
+                    missing: vec![],
+                }
+            }))
+            .collect();
+        out["children_captured"] = json!(children);
         let main = ev.first();
         out["what"] = json!(what_cmd);
         out["evidence"] = json!(main.and_then(|m| m.id.clone()));
@@ -129,6 +148,55 @@ pub fn kill(c: &Context, k: &KillArgs, planned: Option<&ProcIdentity>) -> Acted 
             undo: Some(Undo::new("none", note)),
         })
     })
+}
+
+/// A descendant's capture (made while its tree was frozen) read back from
+/// its manifest: where it is, the executable's hash, what ran.
+pub fn child_capture(evidence_dir: &Path, id: &str) -> Captured {
+    let stored = evidence_dir.join(id);
+    let manifest: serde_json::Value = std::fs::read(stored.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let p = &manifest["process"];
+    let pid = p["pid"].as_i64().map_or_else(
+        || id.split('-').nth(1).unwrap_or("?").to_string(),
+        |p| p.to_string(),
+    );
+    let cmd = p["cmdline"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .or_else(|| p["name"].as_str().map(String::from))
+        .unwrap_or_default();
+    Captured {
+        target: if cmd.is_empty() {
+            format!("pid {pid}")
+        } else {
+            format!("pid {pid} ({cmd})")
+        },
+        id: Some(id.to_string()),
+        stored: Some(stored.display().to_string()),
+        sha256: manifest["exe_sha256"].as_str().map(String::from),
+        error: None,
+        missing: manifest["missing"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                format!(
+                    "{}: {}",
+                    m["what"].as_str().unwrap_or("?"),
+                    m["error"].as_str().unwrap_or("?")
+                )
+            })
+            .collect(),
+    }
 }
 
 /// Suspends (`STOP`) or resumes (`CONT`) a process.

@@ -25,6 +25,7 @@ pub mod modules;
 pub mod params;
 pub mod plan;
 pub mod report;
+pub mod report_fw;
 pub mod report_render;
 
 pub use context::{CancelToken, CollectSink, ConfirmFn, Context, Ctx, Policy, Sink};

@@ -3,10 +3,11 @@
 //! do next. The Markdown and HTML renderings are in `report_render`.
 
 use crate::error::{Error, Result};
-use crate::runtime::action::Status;
+use crate::runtime::action::{Captured, Status};
 use crate::runtime::case::{Finding, SEVERITIES};
 use crate::runtime::journal::{self, Action, Body, Entry};
 use crate::runtime::plan;
+use crate::runtime::report_fw;
 pub use crate::runtime::report_render::{html, markdown};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,11 +60,47 @@ pub struct TimelineRow {
     pub summary: String,
 }
 
+/// One action of the containment, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainmentRow {
+    pub action_id: String,
+    pub time: String,
+    pub primitive: String,
+    pub dry_run: bool,
+    /// `done`, `would`, `skipped`, `refused`, `failed`, or `unknown` (no
+    /// outcome was journaled).
+    pub status: String,
+    /// What it did (or would do), in words.
+    pub what: String,
+    pub undo: String,
+}
+
+/// What was done about the incident: a sentence, and every action.
+#[derive(Debug, Clone, Serialize)]
+pub struct Containment {
+    pub summary: String,
+    pub actions: Vec<ContainmentRow>,
+}
+
+/// The firewall changes previewed in a dry run, as one nft JSON file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirewallDryRun {
+    /// In the case's `reports/` folder, next to the report.
+    pub file: String,
+    /// The dry-run actions it holds.
+    pub actions: Vec<String>,
+    /// `{"nftables": [...]}`, for `nft -j -f`.
+    #[serde(skip)]
+    pub nft: Value,
+}
+
 /// The report as data (what `--format json` writes).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub integrity: String,
-    pub containment: String,
+    pub containment: Containment,
+    /// `null` when no firewall change was previewed.
+    pub firewall_dry_run: Option<FirewallDryRun>,
     pub host: String,
     pub from: String,
     pub to: String,
@@ -132,22 +169,30 @@ fn action_text(a: &Action) -> (String, String) {
     let target = match a.primitive.as_str() {
         "proc::kill" | "proc::suspend" | "proc::resume" => {
             let k: KillView = view(&a.result);
+            let tree = a.args["tree"] == true;
+            // "kill pid 12 (nc -z ...) and its descendants": the command.
             let what = a
                 .what
+                .trim_end_matches(" and its descendants")
                 .split_once(" (")
-                .map(|x| x.1.trim_end_matches(')'))
+                .map(|x| x.1.strip_suffix(')').unwrap_or(x.1))
                 .unwrap_or("");
             format!(
-                "pid {} ({})",
+                "pid {} ({}){}",
                 s(&a.args["pid"]),
-                if k.what.is_empty() { what } else { &k.what }
+                if k.what.is_empty() { what } else { &k.what },
+                if tree { " and its descendants" } else { "" }
             )
         }
-        _ => a.what.clone(),
+        p => report_fw::words(p, &a.args).map_or_else(|| a.what.clone(), |w| w.object),
     };
+    let fw = report_fw::words(&a.primitive, &a.args);
     let outcome = match a.status {
         None => "no outcome recorded (check the target by hand)".to_string(),
-        Some(Status::Would) => format!("would {}", a.what),
+        Some(Status::Would) => match &fw {
+            Some(w) => format!("{} (nft batch in {})", w.would(), report_fw::DRY_RUN_FILE),
+            None => format!("would {}", a.what),
+        },
         Some(st @ (Status::Failed | Status::Refused | Status::Skipped)) => {
             format!("{}: {}", st.as_str(), s(&a.result["error"]))
         }
@@ -159,7 +204,7 @@ fn action_text(a: &Action) -> (String, String) {
                     k.status,
                     k.killed,
                     k.signal,
-                    k.evidence.unwrap_or_default()
+                    k.evidence.unwrap_or_else(|| "none recorded".into())
                 );
                 if k.respawned {
                     t.push_str(&format!(
@@ -178,7 +223,10 @@ fn action_text(a: &Action) -> (String, String) {
                     q.size
                 )
             }
-            _ => format!("done: {}", short(&s(&a.result["status"]))),
+            _ => match &fw {
+                Some(w) => format!("{} in hound's nftables table", w.past),
+                None => format!("done: {}", short(&s(&a.result["status"]))),
+            },
         },
     };
     (target, outcome)
@@ -194,7 +242,7 @@ fn undo_text(a: &Action) -> String {
         Some(u) if crate::runtime::action_exec::UNDO_ONLY.contains(&u.primitive.as_str()) => {
             format!("case::undo(\"{}\")", a.action_id)
         }
-        Some(u) => format!("{} {}", u.primitive, u.args),
+        Some(u) => report_fw::undo_call(u).unwrap_or_else(|| format!("{} {}", u.primitive, u.args)),
     }
 }
 
@@ -215,17 +263,29 @@ fn summary(e: &Entry) -> (String, String) {
             ),
         ),
         Body::Intent {
-            primitive, record, ..
-        } => (primitive.clone(), record.what.clone()),
+            primitive,
+            record,
+            args,
+            ..
+        } => (
+            primitive.clone(),
+            report_fw::words(primitive, args).map_or_else(
+                || record.what.clone(),
+                |w| format!("{} {}", w.verb, w.object),
+            ),
+        ),
         Body::Outcome {
             primitive,
             status,
             result,
+            target,
             ..
         } => {
-            let detail = match status {
-                Status::Done => short(&s(&result["status"])),
-                Status::Would => "previewed, nothing changed".into(),
+            let fw = report_fw::words(primitive, target);
+            let detail = match (status, fw) {
+                (Status::Done, Some(w)) => w.done(),
+                (Status::Done, None) => short(&s(&result["status"])),
+                (Status::Would, _) => "previewed, nothing changed".into(),
                 _ => short(&s(&result["error"])),
             };
             (primitive.clone(), format!("{}: {detail}", status.as_str()))
@@ -239,9 +299,25 @@ fn summary(e: &Entry) -> (String, String) {
     }
 }
 
+/// The conclusion's evidence is kept whole (it is the attack chain); only
+/// text past this length, which no chain reaches, is cut.
+const CONCLUSION_MAX: usize = 4000;
+
+fn whole(text: &str) -> String {
+    if text.chars().count() <= CONCLUSION_MAX {
+        return text.to_string();
+    }
+    format!(
+        "{}… (cut at {CONCLUSION_MAX} characters; the journal keeps it whole)",
+        text.chars().take(CONCLUSION_MAX).collect::<String>()
+    )
+}
+
 /// The conclusion a responder would write: compromised or not, on which
 /// findings, and whether the host was used against others (outbound
-/// command-and-control or flooding findings that name addresses).
+/// command-and-control or flooding findings that name addresses). Each
+/// target is named once, ports gathered, and not again when the leading
+/// finding's title names it already.
 fn verdict(host: &str, findings: &[FindingRow]) -> String {
     let Some(top) = findings.first().map(|f| f.finding.severity.as_str()) else {
         return format!("No findings were recorded on {host}.");
@@ -257,32 +333,44 @@ fn verdict(host: &str, findings: &[FindingRow]) -> String {
         .filter(|f| rank(&f.severity) >= rank("high"))
         .collect();
     let lead = serious[0];
-    let ev = short(&s(&lead.details["evidence"]));
+    let ev = whole(&s(&lead.details["evidence"]));
     let mut v = format!("{host} was compromised: {}", lead.title);
     if !ev.is_empty() {
         v.push_str(&format!(" ({ev})"));
     }
     v.push('.');
     // T1071 command and control, T1498/T1499 denial of service, T1090 proxy.
-    let mut targets: Vec<String> = Vec::new();
+    let mut named: Vec<String> = Vec::new();
     for f in &serious {
         let m = f.mitre.clone().unwrap_or_else(|| s(&f.details["mitre"]));
         if ["T1071", "T1498", "T1499", "T1090"]
             .iter()
             .any(|t| m.starts_with(t))
         {
-            for a in f.details["addresses"].as_array().into_iter().flatten() {
-                let a = s(a);
-                if !targets.contains(&a) {
-                    targets.push(a);
-                }
-            }
+            named.extend(
+                f.details["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(s),
+            );
         }
     }
-    if !targets.is_empty() {
+    let targets = report_fw::distinct_targets(named.iter().map(String::as_str));
+    let untold: Vec<&str> = targets
+        .iter()
+        .filter(|(h, _)| !mentions(&lead.title, h))
+        .map(|(_, shown)| shown.as_str())
+        .collect();
+    if !untold.is_empty() {
         v.push_str(&format!(
-            " It was used to send traffic to {}.",
-            short(&targets.join(", "))
+            " It was {}used to send traffic to {}.",
+            if untold.len() < targets.len() {
+                "also "
+            } else {
+                ""
+            },
+            untold.join(", ")
         ));
     }
     if serious.len() > 1 {
@@ -294,9 +382,30 @@ fn verdict(host: &str, findings: &[FindingRow]) -> String {
     v
 }
 
-/// One sentence on what was done about it (dry runs excluded, only actions
-/// that were carried out), and what did not go through.
-fn containment(actions: &[Action]) -> String {
+/// Whether `text` names `host` as a whole address: 10.0.0.196 names it in
+/// "to 10.0.0.196:80" and "to 10.0.0.196.", 10.0.0.1 is not named by
+/// 10.0.0.196.
+fn mentions(text: &str, host: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '-';
+    text.match_indices(host).any(|(i, _)| {
+        let mut before = text[..i].chars();
+        let mut after = text[i + host.len()..].chars();
+        let open = before
+            .next_back()
+            .is_none_or(|c| !word(c) && c != '.' && c != ':');
+        let closed = match after.next() {
+            None => true,
+            Some('.') => after.next().is_none_or(|c| !word(c)),
+            Some(c) => !word(c),
+        };
+        open && closed
+    })
+}
+
+/// What was done about it: one sentence (dry runs excluded, only actions
+/// that were carried out; firewall changes in words), what did not go
+/// through, and every action in words.
+fn containment(actions: &[Action], fw_dry_run: Option<&FirewallDryRun>) -> Containment {
     let done: Vec<&Action> = actions
         .iter()
         .filter(|a| !a.dry_run && a.status == Some(Status::Done))
@@ -321,12 +430,14 @@ fn containment(actions: &[Action]) -> String {
             parts.push(format!("{n} {label}"));
         }
     }
-    let fw = done
-        .iter()
-        .filter(|a| a.primitive.starts_with("fw::"))
-        .count();
-    if fw > 0 {
-        parts.push(format!("{fw} firewall change(s)"));
+    for a in &done {
+        match report_fw::words(&a.primitive, &a.args) {
+            Some(w) => parts.push(w.done()),
+            None if a.primitive.starts_with("fw::") => {
+                parts.push(format!("firewall change: {}", a.what))
+            }
+            None => {}
+        }
     }
     let mut t = if parts.is_empty() {
         "No containment action was taken through hound.".to_string()
@@ -358,9 +469,41 @@ fn containment(actions: &[Action]) -> String {
     }
     let dry = actions.iter().filter(|a| a.dry_run).count();
     if dry > 0 {
-        t.push_str(&format!(" {dry} action(s) were only previewed (dry run)."));
+        t.push_str(&format!(" {dry} action(s) were only previewed (dry run)"));
+        if let Some(f) = fw_dry_run {
+            t.push_str(&format!(
+                "; the firewall changes among them are in reports/{}, ready for nft -j -f",
+                f.file
+            ));
+        }
+        t.push('.');
     }
-    t
+    let rows = actions
+        .iter()
+        .map(|a| {
+            let (target, outcome) = action_text(a);
+            let what = match (a.status, report_fw::words(&a.primitive, &a.args)) {
+                (Some(Status::Done), Some(w)) => w.done(),
+                (Some(Status::Would), Some(w)) => w.would(),
+                (Some(Status::Done), None) => format!("{target}: {outcome}"),
+                (Some(Status::Would), None) => outcome,
+                _ => format!("{}: {target}; {outcome}", a.primitive),
+            };
+            ContainmentRow {
+                action_id: a.action_id.clone(),
+                time: a.time.clone(),
+                primitive: a.primitive.clone(),
+                dry_run: a.dry_run,
+                status: a.status.map_or("unknown", |s| s.as_str()).into(),
+                what,
+                undo: undo_text(a),
+            }
+        })
+        .collect();
+    Containment {
+        summary: t,
+        actions: rows,
+    }
 }
 
 fn why_text(why: &[Value]) -> String {
@@ -405,6 +548,30 @@ fn plan_rows(dir: &Path) -> Vec<PlanRow> {
         .collect()
 }
 
+/// What a tree kill captured of the descendants: journaled with path and
+/// hash; for journals that kept only the ids, read back from the case's
+/// evidence folder.
+fn children_evidence(dir: &Path, a: &Action) -> Vec<Captured> {
+    if a.primitive != "proc::kill" {
+        return vec![];
+    }
+    if let Ok(c) = serde_json::from_value::<Vec<Captured>>(a.result["children_captured"].clone()) {
+        return c;
+    }
+    let ids: Vec<String> = view(&a.result["children_evidence"]);
+    let evidence = dir.join("evidence");
+    ids.iter()
+        // Ids are hound's own ("proc-42-2026..."); nothing else names a path.
+        .filter(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(|id| crate::runtime::action_exec::child_capture(&evidence, id))
+        .collect()
+}
+
 /// Builds the report of a case folder.
 pub fn build(dir: &Path) -> Result<Report> {
     let entries = journal::read(dir)?;
@@ -442,21 +609,43 @@ pub fn build(dir: &Path) -> Result<Report> {
             _ => None,
         })
         .collect();
+    let row = |c: &Captured, what: String| {
+        let mut missing = c.missing.clone();
+        missing.extend(c.error.iter().map(|e| format!("everything: {e}")));
+        EvidenceRow {
+            id: c.id.clone().unwrap_or_else(|| "(not captured)".into()),
+            kind: "process".into(),
+            what,
+            sha256: c.sha256.clone(),
+            stored: c.stored.clone().unwrap_or_default(),
+            missing,
+        }
+    };
     for a in &actions {
         for c in &a.evidence {
-            let mut missing = c.missing.clone();
-            missing.extend(c.error.iter().map(|e| format!("everything: {e}")));
-            evidence.push(EvidenceRow {
-                id: c.id.clone().unwrap_or_else(|| "(not captured)".into()),
-                kind: "process".into(),
-                what: format!("{}, before {} ({})", c.target, a.primitive, a.what),
-                sha256: c.sha256.clone(),
-                stored: c.stored.clone().unwrap_or_default(),
-                missing,
-            });
+            evidence.push(row(
+                c,
+                format!("{}, before {} ({})", c.target, a.primitive, a.what),
+            ));
+        }
+        for c in children_evidence(dir, a) {
+            evidence.push(row(
+                &c,
+                format!(
+                    "{}, descendant of pid {}, frozen and captured by {}",
+                    c.target,
+                    s(&a.args["pid"]),
+                    a.primitive
+                ),
+            ));
         }
     }
-    let containment = containment(&actions);
+    let firewall_dry_run = report_fw::dry_run_batch(&actions).map(|(nft, ids)| FirewallDryRun {
+        file: report_fw::DRY_RUN_FILE.into(),
+        actions: ids,
+        nft,
+    });
+    let containment = containment(&actions, firewall_dry_run.as_ref());
     let verdict = verdict(&host, &findings);
     let rows = actions
         .into_iter()
@@ -478,6 +667,7 @@ pub fn build(dir: &Path) -> Result<Report> {
     Ok(Report {
         integrity,
         containment,
+        firewall_dry_run,
         host,
         from,
         to,
@@ -555,6 +745,13 @@ pub fn write(dir: &Path, format: &str) -> Result<PathBuf> {
     };
     let out = dir.join("reports");
     std::fs::create_dir_all(&out).map_err(|e| Error::io(out.display(), e))?;
+    if let Some(f) = &r.firewall_dry_run {
+        let nft = out.join(&f.file);
+        let text = serde_json::to_string_pretty(&f.nft)
+            .map_err(|e| Error::io_msg(format!("{}: {e}", nft.display())))?;
+        std::fs::write(&nft, crate::text::json_safe(&text) + "\n")
+            .map_err(|e| Error::io(nft.display(), e))?;
+    }
     let path = out.join(format!("report.{ext}"));
     std::fs::write(&path, text).map_err(|e| Error::io(path.display(), e))?;
     Ok(path)
@@ -586,7 +783,8 @@ mod tests {
             "{}",
             r.verdict
         );
-        assert!(r.verdict.contains("send traffic to 192.0.2.9"));
+        // The title names the target already: no sentence repeats it.
+        assert!(!r.verdict.contains("send traffic"), "{}", r.verdict);
         // case::evidence, and the kill's capture before it acted.
         assert_eq!(r.evidence.len(), 2);
         assert!(r.evidence[1].what.contains("before proc::kill"));
@@ -602,15 +800,19 @@ mod tests {
         assert!(r.actions[2].outcome.starts_with("would remove line 3"));
         assert!(r.actions[3].outcome.contains("no outcome recorded"));
         assert!(
-            r.containment.contains("1 process kill(s)"),
+            r.containment.summary.contains("1 process kill(s)"),
             "{}",
-            r.containment
+            r.containment.summary
         );
-        assert!(r.containment.contains("came back (pid 42)"));
+        assert!(r.containment.summary.contains("came back (pid 42)"));
         assert!(r
             .containment
+            .summary
             .contains("2 action(s) were skipped, refused, failed"));
-        assert!(r.containment.contains("1 action(s) were only previewed"));
+        assert!(r
+            .containment
+            .summary
+            .contains("1 action(s) were only previewed"));
         assert_eq!(r.unreadable.len(), 1);
         assert!(r.integrity.starts_with("NOT VERIFIED"));
         let md = markdown(&r);
@@ -646,5 +848,308 @@ mod tests {
         assert!(recommendations(&r)
             .iter()
             .any(|x| x.contains("hound apply")));
+    }
+
+    /// One journal line of the incident journal below.
+    fn entry(seq: u64, primitive: &str, extra: Value) -> Value {
+        let mut v = serde_json::json!({ "seq": seq, "time": format!("2026-11-30T10:00:{seq:02}Z"),
+            "host": "server01", "user": "root", "primitive": primitive, "args": {}, "result": null,
+            "undo": null, "dry_run": false, "prev": "", "hash": "" });
+        for (k, x) in extra.as_object().into_iter().flatten() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    /// The incident as hound journals it: a long attack chain, the victim
+    /// named by three findings in three spellings, a tree kill with
+    /// captured descendants, a block carried out and one previewed.
+    fn incident_journal(dir: &Path) {
+        use serde_json::json;
+        let chain = format!(
+            "nc -zv 10.0.0.196 80 (pid 6856) <- /bin/sh /tmp/bot.sh (pid 6800) <- {}<script>alert(1)</script> | `x` [l](javascript:y) END-OF-CHAIN",
+            "cron[611] <- ".repeat(20)
+        );
+        let block = json!({ "targets": ["10.0.0.196"], "direction": "out", "proto": null, "port": null,
+                            "comment": "hound contain", "ttl_s": null });
+        let batch = json!([
+            { "add": { "table": { "family": "inet", "name": "hound" } } },
+            { "add": { "element": { "family": "inet", "table": "hound", "name": "out4", "elem": [{ "elem": { "val": "10.0.0.197" } }] } } }
+        ]);
+        let batch2 = json!([
+            { "add": { "table": { "family": "inet", "name": "hound" } } },
+            { "add": { "element": { "family": "inet", "table": "hound", "name": "out4", "elem": [{ "elem": { "val": "10.0.0.198" } }] } } }
+        ]);
+        let lines = vec![
+            entry(
+                0,
+                "case::finding",
+                json!({ "args": { "severity": "critical",
+                "title": "Host compromised and used to attack 10.0.0.196",
+                "details": { "evidence": chain, "addresses": ["10.0.0.196"] }, "mitre": "T1498" } }),
+            ),
+            entry(
+                1,
+                "case::finding",
+                json!({ "args": { "severity": "high", "title": "Periodic attempts to 10.0.0.196:80",
+                "details": { "evidence": "nc", "addresses": ["10.0.0.196:80", "10.0.0.196:80 SYN-SENT", "192.0.2.9:443"] },
+                "mitre": "T1071" } }),
+            ),
+            entry(
+                2,
+                "fw::block",
+                json!({ "kind": "intent", "action_id": "x2", "args": block,
+                "result": { "what": "10.0.0.196 out", "evidence": [], "would": {} },
+                "undo": { "primitive": "fw::unblock", "args": block } }),
+            ),
+            entry(
+                3,
+                "fw::block",
+                json!({ "kind": "outcome", "action_id": "x2",
+                "args": { "outcome": true, "status": "done", "target": block },
+                "result": { "planned": ["10.0.0.196 out"], "batch": [{ "add": { "table": { "family": "inet", "name": "hound", "comment": "A".repeat(4096) } } }] } }),
+            ),
+            entry(
+                4,
+                "proc::kill",
+                json!({ "kind": "intent", "action_id": "x4", "args": { "pid": 6800, "tree": true },
+                "result": { "what": "kill pid 6800 (/bin/sh /tmp/bot.sh) and its descendants", "evidence": [{ "target": "pid 6800",
+                    "id": "proc-6800-1", "stored": "/c/evidence/proc-6800-1", "sha256": "aa", "error": null, "missing": [] }] } }),
+            ),
+            entry(
+                5,
+                "proc::kill",
+                json!({ "kind": "outcome", "action_id": "x4",
+                "args": { "outcome": true, "status": "done", "target": { "pid": 6800 } },
+                "result": { "status": "killed", "killed": [6800, 6856], "signal": "TERM", "evidence": "proc-6800-1",
+                    "children_evidence": ["proc-6856-1"],
+                    "children_captured": [
+                        { "target": "pid 6856 (nc -zv 10.0.0.196 80)", "id": "proc-6856-1", "stored": "/c/evidence/proc-6856-1", "sha256": "bb", "missing": [] },
+                        { "target": "pid 6857", "error": "no such process" }] } }),
+            ),
+            entry(
+                6,
+                "proc::kill",
+                json!({ "kind": "intent", "action_id": "x6", "args": { "pid": 7000, "tree": true },
+                "result": { "what": "kill pid 7000 (sh)" } }),
+            ),
+            entry(
+                7,
+                "proc::kill",
+                json!({ "kind": "outcome", "action_id": "x6",
+                "args": { "outcome": true, "status": "done", "target": { "pid": 7000 } },
+                "result": { "status": "killed", "killed": [7000, 7001], "signal": "TERM", "children_evidence": ["proc-7001-9", "../../etc"] } }),
+            ),
+            entry(
+                8,
+                "fw::block",
+                json!({ "kind": "intent", "action_id": "x8", "dry_run": true,
+                "args": { "targets": ["10.0.0.197"], "direction": "out" }, "result": { "what": "10.0.0.197 out", "would": { "batch": batch } } }),
+            ),
+            entry(
+                9,
+                "fw::block",
+                json!({ "kind": "outcome", "action_id": "x8", "dry_run": true,
+                "args": { "outcome": true, "status": "would", "target": { "targets": ["10.0.0.197"], "direction": "out" } },
+                "result": { "status": "dry_run", "batch": batch } }),
+            ),
+            entry(
+                10,
+                "fw::block",
+                json!({ "kind": "intent", "action_id": "x10", "dry_run": true,
+                "args": { "targets": ["10.0.0.198"], "direction": "in" }, "result": { "what": "10.0.0.198 in", "would": { "batch": batch2 } } }),
+            ),
+            entry(
+                11,
+                "fw::block",
+                json!({ "kind": "outcome", "action_id": "x10", "dry_run": true,
+                "args": { "outcome": true, "status": "would", "target": { "targets": ["10.0.0.198"], "direction": "in" } },
+                "result": { "status": "dry_run", "batch": batch2 } }),
+            ),
+        ];
+        let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(dir.join(crate::runtime::case::JOURNAL), text).unwrap();
+        // The older kill kept only ids: its descendant's manifest is read back.
+        let m = dir.join("evidence/proc-7001-9");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(
+            m.join("manifest.json"),
+            json!({ "process": { "pid": 7001, "name": "nc", "cmdline": ["nc", "-z", "192.0.2.9"] },
+            "exe_sha256": "cc", "missing": [{ "what": "environ", "error": "denied" }] })
+            .to_string(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_conclusion_is_whole_and_names_each_target_once() {
+        let d = tempfile::tempdir().unwrap();
+        incident_journal(d.path());
+        let r = build(d.path()).unwrap();
+        let v = &r.verdict;
+        assert!(v.contains("END-OF-CHAIN"), "the chain was cut: {v}");
+        assert!(!v.contains('…'), "{v}");
+        // 10.0.0.196 is in the lead title; the sentence adds only the rest.
+        assert!(
+            v.contains("It was also used to send traffic to 192.0.2.9 (port 443)."),
+            "{v}"
+        );
+        let tail = &v[v.find("END-OF-CHAIN").unwrap()..];
+        assert!(!tail.contains("10.0.0.196"), "target repeated: {tail}");
+        let md = markdown(&r);
+        let conclusion = &md[md.find("## Conclusion").unwrap()..md.find("## Findings").unwrap()];
+        assert!(conclusion.contains("END-OF-CHAIN"), "{conclusion}");
+        assert!(!conclusion.contains("<script"), "{conclusion}");
+        assert!(conclusion.contains("\\[l\\](javascript"), "{conclusion}");
+        let html = html(&r);
+        assert!(html.contains("END-OF-CHAIN") && !html.contains("<script>"));
+        // Only the lead names the victim: no sentence about targets at all.
+        let one = verdict(
+            "h",
+            &[FindingRow {
+                time: String::new(),
+                finding: Finding {
+                    severity: "high".into(),
+                    title: "Beacon to 10.0.0.196:80".into(),
+                    details: serde_json::json!({ "addresses": ["10.0.0.196:80", "10.0.0.196"] }),
+                    mitre: Some("T1071".into()),
+                },
+            }],
+        );
+        assert!(!one.contains("send traffic"), "{one}");
+        assert!(mentions("to 10.0.0.196.", "10.0.0.196"));
+        assert!(!mentions("to 10.0.0.196", "10.0.0.19"));
+        assert!(!mentions("to 10.0.0.1.5", "10.0.0.1"));
+    }
+
+    #[test]
+    fn firewall_changes_read_as_words_and_the_dry_run_is_an_nft_file() {
+        let d = tempfile::tempdir().unwrap();
+        incident_journal(d.path());
+        let r = build(d.path()).unwrap();
+        let block = r
+            .actions
+            .iter()
+            .find(|a| a.action.action_id == "x2")
+            .unwrap();
+        assert_eq!(block.target, "outbound traffic to 10.0.0.196");
+        assert_eq!(block.outcome, "blocked in hound's nftables table");
+        assert_eq!(
+            block.undo_text,
+            r#"fw::unblock(["10.0.0.196"], #{ direction: "out" })"#
+        );
+        let md = markdown(&r);
+        assert!(!md.contains("AAAAAAAA"), "a batch in the report");
+        assert!(
+            md.contains("would block inbound traffic from 10.0.0.198"),
+            "{md}"
+        );
+        assert!(
+            md.contains("[fw-dryrun.nft.json](fw-dryrun.nft.json)"),
+            "{md}"
+        );
+        assert!(md.contains("nft -j -f reports/fw-dryrun.nft.json"));
+        assert!(html(&r).contains("<a href=\"fw-dryrun.nft.json\">"));
+        assert!(
+            r.containment
+                .summary
+                .contains("blocked outbound traffic to 10.0.0.196"),
+            "{}",
+            r.containment.summary
+        );
+        assert!(r.containment.summary.contains("reports/fw-dryrun.nft.json"));
+        // Both previews, their shared table once, as nft JSON.
+        let f = r.firewall_dry_run.as_ref().unwrap();
+        assert_eq!(f.actions, ["x8", "x10"]);
+        let cmds = f.nft["nftables"].as_array().unwrap();
+        assert_eq!(cmds.len(), 4, "{cmds:?}");
+        assert!(cmds[0].get("metainfo").is_some());
+        let tables = cmds
+            .iter()
+            .filter(|c| c["add"].get("table").is_some())
+            .count();
+        assert_eq!(tables, 1);
+        let path = write(d.path(), "json").unwrap();
+        let file = d.path().join("reports").join(report_fw::DRY_RUN_FILE);
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(back, f.nft);
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(json["firewall_dry_run"]["file"], "fw-dryrun.nft.json");
+    }
+
+    #[test]
+    fn the_json_containment_lists_every_action_in_words() {
+        let d = tempfile::tempdir().unwrap();
+        incident_journal(d.path());
+        let path = write(d.path(), "json").unwrap();
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let c = &json["containment"];
+        assert!(c["summary"].as_str().unwrap().contains("2 process kill(s)"));
+        let rows = c["actions"].as_array().unwrap();
+        assert_eq!(rows.len(), 5, "{c}");
+        assert_eq!(rows[0]["what"], "blocked outbound traffic to 10.0.0.196");
+        assert_eq!(rows[0]["status"], "done");
+        assert_eq!(
+            rows[0]["undo"],
+            r#"fw::unblock(["10.0.0.196"], #{ direction: "out" })"#
+        );
+        assert_eq!(rows[1]["primitive"], "proc::kill");
+        assert!(
+            rows[1]["what"]
+                .as_str()
+                .unwrap()
+                .starts_with("pid 6800 (/bin/sh /tmp/bot.sh"),
+            "{c}"
+        );
+        assert_eq!(rows[2]["status"], "done");
+        assert_eq!(rows[3]["status"], "would");
+        assert_eq!(rows[3]["dry_run"], true);
+        assert_eq!(
+            rows[3]["what"],
+            "would block outbound traffic to 10.0.0.197"
+        );
+    }
+
+    #[test]
+    fn the_descendants_evidence_is_listed_with_path_and_hash() {
+        let d = tempfile::tempdir().unwrap();
+        incident_journal(d.path());
+        let r = build(d.path()).unwrap();
+        assert_eq!(
+            r.actions[1].target,
+            "pid 6800 (/bin/sh /tmp/bot.sh) and its descendants"
+        );
+        let child = r.evidence.iter().find(|e| e.id == "proc-6856-1").unwrap();
+        assert_eq!(child.sha256.as_deref(), Some("bb"));
+        assert_eq!(child.stored, "/c/evidence/proc-6856-1");
+        assert!(
+            child.what.contains("nc -zv 10.0.0.196 80"),
+            "{}",
+            child.what
+        );
+        assert!(
+            child.what.contains("descendant of pid 6800"),
+            "{}",
+            child.what
+        );
+        let failed = r
+            .evidence
+            .iter()
+            .find(|e| e.what.starts_with("pid 6857"))
+            .unwrap();
+        assert_eq!(failed.missing, ["everything: no such process"]);
+        // From an older journal: the manifest read back; a path-like id ignored.
+        let old = r.evidence.iter().find(|e| e.id == "proc-7001-9").unwrap();
+        assert_eq!(old.sha256.as_deref(), Some("cc"));
+        assert!(old.stored.ends_with("evidence/proc-7001-9"));
+        assert!(old.what.contains("nc -z 192.0.2.9"), "{}", old.what);
+        assert_eq!(old.missing, ["environ: denied"]);
+        assert!(!r.evidence.iter().any(|e| e.id.contains("..")));
+        let md = markdown(&r);
+        assert!(
+            md.contains("| proc-6856-1 |") && md.contains("| bb |"),
+            "{md}"
+        );
+        assert!(html(&r).contains("<td>proc-7001-9</td>"));
     }
 }

@@ -118,7 +118,7 @@ pub fn markdown(r: &Report) -> String {
         m,
         "\n## Conclusion\n\n{}\n\n{}\n",
         cell(&r.verdict),
-        cell(&r.containment)
+        cell(&r.containment.summary)
     );
     let _ = writeln!(m, "## Findings ({})\n", r.findings.len());
     if r.findings.is_empty() {
@@ -142,6 +142,16 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "## Actions ({})\n", r.actions.len());
     if !r.actions.is_empty() {
         md_table(&mut m, &ACTION_HEAD, &action_rows(r));
+    }
+    if let Some(f) = &r.firewall_dry_run {
+        let (ids, file) = (cell(&f.actions.join(", ")), cell(&f.file));
+        let _ = writeln!(
+            m,
+            "Firewall changes previewed in a dry run ({ids}) are one nftables JSON batch in \
+             [{file}]({file}), next to this report, worked out against the ruleset of that \
+             moment. From the case folder, `nft -j -c -f reports/{file}` checks it and \
+             `nft -j -f reports/{file}` applies it.\n"
+        );
     }
     let _ = writeln!(m, "## Timeline\n");
     for t in &r.timeline {
@@ -216,7 +226,7 @@ pub fn html(r: &Report) -> String {
         o,
         "<h2>Conclusion</h2>\n<p>{}</p>\n<p>{}</p>",
         h(&r.verdict),
-        h(&r.containment)
+        h(&r.containment.summary)
     );
     o.push_str("<h2>Findings</h2>\n");
     table(
@@ -233,6 +243,16 @@ pub fn html(r: &Report) -> String {
     o.push_str(&crate::runtime::graph::html_of(&r.graph));
     o.push_str("<h2>Actions</h2>\n");
     table(&mut o, &ACTION_HEAD, action_rows(r));
+    if let Some(f) = &r.firewall_dry_run {
+        let (ids, file) = (h(&f.actions.join(", ")), h(&f.file));
+        let _ = writeln!(
+            o,
+            "<p>Firewall changes previewed in a dry run ({ids}) are one nftables JSON batch in \
+             <a href=\"{file}\">{file}</a>, next to this report, worked out against the ruleset \
+             of that moment. From the case folder, <code>nft -j -c -f reports/{file}</code> \
+             checks it and <code>nft -j -f reports/{file}</code> applies it.</p>"
+        );
+    }
     o.push_str("<h2>Timeline</h2>\n");
     let rows = r
         .timeline

@@ -127,6 +127,44 @@ fn killing_a_loop_with_its_tree_stops_the_respawning_and_a_lone_child_respawns()
             .unwrap_or_default()
             .is_empty()
     );
+    // The loop's sleep was captured; the journal and the report name that
+    // evidence with its folder and the executable's hash.
+    let sleep = sha256(std::path::Path::new("/usr/bin/sleep"));
+    let kids = v["children_captured"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!kids.is_empty(), "{v}");
+    let c = case.path().to_str().unwrap();
+    hound()
+        .args(["report", c, "--format", "json"])
+        .assert()
+        .success();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(case.path().join("reports/report.json")).unwrap(),
+    )
+    .unwrap();
+    for k in &kids {
+        let id = k["id"].as_str().unwrap();
+        let row = report["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in the report: {report}"));
+        assert_eq!(row["sha256"], sleep, "{row}");
+        assert_eq!(k["sha256"], sleep, "{k}");
+        let stored = row["stored"].as_str().unwrap();
+        assert!(
+            std::path::Path::new(stored).join("manifest.json").exists(),
+            "{row}"
+        );
+        assert!(row["what"].as_str().unwrap().contains("sleep 30"), "{row}");
+    }
+    hound().args(["report", c]).assert().success().stdout(
+        predicate::str::contains(kids[0]["id"].as_str().unwrap())
+            .and(predicate::str::contains(sleep.as_str())),
+    );
 }
 
 #[test]
@@ -489,7 +527,9 @@ let html = case::report("html");
         md.contains("was compromised: Beacon to 10.0.0.196:80"),
         "{md}"
     );
-    assert!(md.contains("used to send traffic to 10.0.0.196"), "{md}");
+    // The title names the victim; the conclusion does not repeat it.
+    let conclusion = &md[md.find("## Conclusion").unwrap()..md.find("## Findings").unwrap()];
+    assert_eq!(conclusion.matches("10.0.0.196").count(), 1, "{conclusion}");
     assert!(md.contains("No containment action was taken"), "{md}");
     assert!(md.contains(r"odd \| name \`rm -rf\`"), "{md}");
     assert!(!md.contains('\x1b'), "no raw escape sequences");
@@ -630,4 +670,67 @@ fn quarantine_refuses_a_fifo_at_once() {
         .code(2)
         .stderr(predicate::str::contains("not a regular file or symlink"));
     assert!(fifo.exists(), "nothing moved");
+}
+
+/// A dry-run firewall change reads as words in the report, and its batch
+/// is a file next to it that nft accepts as it is: checked with `-c`, then
+/// applied, in a namespace the test made.
+#[test]
+fn a_dry_run_block_is_an_nft_file_that_nft_applies() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    let ns = hound::host::netns::Netns::create_unique("hd-fwdry").unwrap();
+    let table = format!("hdry{}", hound::host::netns::unique_tag().replace('-', ""));
+    let case = tempfile::tempdir().unwrap();
+    let (_d, p) = script(
+        "dry.rhai",
+        "fw::block(\"192.0.2.7\");\nfw::block([\"198.51.100.0/24\"], #{ direction: \"in\", proto: \"tcp\", port: 22, ttl: 600 });\ncase::report(\"md\")\n",
+    );
+    let out = ns
+        .command(crate::common::hound_path().to_str().unwrap())
+        .args(["--dry-run", "--json", "--case"])
+        .arg(case.path())
+        .args(["run", p.to_str().unwrap()])
+        .env("HOUND_FW_TABLE", &table)
+        .env("NO_COLOR", "1")
+        .env_remove("HOUND_CASE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(case.path().join("reports/report.md")).unwrap();
+    for needle in [
+        "would block outbound traffic to 192.0.2.7",
+        "would block inbound traffic from 198.51.100.0/24 (tcp port 22) for 600 s",
+        "[fw-dryrun.nft.json](fw-dryrun.nft.json)",
+    ] {
+        assert!(md.contains(needle), "report lacks {needle}:\n{md}");
+    }
+    assert!(
+        !md.contains("\"nftables\"") && !md.contains("\"elem\""),
+        "{md}"
+    );
+    let file = case.path().join("reports/fw-dryrun.nft.json");
+    let f = file.to_str().unwrap();
+    ns.exec_ok(&["nft", "-j", "-c", "-f", f]).unwrap();
+    assert!(
+        ns.exec(&["nft", "list", "table", "inet", &table])
+            .unwrap()
+            .status
+            .code()
+            != Some(0),
+        "check mode created the table"
+    );
+    ns.exec_ok(&["nft", "-j", "-f", f]).unwrap();
+    let listed = ns
+        .exec_ok(&["nft", "list", "table", "inet", &table])
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("192.0.2.7") && listed.contains("198.51.100.0/24"),
+        "{listed}"
+    );
 }
