@@ -346,6 +346,27 @@ pub fn preflight(dir: &Path) -> Result<()> {
         ))
         .with_hint(hint));
     }
+    // The folder holding the case: opening refuses one others can change.
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Some(m) = std::fs::canonicalize(parent)
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_dir())
+    {
+        let sticky = m.mode() & libc::S_ISVTX != 0;
+        if (m.uid() != me && m.uid() != 0) || (m.mode() & 0o022 != 0 && !sticky) {
+            return Err(Error::invalid(format!(
+                "case folder {}: the folder holding it can be changed by others (owner uid {}, mode {:o})",
+                shown(dir),
+                m.uid(),
+                m.mode() & 0o7777
+            ))
+            .with_hint(hint));
+        }
+    }
     if let Err(e) = access(at, rw) {
         let why = if at == dir {
             format!(
@@ -539,6 +560,7 @@ mod tests {
 
     #[test]
     fn preflight_names_the_folder_that_cannot_hold_a_case() {
+        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         assert!(preflight(&d.path().join("new/case")).is_ok());
         assert!(preflight(d.path()).is_ok());
@@ -549,6 +571,13 @@ mod tests {
         assert!(e.message.contains("/file"), "{}", e.message);
         let e = preflight(&file.join("case")).unwrap_err();
         assert!(e.message.contains("cannot be made"), "{}", e.message);
+        let open = d.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = preflight(&open.join("case")).unwrap_err();
+        assert!(e.message.contains("changed by others"), "{}", e.message);
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(preflight(&open.join("case")).is_ok());
     }
 
     #[test]

@@ -529,21 +529,40 @@ fn plan_rows(dir: &Path) -> Vec<PlanRow> {
     };
     p.items
         .iter()
-        .map(|i| PlanRow {
-            id: i.id.clone(),
-            action: i.action.as_str().into(),
-            target: s(&i.target),
-            why: why_text(&i.why),
-            approval: match &i.approval_reason {
-                Some(r) => format!("{} ({r})", i.approval),
-                None => i.approval.clone(),
-            },
-            status: i.status.clone(),
-            message: i
+        .map(|i| {
+            let message = i
                 .outcome
                 .as_ref()
                 .map(|o| o.message.clone())
-                .unwrap_or_default(),
+                .unwrap_or_default();
+            // A block in words, as in the actions.
+            let fw = (i.action == plan::ActionKind::Block)
+                .then(|| {
+                    let args = serde_json::json!({
+                        "targets": i.identity["targets"],
+                        "direction": i.target["direction"].as_str().unwrap_or("out"),
+                    });
+                    report_fw::words("fw::block", &args)
+                })
+                .flatten();
+            PlanRow {
+                id: i.id.clone(),
+                action: i.action.as_str().into(),
+                target: fw
+                    .as_ref()
+                    .map_or_else(|| s(&i.target), |w| w.object.clone()),
+                why: why_text(&i.why),
+                approval: match &i.approval_reason {
+                    Some(r) => format!("{} ({r})", i.approval),
+                    None => i.approval.clone(),
+                },
+                message: match (&fw, i.status.as_str()) {
+                    (Some(w), "done") if !message.starts_with("already") => w.done(),
+                    (Some(w), "would") => w.would(),
+                    _ => message,
+                },
+                status: i.status.clone(),
+            }
         })
         .collect()
 }
@@ -830,13 +849,22 @@ mod tests {
                 { "from": "process:42:1", "to": "indicator:192.0.2.9", "relation": "connects to", "evidence": "ss" }],
               "approval": "auto", "status": "done", "planned_at": "t",
               "outcome": { "id": "A1", "action": "kill", "status": "done", "message": "kill pid 42", "time": "t" } },
+            { "id": "A3", "action": "block", "target": { "target": "10.0.0.196" }, "identity": { "targets": ["10.0.0.196"] },
+              "why": ["beacon"], "approval": "auto", "status": "would", "planned_at": "t",
+              "outcome": { "id": "A3", "action": "block", "status": "would", "message": "would 10.0.0.196 out", "time": "t" } },
             { "id": "A2", "action": "lock_account", "target": { "user": "svc" }, "identity": {}, "why": ["uid 0"],
               "approval": "required", "approval_reason": "accounts need approval", "status": "refused", "planned_at": "t",
               "outcome": { "id": "A2", "action": "lock_account", "status": "refused", "message": "needs approval", "time": "t" } }
         ]});
         std::fs::write(d.path().join("plan.json"), plan.to_string()).unwrap();
-        let r = build(d.path()).unwrap();
-        assert_eq!(r.plan.len(), 2);
+        let mut r = build(d.path()).unwrap();
+        assert_eq!(r.plan.len(), 3);
+        assert_eq!(r.plan[1].target, "outbound traffic to 10.0.0.196");
+        assert_eq!(
+            r.plan[1].message,
+            "would block outbound traffic to 10.0.0.196"
+        );
+        r.plan.remove(1);
         assert_eq!(
             r.plan[0].why,
             "process:42:1 connects to indicator:192.0.2.9 (ss)"
