@@ -264,13 +264,17 @@ fn permission_denied_directory_is_a_warning_not_an_abort() {
         .map(lossless)
         .collect();
     want.sort();
+    // A case folder nobody may use: an unwritable one stops the run at once.
+    let case = d.path().join("case");
+    std::fs::create_dir(&case).unwrap();
+    nix::unistd::chown(&case, Some(65534.into()), Some(65534.into())).unwrap();
     let out = Command::new("setpriv")
         .args(nobody)
         .arg(hound_path())
         .args(["run", "--json", "--no-color"])
         .arg(&script)
         .env("HOME", d.path())
-        .env("HOUND_CASE", d.path().join("case"))
+        .env("HOUND_CASE", &case)
         .output()
         .unwrap();
     chmod(&r.join("locked"), 0o755);

@@ -229,10 +229,16 @@ fn unreadable_files_and_bounds_are_warnings() {
     } else {
         Command::new(hound_path())
     };
+    // A case folder the run's user may use: an unwritable one stops it at once.
+    let case = d.path().join("case");
+    std::fs::create_dir(&case).unwrap();
+    if is_root() {
+        nix::unistd::chown(&case, Some(65534.into()), Some(65534.into())).unwrap();
+    }
     let out = cmd
         .args(["--json", "run"])
         .arg(&script)
-        .env("HOUND_CASE", d.path().join("case"))
+        .env("HOUND_CASE", &case)
         .env("HOME", d.path())
         .output()
         .unwrap();
