@@ -1,13 +1,18 @@
 """Turning each tool's output into comparable content: sets of ports, hosts,
-paths, socket keys. Parsing of hound's side is tolerant on purpose: a
-primitive may return an array of rows or a map that wraps one
-(`{results: [...], partial: false}`), and field names are looked up among a
-few spellings, so the benchmark survives small changes in result shapes.
+paths, socket keys. hound's side is read strictly: each primitive returns
+the array of maps its doc comment documents (`hound doc scan::ports`,
+docs/json.md), and a documented field that is missing or renamed fails the
+row with a message naming the primitive, the row and the field, rather
+than being looked up among other spellings until something matches.
 """
 
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
+
+
+class ShapeError(ValueError):
+    """hound's result is not the documented shape (the row fails loudly)."""
 
 
 # ---------------------------------------------------------------- hound side
@@ -25,114 +30,72 @@ def hound_value(stdout):
             continue
         if isinstance(v, dict) and "r" in v:
             return v["r"]
-    raise ValueError("no result line ({\"r\": ...}) in hound's output")
+    raise ShapeError("no result line ({\"r\": ...}) in hound's output")
 
 
-ROW_KEYS = ("results", "rows", "hosts", "ports", "sockets", "files", "entries", "items", "matches")
-
-
-def rows(v):
-    """The list of rows inside a result, whatever wraps it."""
-    if isinstance(v, list):
-        return v
-    if isinstance(v, dict):
-        for k in ROW_KEYS:
-            if isinstance(v.get(k), list):
-                return v[k]
-        lists = [x for x in v.values() if isinstance(x, list)]
-        if len(lists) == 1:
-            return lists[0]
-    raise ValueError(f"cannot find rows in result of type {type(v).__name__}")
-
-
-def field(row, *names, default=None):
-    for n in names:
-        if isinstance(row, dict) and n in row and row[n] is not None:
-            return row[n]
-    return default
-
-
-def _port_rows(v, host=None):
-    """Flattens port results: rows with a port, or hosts with a `ports` array."""
-    for r in v if isinstance(v, list) else rows(v):
+def rows(v, primitive="hound"):
+    """The rows of a primitive's result: it returns an array of maps."""
+    if not isinstance(v, list):
+        raise ShapeError(f"{primitive}: expected an array of rows, got {type(v).__name__}: {str(v)[:200]}")
+    for i, r in enumerate(v):
         if not isinstance(r, dict):
-            continue
-        h = field(r, "ip", "host", "address", "addr", "target", default=host)
-        if "port" in r:
-            yield h, int(r["port"]), str(field(r, "state", "status", default="")).lower()
-        elif isinstance(r.get("ports"), list):
-            yield from _port_rows(r["ports"], h)
+            raise ShapeError(f"{primitive}: row {i}: expected a map, got {type(r).__name__}: {str(r)[:200]}")
+    return v
+
+
+def field(row, name, i, primitive, null_ok=False):
+    """A documented field of row `i`; missing (or null, unless the doc says
+    it may be) is an error naming the row and the field."""
+    if name not in row:
+        raise ShapeError(f"{primitive}: row {i}: no field {name!r} (see `hound doc {primitive}`); "
+                         f"it has {sorted(row)}")
+    if row[name] is None and not null_ok:
+        raise ShapeError(f"{primitive}: row {i}: field {name!r} is null: {str(row)[:200]}")
+    return row[name]
 
 
 def hound_ports(v):
-    """{state: set(ports)} from a scan::ports result."""
+    """{state: set(ports)} from a scan::ports result (`ip`, `port`, `state`)."""
+    p = "scan::ports"
     by_state = {}
-    if isinstance(v, dict) and not any(isinstance(x, list) for x in v.values()):
-        v = []
-    for _h, port, state in _port_rows(v):
-        by_state.setdefault(state, set()).add(port)
+    for i, r in enumerate(rows(v, p)):
+        field(r, "ip", i, p)
+        state = str(field(r, "state", i, p))
+        by_state.setdefault(state, set()).add(int(field(r, "port", i, p)))
     return by_state
 
 
-def hound_port_counts(v):
-    """Counts per state that a result states as numbers ({filtered: 1000}),
-    for scanners that summarise rather than list silent ports."""
-    out = {}
-    stack = [v]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, dict):
-            for k, val in x.items():
-                if k in ("open", "closed", "filtered") and isinstance(val, int) and not isinstance(val, bool):
-                    out[k] = out.get(k, 0) + val
-                elif isinstance(val, (dict, list)) and k not in ("results", "ports", "rows"):
-                    stack.append(val)
-    return out
-
-
 def hound_hosts(v):
-    ips = set()
-    for r in rows(v):
-        ip = r if isinstance(r, str) else field(r, "ip", "address", "addr", "host")
-        if ip is not None:
-            up = field(r, "up", "alive", default=True) if isinstance(r, dict) else True
-            state = str(field(r, "state", "status", default="up")).lower() if isinstance(r, dict) else "up"
-            if up and state in ("up", "alive", "live", "online"):
-                ips.add(str(ipaddress.ip_address(str(ip))))
-    return ips
+    """The `ip` of each row of scan::hosts (one row per live host)."""
+    p = "scan::hosts"
+    return {str(ipaddress.ip_address(field(r, "ip", i, p))) for i, r in enumerate(rows(v, p))}
 
 
 def hound_paths(v):
-    out = set()
-    for r in rows(v):
-        p = r if isinstance(r, str) else field(r, "path", "file", "name")
-        if p is not None:
-            out.add(p)
-    return out
+    """The `path` of each fs::find entry."""
+    p = "fs::find"
+    return {field(r, "path", i, p) for i, r in enumerate(rows(v, p))}
 
 
-def _addr_port(row, side):
-    """(address, port) of one end of a socket row, from split or joined fields."""
-    ip = field(row, f"{side}_ip", f"{side}_addr", f"{side}_address", f"{side}ip")
-    port = field(row, f"{side}_port", f"{side}port")
-    if port is None:
-        joined = field(row, side, f"{side}_endpoint")
-        if isinstance(joined, dict):
-            ip, port = field(joined, "ip", "addr", "address"), field(joined, "port")
-        elif isinstance(joined, str):
-            ip, _, port = joined.rpartition(":")
-    return norm_addr(ip), norm_port(port)
+def hound_yara(v):
+    """(rule, path) of each fs::yara match."""
+    p = "fs::yara"
+    return frozenset((field(r, "rule", i, p), field(r, "path", i, p)) for i, r in enumerate(rows(v, p)))
 
 
 def hound_sockets(v):
-    """Socket keys (proto, local, remote) and how many rows carry an owner."""
+    """Socket keys (proto, local, remote) of net::sockets, and how many rows
+    have an owner (a non-empty `pids`)."""
+    p = "net::sockets"
     keys, owned = [], 0
-    for r in rows(v):
-        proto = str(field(r, "proto", "protocol", "netid", default="")).lower()
-        proto = "udp" if proto.startswith("udp") else "tcp" if proto.startswith("tcp") else proto
-        keys.append((proto, _addr_port(r, "local"), _addr_port(r, "remote")))
-        owner = field(r, "pid", "pids", "owners", "processes", "process", "users")
-        if owner not in (None, [], "", 0):
+    for i, r in enumerate(rows(v, p)):
+        proto = str(field(r, "proto", i, p)).lower()
+        if proto not in ("tcp", "udp"):
+            raise ShapeError(f"{p}: row {i}: proto {proto!r} is neither tcp nor udp")
+        local = (norm_addr(field(r, "local_ip", i, p)), norm_port(field(r, "local_port", i, p)))
+        remote = (norm_addr(field(r, "remote_ip", i, p)), norm_port(field(r, "remote_port", i, p)))
+        keys.append((proto, local, remote))
+        if field(r, "pids", i, p):
             owned += 1
     return keys, owned
 

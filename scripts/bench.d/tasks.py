@@ -203,13 +203,12 @@ def filtered(ctx):
     lab.drop_all(d)
 
     def hound_content(v):
+        # At most 1,024 ports asked for: scan::ports lists every one.
         by_state = parse.hound_ports(v)
-        counts = parse.hound_port_counts(v)
-        listed = by_state.get("filtered", set())
         return {
             "open": frozenset(by_state.get("open", set())),
             "closed": frozenset(by_state.get("closed", set())),
-            "filtered": max(len(listed), counts.get("filtered", 0)),
+            "filtered": len(by_state.get("filtered", set())),
             "ports": frozenset(set().union(*by_state.values())) if by_state else None,
         }
 
@@ -430,12 +429,15 @@ def in_script_sockets(ctx, ns):
 
 # --------------------------------------------------------------- file hunt
 
-def make_tree(root, n):
-    """n regular files in 100-file directories, two levels deep.
+def make_tree(root, n, content=None):
+    """n regular files in 100-file directories, two levels deep: the one
+    tree of the file-hunt and YARA rows.
 
     Every 10th file is a .log, every 50th an executable .sh, some names have
     spaces or start with a dot, and every 1,000th entry is a symlink, so both
-    tools meet the cases a real /tmp holds. Returns the expected counts.
+    tools meet the cases a real /tmp holds. Files are empty unless
+    `content(k, path)` gives the bytes of the k-th regular file (from 1).
+    Returns the counts by kind.
     """
     per_dir = 100
     counts = Counter()
@@ -455,9 +457,15 @@ def make_tree(root, n):
             name, mode = f".hidden{i}.log", 0o600
         else:
             name, mode = f"f{i}.txt", 0o644
-        fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        os.close(fd)
-        os.chmod(os.path.join(d, name), mode)  # umask must not change the fixture
+        path = os.path.join(d, name)
+        counts["file"] += 1
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            if content:
+                os.write(fd, content(counts["file"], path))
+        finally:
+            os.close(fd)
+        os.chmod(path, mode)  # umask must not change the fixture
     return counts
 
 

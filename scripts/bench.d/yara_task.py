@@ -5,6 +5,7 @@ files of 200 B to 2 KiB, a few of them planted with what the rules look for.
 
 import os
 
+import parse
 from engine import Contender, Row, measure, set_diff
 from harness import log
 
@@ -22,26 +23,20 @@ PLANTS = [  # (every n-th file, bytes put at its start, rule it triggers)
 
 
 def make_tree(root, tasks_make_tree, n):
-    """The file-hunt tree (same names, symlinks, modes), then content:
+    """The file-hunt tree (same names, symlinks, modes) with content:
     returns the expected (rule, path) matches."""
-    tasks_make_tree(root, n)
     expected = set()
-    i = 0
-    for d, _, files in sorted(os.walk(root)):
-        for name in sorted(files):
-            p = os.path.join(d, name)
-            if os.path.islink(p):
-                continue
-            i += 1
-            body = b""
-            for every, plant, rule in PLANTS:
-                if i % every == 0:
-                    body += plant
-                    expected.add((rule, p))
-            reps = 2 + (i * 7919) % 15
-            body += b"".join(FILLER % (i + k, k) for k in range(reps))
-            with open(p, "wb") as f:
-                f.write(body)
+
+    def content(i, path):
+        body = b""
+        for every, plant, rule in PLANTS:
+            if i % every == 0:
+                body += plant
+                expected.add((rule, path))
+        reps = 2 + (i * 7919) % 15
+        return body + b"".join(FILLER % (i + k, k) for k in range(reps))
+
+    tasks_make_tree(root, n, content)
     return frozenset(expected)
 
 
@@ -51,9 +46,6 @@ def yara_hunt(ctx, tasks):
     ctx.replace[RULES] = "scripts/bench.d/yara_rules.yar"
     log(f"  [yara] creating {ctx.files:,} files with content in {root}")
     expected = make_tree(root, tasks.make_tree, ctx.files)
-
-    def hound_content(v):
-        return frozenset((m["rule"], m["path"]) for m in v)
 
     def yara_content(out):
         pairs = set()
@@ -65,7 +57,7 @@ def yara_hunt(ctx, tasks):
 
     r, rules = tasks.rhai_str(root), tasks.rhai_str(RULES)
     hound = tasks.hound_contender(ctx, None, "yara", [f"fs::yara({r}, {rules}, #{{evidence: false}})"],
-                                  hound_content)
+                                  parse.hound_yara)
     # -N: hound never follows symlinks; yara does unless told.
     yara = Contender("yara", ["yara", "-r", "-N", RULES, root], yara_content)
     tasks.record(ctx, "yara", hound, yara)

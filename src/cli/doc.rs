@@ -2,7 +2,6 @@
 
 use super::{runtime, Global, EXIT_ERROR, EXIT_OK};
 use hound::output::{escape, print_value};
-use hound::primitives::FAMILIES;
 use hound::runtime::docs::{self, FnDoc};
 use hound::runtime::modules;
 use hound::{CancelToken, Script};
@@ -70,6 +69,7 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
         }
     };
     let all = docs::primitives(rt.engine());
+    let families = docs::families(rt.engine());
     if g.json {
         let v = match name {
             None => serde_json::to_value(&all),
@@ -91,9 +91,9 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                     "Primitive families (hound doc FAMILY, hound doc FAMILY::NAME):"
                 )
             );
-            for (fam, what) in FAMILIES {
-                let n = all.iter().filter(|d| d.namespace == *fam).count();
-                println!("  {fam:<6} {what} ({n} functions)");
+            for f in &families {
+                let n = all.iter().filter(|d| d.namespace == f.name).count();
+                println!("  {:<6} {} ({n} functions)", f.name, f.summary);
             }
             // Signatures, not bare names: the argument order is the
             // question (`re_match(text, pattern)`, not the other way).
@@ -118,7 +118,7 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                 print_fn(g, d);
                 return EXIT_OK;
             }
-            if FAMILIES.iter().any(|(f, _)| *f == n) {
+            if families.iter().any(|f| f.name == n) {
                 for d in all.iter().filter(|d| d.namespace == n) {
                     println!("  {:<28} {}", d.full_name(), d.summary());
                 }
@@ -135,7 +135,7 @@ pub fn main(g: &Global, name: Option<&str>) -> i32 {
                         .iter()
                         .map(FnDoc::full_name)
                         .chain(modules::stdlib_hunt_names())
-                        .chain(FAMILIES.iter().map(|(f, _)| f.to_string()))
+                        .chain(families.iter().map(|f| f.name.clone()))
                         .collect();
                     let mut close =
                         hound::runtime::calls::nearest(n, names.iter().map(String::as_str));

@@ -81,6 +81,8 @@ pub mod case_fns {
     /// ```rhai
     /// case::finding("low", "SSH allows password logins");
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "finding", return_raw)]
     pub fn finding(nc: NativeCallContext, severity: &str, title: &str) -> RhaiResult<Dynamic> {
         finding_impl(&nc, severity, title, Map::new())
@@ -110,6 +112,8 @@ pub mod case_fns {
     /// ```rhai
     /// case::current().dir != ""
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "current", return_raw)]
     pub fn current(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let c = ctx(&nc, "case::current")?;
@@ -125,6 +129,8 @@ pub mod case_fns {
     /// // no_run
     /// case::open("/var/lib/hound/cases/web01-beacon")
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "open", return_raw)]
     pub fn open(nc: NativeCallContext, dir: &str) -> RhaiResult<Dynamic> {
         const P: &str = "case::open";
@@ -152,6 +158,9 @@ pub mod case_fns {
     /// case::evidence("/tmp/bot.sh");
     /// case::evidence(6856)
     /// ```
+    ///
+    /// Params: target: string|int
+    /// Returns: map
     #[rhai_fn(name = "evidence", return_raw)]
     pub fn evidence(nc: NativeCallContext, target: Dynamic) -> RhaiResult<Dynamic> {
         const P: &str = "case::evidence";
@@ -213,6 +222,8 @@ pub mod case_fns {
     /// let path = case::report("md");
     /// print(fs::read(path));
     /// ```
+    ///
+    /// Returns: string
     #[rhai_fn(name = "report", return_raw)]
     pub fn report(nc: NativeCallContext, format: &str) -> RhaiResult<Dynamic> {
         const P: &str = "case::report";
@@ -228,6 +239,8 @@ pub mod case_fns {
     /// ```rhai
     /// case::journal().all(|e| e.hash != "")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "journal", return_raw)]
     pub fn journal(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "case::journal";

@@ -43,6 +43,8 @@ pub mod case_graph_fns {
     /// let f = case::node("file", "/tmp/bot.sh", #{ label: "/tmp/bot.sh", size: 64 });
     /// f == "file:/tmp/bot.sh"
     /// ```
+    ///
+    /// Params: key: string|int
     #[rhai_fn(name = "node", return_raw)]
     pub fn node(nc: NativeCallContext, kind: &str, key: Dynamic, attrs: Map) -> RhaiResult<String> {
         const P: &str = "case::node";
@@ -92,6 +94,8 @@ pub mod case_graph_fns {
     /// let i = case::node("indicator", "192.0.2.7:443", #{});
     /// case::graph().nodes.some(|n| n.id == i)
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "graph", return_raw)]
     pub fn graph(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "case::graph";

@@ -45,6 +45,8 @@ pub mod case_plan_fns {
     ///                           why: ["beacon to 192.0.2.7:80 every 2 s"] });
     /// id.starts_with("A")
     /// ```
+    ///
+    /// Returns: string
     #[rhai_fn(name = "plan_add", return_raw)]
     pub fn plan_add(nc: NativeCallContext, item: Map) -> RhaiResult<Dynamic> {
         const P: &str = "case::plan_add";
@@ -62,6 +64,8 @@ pub mod case_plan_fns {
     /// ```rhai
     /// case::plan().all(|i| i.status != "")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "plan", return_raw)]
     pub fn plan(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "case::plan";
@@ -82,6 +86,8 @@ pub mod case_plan_fns {
     /// // no_run
     /// case::apply().filter(|o| o.status != "done")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "apply", return_raw)]
     pub fn apply(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         apply_impl(&nc, Map::new())
@@ -111,6 +117,8 @@ pub mod case_plan_fns {
     /// // no_run
     /// case::undo("A3")
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "undo", return_raw)]
     pub fn undo(nc: NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
         const P: &str = "case::undo";

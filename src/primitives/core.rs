@@ -12,6 +12,8 @@ pub mod core_fns {
     /// ```rhai
     /// emit(#{ host: "10.0.0.5", port: 22, state: "open" });
     /// ```
+    ///
+    /// Params: value: any
     #[rhai_fn(return_raw)]
     pub fn emit(nc: NativeCallContext, value: Dynamic) -> RhaiResult<()> {
         let c = ctx(&nc, "emit")?;
@@ -39,6 +41,8 @@ pub mod core_fns {
     /// sleep(0.01);
     /// sleep("10ms");
     /// ```
+    ///
+    /// Params: duration: int|float|string
     #[rhai_fn(name = "sleep", return_raw)]
     pub fn sleep(nc: NativeCallContext, duration: Dynamic) -> RhaiResult<()> {
         let c = ctx(&nc, "sleep")?;
@@ -146,6 +150,8 @@ pub mod core_fns {
     /// ```rhai
     /// ioc_match("10.0.0.196", 80, ["10.0.0.0/24"]) && !ioc_match("10.0.1.1", 80, ["10.0.0.196:80"])
     /// ```
+    ///
+    /// Params: indicators: string|array
     #[rhai_fn(return_raw)]
     pub fn ioc_match(ip: &str, port: i64, indicators: Dynamic) -> RhaiResult<bool> {
         const P: &str = "ioc_match";
@@ -166,6 +172,8 @@ pub mod core_fns {
     /// ```rhai
     /// ioc_check(["10.0.0.196", " :80 "]) == ["10.0.0.196", ":80"]
     /// ```
+    ///
+    /// Params: indicators: string|array
     #[rhai_fn(return_raw)]
     pub fn ioc_check(indicators: Dynamic) -> RhaiResult<rhai::Array> {
         let list = args::string_list("ioc_check", "indicators", &indicators)?;
@@ -194,6 +202,8 @@ pub mod core_fns {
     /// ```rhai
     /// re_find("nc -zv 10.0.0.196 80", "\\d+\\.\\d+\\.\\d+\\.\\d+") == "10.0.0.196"
     /// ```
+    ///
+    /// Returns: string|()
     #[rhai_fn(return_raw)]
     pub fn re_find(text: &str, pattern: &str) -> RhaiResult<Dynamic> {
         crate::primitives::regex_cache::with("re_find", pattern, |re| {
@@ -278,6 +288,8 @@ pub mod core_fns {
     /// ```rhai
     /// assert_eq([1, 2].len(), 2);
     /// ```
+    ///
+    /// Params: actual: any, expected: any
     #[rhai_fn(return_raw)]
     pub fn assert_eq(actual: Dynamic, expected: Dynamic) -> RhaiResult<()> {
         let a = crate::output::to_json(&actual);

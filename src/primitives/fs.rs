@@ -139,6 +139,8 @@ pub mod fs_fns {
     /// let units = fs::find("/etc/systemd", #{ name: "*.service", fields: ["path", "size"] });
     /// suid.map(|e| e.path)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "find", return_raw)]
     pub fn find(nc: NativeCallContext, root: &str) -> RhaiResult<Dynamic> {
         find_with(nc, root, Map::new())
@@ -179,6 +181,8 @@ pub mod fs_fns {
     /// let homes = fs::glob("/home/*/.ssh/authorized_keys");
     /// homes.map(|e| e.path)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "glob", return_raw)]
     pub fn glob(nc: NativeCallContext, pattern: &str) -> RhaiResult<Dynamic> {
         const P: &str = "fs::glob";
@@ -197,6 +201,8 @@ pub mod fs_fns {
     /// let e = fs::stat("/etc/passwd");
     /// [e.mode, e.user, e.mtime]
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "stat", return_raw)]
     pub fn stat(path: &str) -> RhaiResult<Dynamic> {
         to_dyn(&host::fs::stat(&script_path(path)).rhai("fs::stat")?)
@@ -240,6 +246,8 @@ pub mod fs_fns {
     /// ```rhai
     /// fs::head("/etc/passwd", 3)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "head", return_raw)]
     pub fn head(path: &str, n: i64) -> RhaiResult<Dynamic> {
         let n = lines_arg("fs::head", n)?;
@@ -254,6 +262,8 @@ pub mod fs_fns {
     /// ```rhai
     /// fs::tail("/etc/passwd", 2)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "tail", return_raw)]
     pub fn tail(nc: NativeCallContext, path: &str, n: i64) -> RhaiResult<Dynamic> {
         const P: &str = "fs::tail";
@@ -281,6 +291,8 @@ pub mod fs_fns {
     /// ```rhai
     /// fs::grep("/etc/*.conf", "nameserver|server", #{ ignore_case: true, limit: 20 })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "grep", return_raw)]
     pub fn grep(nc: NativeCallContext, target: &str, regex: &str) -> RhaiResult<Dynamic> {
         grep_with(nc, target, regex, Map::new())
@@ -337,6 +349,8 @@ pub mod fs_fns {
     /// ```rhai
     /// fs::temp_files(#{ modified_since: "1d", min_size: 1 })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "temp_files", return_raw)]
     pub fn temp_files(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         temp_files_with(nc, Map::new())

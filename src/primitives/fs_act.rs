@@ -101,6 +101,8 @@ pub mod fs_act_fns {
     /// let q = fs::quarantine("/tmp/bot.sh");
     /// q.sha256
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "quarantine", return_raw)]
     pub fn quarantine(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
         quarantine_impl(&nc, path, Map::new())
@@ -124,6 +126,8 @@ pub mod fs_act_fns {
     /// // no_run
     /// fs::restore("a0f4a1571bb43eec90419d46865ff507c6cd5a2abdb3c02d217ebcd10d491c67")
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "restore", return_raw)]
     pub fn restore(nc: NativeCallContext, id: &str) -> RhaiResult<Dynamic> {
         restore_impl(&nc, id)
@@ -144,6 +148,8 @@ pub mod fs_act_fns {
     /// let r = fs::remove_line("/var/spool/cron/crontabs/www-data", 3, "@reboot /tmp/.x/b.sh");
     /// case::undo(r.action_id);
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "remove_line", return_raw)]
     pub fn remove_line(
         nc: NativeCallContext,

@@ -230,6 +230,9 @@ pub mod fw_fns {
     /// // no_run
     /// fw::block("10.0.0.196")
     /// ```
+    ///
+    /// Params: target: string|array
+    /// Returns: map
     #[rhai_fn(name = "block", return_raw)]
     pub fn block(nc: NativeCallContext, target: Dynamic) -> RhaiResult<Dynamic> {
         block_impl(&nc, target, Map::new())
@@ -258,6 +261,9 @@ pub mod fw_fns {
     /// // no_run
     /// fw::unblock("10.0.0.196")
     /// ```
+    ///
+    /// Params: target: string|array
+    /// Returns: map
     #[rhai_fn(name = "unblock", return_raw)]
     pub fn unblock(nc: NativeCallContext, target: Dynamic) -> RhaiResult<Dynamic> {
         unblock_impl(&nc, target, Map::new())
@@ -282,6 +288,8 @@ pub mod fw_fns {
     /// // no_run
     /// fw::blocks().filter(|b| b.packets > 0)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "blocks", return_raw)]
     pub fn blocks(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "fw::blocks")?;
@@ -295,6 +303,8 @@ pub mod fw_fns {
     /// // no_run
     /// fw::rollback()
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "rollback", return_raw)]
     pub fn rollback(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "fw::rollback";
@@ -316,6 +326,8 @@ pub mod fw_fns {
     /// // no_run
     /// fw::ruleset().filter(|o| "table" in o).map(|o| o.table.name)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "ruleset", return_raw)]
     pub fn ruleset(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "fw::ruleset")?;
@@ -335,6 +347,8 @@ pub mod fw_fns {
     /// fw::block("10.0.0.196");
     /// fw::diff(before).added.len()
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "snapshot", return_raw)]
     pub fn snapshot(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "fw::snapshot")?;
@@ -349,6 +363,8 @@ pub mod fw_fns {
     /// let d = fw::diff(fw::snapshot());
     /// d.changed == false
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "diff", return_raw)]
     pub fn diff(nc: NativeCallContext, snapshot: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fw::diff";
@@ -372,6 +388,8 @@ pub mod fw_fns {
     /// // no_run
     /// fw::isolate(#{ allow: ["10.1.0.5"], ports: [22] })
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "isolate", return_raw)]
     pub fn isolate(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         isolate_impl(&nc, opts)
@@ -383,6 +401,8 @@ pub mod fw_fns {
     /// // no_run
     /// fw::unisolate()
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "unisolate", return_raw)]
     pub fn unisolate(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "fw::unisolate";

@@ -72,6 +72,8 @@ pub mod linux_fns {
     /// // no_run
     /// sys::packages_verify(#{ packages: ["openssh-server", "procps"] })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "packages_verify", return_raw)]
     pub fn packages_verify(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         verify_impl(&nc, Map::new())
@@ -95,6 +97,8 @@ pub mod linux_fns {
     /// try { p = sys::package_owner("/bin/sh"); } catch { }
     /// p == () || type_of(p) == "string"
     /// ```
+    ///
+    /// Returns: string|()
     #[rhai_fn(name = "package_owner", return_raw)]
     pub fn package_owner(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
         const P: &str = "sys::package_owner";
@@ -115,6 +119,8 @@ pub mod linux_fns {
     /// let s = sys::package_status(["/nonexistent/x"], #{ root: "/nonexistent" });
     /// s[0].status == "no_dpkg"
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "package_status", return_raw)]
     pub fn package_status(
         nc: NativeCallContext,
@@ -150,6 +156,8 @@ pub mod linux_fns {
     /// let h = sys::preload_hijacks(#{ root: "/nonexistent" });
     /// h.is_empty()
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "preload_hijacks", return_raw)]
     pub fn preload_hijacks(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "sys::preload_hijacks";
@@ -186,6 +194,8 @@ pub mod linux_fns {
     /// // no_run
     /// sys::crossview()
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "crossview", return_raw)]
     pub fn crossview(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "sys::crossview";
@@ -205,6 +215,8 @@ pub mod linux_fns {
     /// let t = sys::kernel_taint();
     /// type_of(t.flags) == "array"
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "kernel_taint", return_raw)]
     pub fn kernel_taint() -> RhaiResult<Dynamic> {
         to_dyn(&rootkit::taint().rhai("sys::kernel_taint")?)
@@ -218,6 +230,8 @@ pub mod linux_fns {
     /// // no_run
     /// sys::sniffers().filter(|s| s.kind == "packet_socket")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "sniffers", return_raw)]
     pub fn sniffers(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "sys::sniffers";
@@ -236,6 +250,8 @@ pub mod linux_fns {
     /// // no_run
     /// sys::privileged_files(#{ paths: ["/usr", "/opt"] }).filter(|f| f.pkg == ())
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "privileged_files", return_raw)]
     pub fn privileged_files(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         privileged_impl(&nc, opts)
@@ -249,6 +265,8 @@ pub mod linux_fns {
     /// ```rhai
     /// sys::shell_history(#{ root: "/nonexistent" }).is_empty()
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "shell_history", return_raw)]
     pub fn shell_history(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "sys::shell_history";

@@ -48,6 +48,8 @@ pub mod log_fns {
     /// let last = log::tail("/etc/passwd", 5);
     /// last.len() <= 5
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "tail", return_raw)]
     pub fn tail(nc: NativeCallContext, path: &str, n: i64) -> RhaiResult<Dynamic> {
         const P: &str = "log::tail";
@@ -76,6 +78,8 @@ pub mod log_fns {
     /// ```rhai
     /// log::grep("/var/log/*.log", "failed|denied", #{ ignore_case: true, limit: 100 })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "grep", return_raw)]
     pub fn grep(nc: NativeCallContext, path: &str, regex: &str) -> RhaiResult<Dynamic> {
         crate::primitives::fs::grep_as(&nc, "log::grep", path, regex, Map::new())
@@ -113,6 +117,8 @@ pub mod log_fns {
     /// // no_run: needs a web server's log
     /// log::parse_access("/var/log/nginx/access.log", #{ grep: "\\.php|cgi-bin", since: "2d" })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "parse_access", return_raw)]
     pub fn parse_access(nc: NativeCallContext, path: &str) -> RhaiResult<Dynamic> {
         parse_access_with(nc, path, Map::new())

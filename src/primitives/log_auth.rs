@@ -62,6 +62,8 @@ pub mod log_auth_fns {
     /// catch (e) { print(e.message); }   // not_found on a journal-only host
     /// fails.all(|r| r.kind == "ssh_fail")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "auth", return_raw)]
     pub fn auth_default(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         auth_opts(nc, Map::new())
@@ -94,6 +96,8 @@ pub mod log_auth_fns {
     /// try { rs = log::journal(#{ since: "2h" }); } catch (e) { print(e.message); }
     /// rs.all(|r| type_of(r.kind) == "string")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "journal", return_raw)]
     pub fn journal_default(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         journal_opts(nc, Map::new())

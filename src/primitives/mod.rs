@@ -33,60 +33,62 @@ pub use args::Opts;
 
 pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
-/// The families, as `(namespace, one-line summary)`, for `:help` and `hound doc`.
-pub const FAMILIES: &[(&str, &str)] = &[
-    ("scan", "host discovery, port scans and service detection"),
-    (
-        "net",
-        "sockets, connections, neighbours, interfaces, routes, probes",
-    ),
-    (
-        "proc",
-        "processes: list, inspect, parent chains, kill/suspend",
-    ),
-    (
-        "fw",
-        "nftables containment: block, unblock, isolate, rollback",
-    ),
-    ("fs", "files: find, stat, read, grep, hash, quarantine"),
-    ("sys", "the host: info, users, logins, cron, services, keys"),
-    ("log", "log files: tail, grep, access-log parsing, journal"),
-    ("case", "the case: findings, evidence, journal, report"),
-];
-
 /// Registers every family as a static module (`proc::list()`), plus the
 /// global helpers (`emit`, `sleep`, `warn`). A family may span several files
 /// (reading in one, acting in another); their functions are combined here.
+/// This is the one list of families: `hound doc`, the REPL and `hound
+/// check` read them back from the engine (`runtime::docs`).
 pub fn register(engine: &mut Engine) {
     use rhai::exported_module as m;
     engine.register_global_module(m!(core::core_fns).into());
-    let families: [(&str, Vec<Module>); 8] = [
-        ("scan", vec![m!(scan::scan_fns)]),
+    // (namespace, the one line `hound doc` and `:help` show, its parts)
+    let families: [(&str, &str, Vec<Module>); 8] = [
+        (
+            "scan",
+            "host discovery, port scans and service detection",
+            vec![m!(scan::scan_fns)],
+        ),
         (
             "net",
+            "sockets, connections, neighbours, interfaces, routes, probes",
             vec![m!(net::net_fns), m!(net_verify::net_verify_fns)],
         ),
         (
             "proc",
+            "processes: list, inspect, parent chains, kill/suspend",
             vec![
                 m!(proc::proc_fns),
                 m!(proc_act::proc_act_fns),
                 m!(yara::proc_yara_fns),
             ],
         ),
-        ("fw", vec![m!(fw::fw_fns)]),
+        (
+            "fw",
+            "nftables containment: block, unblock, isolate, rollback",
+            vec![m!(fw::fw_fns)],
+        ),
         (
             "fs",
+            "files: find, stat, read, grep, hash, quarantine",
             vec![
                 m!(fs::fs_fns),
                 m!(fs_act::fs_act_fns),
                 m!(yara::fs_yara_fns),
             ],
         ),
-        ("sys", vec![m!(sys::sys_fns), m!(linux::linux_fns)]),
-        ("log", vec![m!(log::log_fns), m!(log_auth::log_auth_fns)]),
+        (
+            "sys",
+            "the host: info, users, logins, cron, services, keys",
+            vec![m!(sys::sys_fns), m!(linux::linux_fns)],
+        ),
+        (
+            "log",
+            "log files: tail, grep, access-log parsing, journal",
+            vec![m!(log::log_fns), m!(log_auth::log_auth_fns)],
+        ),
         (
             "case",
+            "the case: findings, evidence, journal, report",
             vec![
                 m!(case::case_fns),
                 m!(case_graph::case_graph_fns),
@@ -94,11 +96,13 @@ pub fn register(engine: &mut Engine) {
             ],
         ),
     ];
-    for (name, parts) in families {
+    for (name, summary, parts) in families {
         let mut module = Module::new();
         for part in parts {
             module.combine(part);
         }
+        // The engine's metadata carries it: `docs::families` reads it there.
+        module.set_doc(summary);
         engine.register_static_module(name, module.into());
     }
 }

@@ -75,6 +75,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::sockets().all(|s| s.proto == "tcp" || s.proto == "udp")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         sockets_impl(&nc, "net::sockets", Filter::default())
@@ -108,6 +110,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::connections_to("10.0.0.196")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "connections_to", return_raw)]
     pub fn connections_to(nc: NativeCallContext, target: &str) -> RhaiResult<Dynamic> {
         const P: &str = "net::connections_to";
@@ -127,6 +131,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::listening().map(|s| `${s.proto}/${s.local_port} ${s.process}`)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "listening", return_raw)]
     pub fn listening(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "net::listening";
@@ -144,6 +150,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::neighbors().filter(|n| n.mac != ())
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "neighbors", return_raw)]
     pub fn neighbors(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "net::neighbors")?;
@@ -156,6 +164,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::interfaces().map(|i| i.name)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "interfaces", return_raw)]
     pub fn interfaces(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "net::interfaces")?;
@@ -168,6 +178,8 @@ pub mod net_fns {
     /// ```rhai
     /// net::routes().filter(|r| r.destination == "default")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "routes", return_raw)]
     pub fn routes(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "net::routes")?;
@@ -187,6 +199,9 @@ pub mod net_fns {
     /// let w = net::watch(#{ remote: "10.0.0.196" }, 0.2);
     /// w.summary.established == 0
     /// ```
+    ///
+    /// Params: seconds: int|float|string
+    /// Returns: map
     #[rhai_fn(name = "watch", return_raw)]
     pub fn watch(nc: NativeCallContext, filter_map: Map, seconds: Dynamic) -> RhaiResult<Dynamic> {
         const P: &str = "net::watch";

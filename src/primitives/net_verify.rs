@@ -42,6 +42,8 @@ pub mod net_verify_fns {
     /// // no_run
     /// net::probe("10.0.0.196", 80).state == "blocked"
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "probe", return_raw)]
     pub fn probe(nc: NativeCallContext, ip: &str, port: i64) -> RhaiResult<Dynamic> {
         probe_impl(&nc, ip, port, Duration::from_secs(2))
@@ -53,6 +55,8 @@ pub mod net_verify_fns {
     /// // no_run
     /// net::probe("172.20.0.10", 22, "500ms")
     /// ```
+    ///
+    /// Params: timeout: int|float|string
     #[rhai_fn(name = "probe", return_raw)]
     pub fn probe_timeout(
         nc: NativeCallContext,

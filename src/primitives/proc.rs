@@ -22,6 +22,8 @@ pub mod proc_fns {
     /// let ps = proc::list();
     /// ps.len() > 0 && ps.all(|p| p.pid > 0)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "list", return_raw)]
     pub fn list(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         const P: &str = "proc::list";
@@ -36,6 +38,8 @@ pub mod proc_fns {
     /// let me = proc::get(proc::list()[0].pid);
     /// me.pid > 0
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "get", return_raw)]
     pub fn get(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "proc::get")?;
@@ -47,6 +51,8 @@ pub mod proc_fns {
     /// ```rhai
     /// proc::children(1).all(|c| c.ppid == 1)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "children", return_raw)]
     pub fn children(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         let c = ctx(&nc, "proc::children")?;
@@ -60,6 +66,8 @@ pub mod proc_fns {
     /// // hound's own chain: a process listed a moment ago may have exited.
     /// proc::ancestors(hound_self().pid).map(|a| a.name)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "ancestors", return_raw)]
     pub fn ancestors(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "proc::ancestors")?;
@@ -72,6 +80,8 @@ pub mod proc_fns {
     /// ```rhai
     /// proc::files(proc::list()[-1].pid).filter(|f| f.kind == "socket")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "files", return_raw)]
     pub fn files(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "proc::files")?;
@@ -84,6 +94,8 @@ pub mod proc_fns {
     /// // no_run
     /// proc::env(1234).LD_PRELOAD
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "env", return_raw)]
     pub fn env(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         let _ = ctx(&nc, "proc::env")?;
@@ -99,6 +111,8 @@ pub mod proc_fns {
     /// ```rhai
     /// type_of(proc::find("/tmp/")) == "array" && proc::find("hound").all(|p| p.pid > 0)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "find", return_raw)]
     pub fn find(nc: NativeCallContext, pattern: &str) -> RhaiResult<Dynamic> {
         const P: &str = "proc::find";

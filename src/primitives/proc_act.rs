@@ -60,6 +60,8 @@ pub mod proc_act_fns {
     /// // no_run
     /// proc::kill(6856)
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "kill", return_raw)]
     pub fn kill(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         kill_impl(&nc, pid, Map::new())
@@ -85,6 +87,8 @@ pub mod proc_act_fns {
     /// // no_run
     /// proc::suspend(6840)
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "suspend", return_raw)]
     pub fn suspend(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         stop_cont(&nc, "proc::suspend", pid, true)
@@ -96,6 +100,8 @@ pub mod proc_act_fns {
     /// // no_run
     /// proc::resume(6840)
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "resume", return_raw)]
     pub fn resume(nc: NativeCallContext, pid: i64) -> RhaiResult<Dynamic> {
         stop_cont(&nc, "proc::resume", pid, false)

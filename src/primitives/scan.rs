@@ -542,6 +542,9 @@ pub mod scan_fns {
     /// let up = scan::hosts("172.19.0.0/24");
     /// up.filter(|h| h.vendor != ())
     /// ```
+    ///
+    /// Params: targets: string|array
+    /// Returns: array
     #[rhai_fn(name = "hosts", return_raw)]
     pub fn hosts(nc: NativeCallContext, targets: Dynamic) -> RhaiResult<Dynamic> {
         hosts_impl(&nc, targets, rhai::Map::new())
@@ -578,6 +581,9 @@ pub mod scan_fns {
     /// let open = scan::ports("172.20.0.10", "top:50").filter(|p| p.state == "open");
     /// open.map(|p| p.port)
     /// ```
+    ///
+    /// Params: targets: string|array, ports: string|int|array
+    /// Returns: array
     #[rhai_fn(name = "ports", return_raw)]
     pub fn ports(nc: NativeCallContext, targets: Dynamic, ports: Dynamic) -> RhaiResult<Dynamic> {
         ports_impl(&nc, targets, ports, rhai::Map::new())
@@ -626,6 +632,9 @@ pub mod scan_fns {
     /// // no_run
     /// scan::services("172.20.0.10", "top:50").map(|s| `${s.port} ${s.product} ${s.version}`)
     /// ```
+    ///
+    /// Params: targets: string|array, ports: string|int|array
+    /// Returns: array
     #[rhai_fn(name = "services", return_raw)]
     pub fn services(
         nc: NativeCallContext,

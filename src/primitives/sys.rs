@@ -39,6 +39,8 @@ pub mod sys_fns {
     /// let i = sys::info();
     /// `${i.hostname} runs ${i.distro}, kernel ${i.kernel}, up ${i.uptime_s}s`
     /// ```
+    ///
+    /// Returns: map
     #[rhai_fn(name = "info", return_raw)]
     pub fn info() -> RhaiResult<Dynamic> {
         to_dyn(&host::sys::info(std::path::Path::new("/")).rhai("sys::info")?)
@@ -62,6 +64,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::users(#{ root: "/" }).filter(|u| u.password == "none" && u.can_login)
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "users", return_raw)]
     pub fn users(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         users_with(nc, Map::new())
@@ -92,6 +96,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::logins(#{ wtmp: "/var/log/wtmp" }).all(|l| l.type != "")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "logins", return_raw)]
     pub fn logins(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         logins_with(nc, Map::new())
@@ -132,6 +138,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::sessions(#{ root: "/" })
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "sessions", return_raw)]
     pub fn sessions(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         sessions_with(nc, Map::new())
@@ -162,6 +170,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::crontabs(#{ root: "/" }).filter(|j| j.schedule == "@reboot")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "crontabs", return_raw)]
     pub fn crontabs(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         crontabs_with(nc, Map::new())
@@ -195,6 +205,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::services(#{ root: "/" }).filter(|s| s.kind == "timer")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "services", return_raw)]
     pub fn services(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         services_with(nc, Map::new())
@@ -221,6 +233,8 @@ pub mod sys_fns {
     /// ```rhai
     /// sys::authorized_keys(#{ root: "/" }).filter(|k| k.options != "")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "authorized_keys", return_raw)]
     pub fn authorized_keys(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         authorized_keys_with(nc, Map::new())
@@ -250,6 +264,8 @@ pub mod sys_fns {
     /// try { mods = sys::kernel_modules(#{ root: "/" }); } catch (e) { }
     /// mods.all(|m| m.name != "")
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "kernel_modules", return_raw)]
     pub fn kernel_modules(nc: NativeCallContext) -> RhaiResult<Dynamic> {
         kernel_modules_with(nc, Map::new())

@@ -384,6 +384,8 @@ pub mod fs_yara_fns {
     /// let m = fs::yara("/etc", rules, #{ name: "passwd", max_depth: 1, evidence: false });
     /// m.len() == 1 && m[0].path == "/etc/passwd" && m[0].strings[0].offset == 0
     /// ```
+    ///
+    /// Returns: array
     #[rhai_fn(name = "yara", return_raw)]
     pub fn yara(nc: NativeCallContext, target: &str, rules: &str) -> RhaiResult<Dynamic> {
         fs_yara(&nc, target, rules, Map::new())
@@ -431,6 +433,9 @@ pub mod proc_yara_fns {
     /// // no_run
     /// proc::yara([1234, 5678], "rules.yar", #{ timeout: "20s", evidence: true })
     /// ```
+    ///
+    /// Params: target: int|array|string
+    /// Returns: array
     #[rhai_fn(name = "yara", return_raw)]
     pub fn yara(nc: NativeCallContext, target: Dynamic, rules: &str) -> RhaiResult<Dynamic> {
         proc_yara(&nc, target, rules, Map::new())

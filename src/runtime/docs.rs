@@ -81,191 +81,203 @@ fn strip_comment(lines: &[Value]) -> String {
         .join("\n")
 }
 
-/// What a `Dynamic` parameter takes, by its name (Rhai only knows "any").
-const PARAM_TYPES: &[(&str, &str)] = &[
-    ("target", "string|array"),
-    ("indicators", "string|array"),
-    ("duration", "int|string"),
-    ("timeout", "int|string"),
-    ("seconds", "int|string"),
-    ("value", "any"),
-    ("actual", "any"),
-    ("expected", "any"),
-    ("ports", "string|int|array"),
-    ("targets", "string|array"),
-    ("key", "string|int"),
+/// The script types a doc comment may declare, joined by `|` for a union.
+const SCRIPT_TYPES: &[&str] = &[
+    "string", "int", "float", "bool", "map", "array", "fn", "()", "any",
 ];
 
-/// What a primitive returning `Dynamic` gives back. `returns_are_documented`
-/// fails when a new one is missing here.
-const RETURNS: &[(&str, &str)] = &[
-    ("re_find", "string|()"),
-    ("case::current", "map"),
-    ("case::evidence", "map"),
-    ("case::finding", "map"),
-    ("case::journal", "array"),
-    ("case::open", "map"),
-    ("case::report", "string"),
-    ("fs::find", "array"),
-    ("fs::glob", "array"),
-    ("fs::grep", "array"),
-    ("fs::head", "array"),
-    ("fs::quarantine", "map"),
-    ("fs::restore", "map"),
-    ("fs::stat", "map"),
-    ("fs::tail", "array"),
-    ("fs::temp_files", "array"),
-    ("fs::hash", "map"),
-    ("fs::read", "string"),
-    ("fw::block", "map"),
-    ("fw::blocks", "array"),
-    ("fw::diff", "map"),
-    ("fw::isolate", "map"),
-    ("fw::rollback", "map"),
-    ("fw::ruleset", "array"),
-    ("fw::snapshot", "map"),
-    ("fw::unblock", "map"),
-    ("fw::unisolate", "map"),
-    ("log::grep", "array"),
-    ("log::journal", "array"),
-    ("log::parse_access", "array"),
-    ("log::tail", "array"),
-    ("net::connections_to", "array"),
-    ("net::interfaces", "array"),
-    ("net::listening", "array"),
-    ("net::neighbors", "array"),
-    ("net::probe", "map"),
-    ("net::routes", "array"),
-    ("net::sockets", "array"),
-    ("net::watch", "map"),
-    ("net::verify_block", "map"),
-    ("proc::ancestors", "array"),
-    ("proc::children", "array"),
-    ("proc::env", "map"),
-    ("proc::files", "array"),
-    ("proc::find", "array"),
-    ("proc::get", "map"),
-    ("proc::kill", "map"),
-    ("proc::list", "array"),
-    ("proc::resume", "map"),
-    ("proc::suspend", "map"),
-    ("proc::tree", "array"),
-    ("scan::hosts", "array"),
-    ("scan::ports", "array"),
-    ("scan::services", "array"),
-    ("sys::authorized_keys", "array"),
-    ("sys::crontabs", "array"),
-    ("sys::info", "map"),
-    ("sys::kernel_modules", "array"),
-    ("sys::logins", "array"),
-    ("sys::services", "array"),
-    ("sys::sessions", "array"),
-    ("sys::users", "array"),
-    ("case::apply", "array"),
-    ("case::graph", "map"),
-    ("case::plan", "array"),
-    ("case::plan_add", "string"),
-    ("case::undo", "map"),
-    ("fs::remove_line", "map"),
-    ("fs::yara", "array"),
-    ("proc::yara", "array"),
-    ("sys::crossview", "array"),
-    ("sys::kernel_taint", "map"),
-    ("sys::package_owner", "string|()"),
-    ("sys::package_status", "array"),
-    ("sys::packages_verify", "array"),
-    ("sys::preload_hijacks", "array"),
-    ("sys::privileged_files", "array"),
-    ("sys::shell_history", "array"),
-    ("sys::sniffers", "array"),
-    ("log::auth", "array"),
-];
+/// What Rhai's metadata calls a Rust type, as the script type it is.
+/// `Dynamic` is absent on purpose: only the doc comment can say what it is.
+fn script_type(rust: &str) -> Option<&'static str> {
+    let rust = rust.trim();
+    let inner = rust
+        .strip_prefix("RhaiResult<")
+        .and_then(|r| r.strip_suffix('>'))
+        .unwrap_or(rust);
+    Some(match inner.trim_start_matches("rhai::") {
+        "&str" | "String" | "ImmutableString" => "string",
+        "i64" | "INT" => "int",
+        "f64" | "FLOAT" => "float",
+        "bool" => "bool",
+        "Map" => "map",
+        "Array" => "array",
+        "FnPtr" => "fn",
+        "()" | "" => "()",
+        _ => return None,
+    })
+}
 
-/// The type a `Dynamic` return stands for, when known.
-fn returns_of(full_name: &str) -> Option<&'static str> {
-    RETURNS
+fn is_dynamic(rust: &str) -> bool {
+    let r = rust.trim();
+    r == "Dynamic" || r == "RhaiResult<Dynamic>"
+}
+
+/// The types a primitive's doc comment declares for what Rust leaves as
+/// `Dynamic`, in one fixed form (lines of their own, anywhere in the doc):
+///
+/// ```text
+/// Params: target: string|array, timeout: int|float|string
+/// Returns: map
+/// ```
+#[derive(Debug, Default)]
+struct Declared {
+    returns: Option<String>,
+    params: Vec<(String, String)>,
+    /// Lines in the fixed form that do not parse, or contradict each other.
+    errors: Vec<String>,
+}
+
+fn valid_type(t: &str) -> bool {
+    !t.is_empty() && t.split('|').all(|p| SCRIPT_TYPES.contains(&p))
+}
+
+impl Declared {
+    /// Takes the type lines out of `doc` (they end up in the signature).
+    fn take_from(doc: &str, into: &mut Declared) -> String {
+        let mut kept = Vec::new();
+        let mut in_code = false;
+        for line in doc.lines() {
+            let t = line.trim();
+            in_code ^= t.starts_with("```");
+            if in_code || t.starts_with("```") {
+                kept.push(line);
+            } else if let Some(ty) = t.strip_prefix("Returns:") {
+                let ty = ty.trim();
+                if !valid_type(ty) {
+                    into.errors
+                        .push(format!("`{t}`: not a type ({SCRIPT_TYPES:?})"));
+                }
+                match &into.returns {
+                    Some(r) if r != ty => into
+                        .errors
+                        .push(format!("`{t}`: contradicts `Returns: {r}`")),
+                    _ => into.returns = Some(ty.to_string()),
+                }
+            } else if let Some(list) = t.strip_prefix("Params:") {
+                for p in list.split(',') {
+                    let Some((name, ty)) = p.split_once(':') else {
+                        into.errors.push(format!("`{t}`: expected `name: type`"));
+                        continue;
+                    };
+                    let (name, ty) = (name.trim(), ty.trim());
+                    if !valid_type(ty) {
+                        into.errors.push(format!("`{t}`: {ty:?} is not a type"));
+                    }
+                    match into.params.iter().find(|(n, _)| n == name) {
+                        Some((_, old)) if old != ty => {
+                            into.errors.push(format!("`{t}`: {name} was {old}"))
+                        }
+                        Some(_) => {}
+                        None => into.params.push((name.into(), ty.into())),
+                    }
+                }
+            } else {
+                kept.push(line);
+            }
+        }
+        // The fixed-form lines usually close the comment: no blank tail.
+        while kept.last().is_some_and(|l| l.trim().is_empty()) {
+            kept.pop();
+        }
+        kept.join("\n")
+    }
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+/// One registered overload, as Rhai's metadata describes it.
+struct Overload {
+    params: Vec<(String, String)>,
+    returns: String,
+}
+
+/// `name(p: type, ...) -> type`, script types throughout; `?` where
+/// neither Rust nor the doc comment says (a test keeps that from shipping).
+fn signature(name: &str, o: &Overload, d: &Declared) -> String {
+    let ty = |rust: &str, declared: Option<&str>| -> String {
+        if is_dynamic(rust) {
+            declared.unwrap_or("?").to_string()
+        } else {
+            script_type(rust).unwrap_or("?").to_string()
+        }
+    };
+    let params: Vec<String> = o
+        .params
         .iter()
-        .find(|(n, _)| *n == full_name)
-        .map(|(_, t)| *t)
+        .map(|(n, t)| format!("{n}: {}", ty(t, d.param(n))))
+        .collect();
+    let ret = ty(&o.returns, d.returns.as_deref());
+    let base = format!("{name}({})", params.join(", "));
+    if ret == "()" {
+        base
+    } else {
+        format!("{base} -> {ret}")
+    }
 }
 
-/// `target: Dynamic` becomes `target: string|array`, by the parameter's name.
-fn typed_params(sig: &str) -> String {
-    let mut s = sig.to_string();
-    for (name, ty) in PARAM_TYPES {
-        s = s.replace(&format!("{name}: Dynamic"), &format!("{name}: {ty}"));
-    }
-    s
+/// A primitive while its overloads are gathered.
+struct Entry {
+    namespace: String,
+    name: String,
+    doc: String,
+    declared: Declared,
+    overloads: Vec<Overload>,
 }
 
-/// Rhai derives signatures from Rust types; show script types instead.
-fn tidy_signature(sig: &str, full_name: &str) -> String {
-    let mut s = typed_params(sig);
-    if let Some(i) = s.find(" -> RhaiResult<") {
-        let inner = s[i + 15..].trim_end_matches('>').to_string();
-        s = format!("{} -> {inner}", &s[..i]);
-    }
-    if let (Some(base), Some(ret)) = (s.strip_suffix(" -> Dynamic"), returns_of(full_name)) {
-        s = format!("{base} -> {ret}");
-    }
-    for (from, to) in [
-        ("&str", "String"),
-        ("ImmutableString", "String"),
-        ("Dynamic", "any"),
-        ("rhai::Array", "array"),
-        ("INT", "int"),
-        ("i64", "int"),
-        ("FLOAT", "float"),
-        ("f64", "float"),
-        ("Array", "array"),
-        ("Map", "map"),
-    ] {
-        s = s.replace(from, to);
-    }
-    s.trim_end_matches(" -> ()").to_string()
-}
-
-/// Every hound primitive and global helper, overloads merged, sorted.
-pub fn primitives(engine: &Engine) -> Vec<FnDoc> {
+/// Every registered function of ours, overloads merged, in metadata order.
+fn entries(engine: &Engine) -> Vec<Entry> {
     let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
     let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-    let mut out: Vec<FnDoc> = Vec::new();
+    let mut out: Vec<Entry> = Vec::new();
     let mut add = |ns: &str, f: &Value| {
         let Some(name) = f["name"].as_str() else {
             return;
         };
-        let doc = strip_comment(
+        let raw = strip_comment(
             f["docComments"]
                 .as_array()
                 .map(Vec::as_slice)
                 .unwrap_or(&[]),
         );
         // Global functions without docs are Rhai's own or operators: not ours.
-        if ns.is_empty() && doc.is_empty() {
+        if ns.is_empty() && raw.is_empty() {
             return;
         }
-        let full = if ns.is_empty() {
-            name.to_string()
-        } else {
-            format!("{ns}::{name}")
+        let overload = Overload {
+            params: f["params"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let s = |k: &str| p[k].as_str().unwrap_or("?").to_string();
+                    (s("name"), s("type"))
+                })
+                .collect(),
+            returns: f["returnType"].as_str().unwrap_or("()").to_string(),
         };
-        let sig = tidy_signature(f["signature"].as_str().unwrap_or(name), &full);
-        if let Some(d) = out.iter_mut().find(|d| d.namespace == ns && d.name == name) {
-            if !d.signatures.contains(&sig) {
-                d.signatures.push(sig);
+        let i = match out.iter().position(|e| e.namespace == ns && e.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(Entry {
+                    namespace: ns.into(),
+                    name: name.into(),
+                    doc: String::new(),
+                    declared: Declared::default(),
+                    overloads: Vec::new(),
+                });
+                out.len() - 1
             }
-            if d.doc.is_empty() {
-                d.doc = doc;
-            }
-        } else {
-            out.push(FnDoc {
-                namespace: ns.into(),
-                name: name.into(),
-                signatures: vec![sig],
-                doc,
-                options: crate::primitives::args::option_table(&full).unwrap_or(&[]),
-            });
+        };
+        let e = &mut out[i];
+        let doc = Declared::take_from(&raw, &mut e.declared);
+        if e.doc.is_empty() {
+            e.doc = doc;
         }
+        e.overloads.push(overload);
     };
     if let Some(mods) = v["modules"].as_object() {
         for (ns, m) in mods {
@@ -277,8 +289,127 @@ pub fn primitives(engine: &Engine) -> Vec<FnDoc> {
     for f in v["functions"].as_array().into_iter().flatten() {
         add("", f);
     }
+    out
+}
+
+/// Every hound primitive and global helper, overloads merged, sorted.
+pub fn primitives(engine: &Engine) -> Vec<FnDoc> {
+    let mut out: Vec<FnDoc> = entries(engine)
+        .into_iter()
+        .map(|e| {
+            let full = if e.namespace.is_empty() {
+                e.name.clone()
+            } else {
+                format!("{}::{}", e.namespace, e.name)
+            };
+            let mut signatures: Vec<String> = Vec::new();
+            for o in &e.overloads {
+                let s = signature(&e.name, o, &e.declared);
+                if !signatures.contains(&s) {
+                    signatures.push(s);
+                }
+            }
+            FnDoc {
+                options: crate::primitives::args::option_table(&full).unwrap_or(&[]),
+                namespace: e.namespace,
+                name: e.name,
+                signatures,
+                doc: e.doc,
+            }
+        })
+        .collect();
     out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     out
+}
+
+/// What the registration leaves unsaid or says wrongly: a `Dynamic` whose
+/// type no doc comment declares, a declaration Rust already makes (two
+/// sources drift), a malformed or contradicting type line. Empty when every
+/// signature is fully typed.
+pub fn problems(engine: &Engine) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in entries(engine) {
+        let full = format!("{}::{}", e.namespace, e.name);
+        let full = full.trim_start_matches("::");
+        let d = &e.declared;
+        out.extend(d.errors.iter().map(|m| format!("{full}: {m}")));
+        let dynamic_return = e.overloads.iter().any(|o| is_dynamic(&o.returns));
+        match (&d.returns, dynamic_return) {
+            (None, true) => out.push(format!("{full}: returns Dynamic; add `Returns: TYPE`")),
+            (Some(r), false) => out.push(format!(
+                "{full}: `Returns: {r}` repeats what the Rust signature says; remove it"
+            )),
+            _ => {}
+        }
+        for (name, ty) in &d.params {
+            let dynamic = e
+                .overloads
+                .iter()
+                .flat_map(|o| &o.params)
+                .any(|(n, t)| n == name && is_dynamic(t));
+            if !dynamic {
+                out.push(format!(
+                    "{full}: `Params: {name}: {ty}` names no Dynamic parameter; remove it"
+                ));
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, rust) in e.overloads.iter().flat_map(|o| &o.params) {
+            if seen.contains(&name.as_str()) {
+                continue;
+            }
+            seen.push(name);
+            if is_dynamic(rust) && d.param(name).is_none() {
+                out.push(format!(
+                    "{full}: parameter `{name}` is Dynamic; add `Params: {name}: TYPE`"
+                ));
+            } else if !is_dynamic(rust) && script_type(rust).is_none() {
+                out.push(format!(
+                    "{full}: parameter `{name}`: Rust type {rust} has no script type (docs::script_type)"
+                ));
+            }
+        }
+        for o in &e.overloads {
+            if !is_dynamic(&o.returns) && script_type(&o.returns).is_none() {
+                out.push(format!(
+                    "{full}: returns {}: no script type (docs::script_type)",
+                    o.returns
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A family (`proc`): its name and one line, from the doc the registration
+/// gives its module.
+#[derive(Debug, Clone, Serialize)]
+pub struct Family {
+    pub name: String,
+    pub summary: String,
+}
+
+/// The primitive families the engine has, sorted by name.
+pub fn families(engine: &Engine) -> Vec<Family> {
+    let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
+    let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+    v["modules"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, m)| Family {
+            name: name.clone(),
+            summary: m["doc"]
+                .as_str()
+                .and_then(|d| {
+                    strip_comment(&[Value::from(d)])
+                        .lines()
+                        .next()
+                        .map(String::from)
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Looks up `proc::list` or `emit`.
@@ -308,19 +439,40 @@ mod tests {
         );
     }
 
+    fn declared(doc: &str) -> (Declared, String) {
+        let mut d = Declared::default();
+        let kept = Declared::take_from(doc, &mut d);
+        (d, kept)
+    }
+
     #[test]
-    fn returns_are_documented() {
-        let rt = crate::Runtime::builder().build().unwrap();
-        let vague: Vec<String> = primitives(rt.engine())
-            .iter()
-            .flat_map(|d| d.signatures.iter().map(move |s| (d.full_name(), s.clone())))
-            .filter(|(_, s)| s.contains("any") && !s.contains("value: any"))
-            .filter(|(n, _)| !n.starts_with("assert"))
-            .map(|(n, s)| format!("{n}: {s}"))
-            .collect();
-        assert!(
-            vague.is_empty(),
-            "add these to RETURNS or PARAM_TYPES: {vague:#?}"
+    fn type_lines_leave_the_doc_and_type_the_signature() {
+        let (d, kept) = declared(
+            "Blocks.\n\n```rhai\nReturns: not this\n```\n\nParams: target: string|array\nReturns: map",
         );
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(kept, "Blocks.\n\n```rhai\nReturns: not this\n```");
+        let o = Overload {
+            params: vec![
+                ("target".into(), "Dynamic".into()),
+                ("opts".into(), "Map".into()),
+            ],
+            returns: "RhaiResult<Dynamic>".into(),
+        };
+        assert_eq!(
+            signature("block", &o, &d),
+            "block(target: string|array, opts: map) -> map"
+        );
+        let undeclared = Declared::default();
+        assert_eq!(
+            signature("block", &o, &undeclared),
+            "block(target: ?, opts: map) -> ?"
+        );
+    }
+
+    #[test]
+    fn malformed_or_contradicting_type_lines_are_errors() {
+        let (d, _) = declared("Returns: maps\nParams: x\nParams: a: int\nParams: a: string");
+        assert_eq!(d.errors.len(), 3, "{:?}", d.errors);
     }
 }

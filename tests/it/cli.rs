@@ -425,7 +425,7 @@ fn doc_shows_options_types_and_near_names() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "re_match(text: String, pattern: String) -> bool",
+            "re_match(text: string, pattern: string) -> bool",
         ));
     let out = hound().args(["--json", "doc"]).output().unwrap();
     let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

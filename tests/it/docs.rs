@@ -21,6 +21,65 @@ fn every_primitive_has_a_doc_and_an_example() {
     );
 }
 
+/// The registration is the one source of every signature: Rust's types, and
+/// where Rust says `Dynamic`, the doc comment's `Params:`/`Returns:` lines.
+/// Nothing is left as `?`, and nothing restates what Rust already says.
+#[test]
+fn every_registered_function_is_fully_typed() {
+    let rt = Runtime::builder().dry_run(true).build().unwrap();
+    let problems = docs::problems(rt.engine());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let untyped: Vec<String> = docs::primitives(rt.engine())
+        .iter()
+        .flat_map(|d| {
+            d.signatures
+                .iter()
+                .map(move |s| format!("{}: {s}", d.full_name()))
+        })
+        .filter(|s| s.contains('?'))
+        .collect();
+    assert!(untyped.is_empty(), "{untyped:#?}");
+}
+
+/// Families come from the registration (their modules and the one line
+/// given there), so `hound doc` and the REPL list what the engine has.
+#[test]
+fn families_are_the_registered_modules() {
+    let rt = Runtime::builder().dry_run(true).build().unwrap();
+    let fams = docs::families(rt.engine());
+    let all = docs::primitives(rt.engine());
+    for f in &fams {
+        assert!(!f.summary.is_empty(), "{} has no summary", f.name);
+        assert!(
+            all.iter().any(|d| d.namespace == f.name),
+            "{} has no functions",
+            f.name
+        );
+    }
+    for d in all.iter().filter(|d| !d.namespace.is_empty()) {
+        assert!(
+            fams.iter().any(|f| f.name == d.namespace),
+            "{}: no family",
+            d.full_name()
+        );
+    }
+}
+
+/// The actions a plan takes are the one `ActionKind` enum; the doc of
+/// `case::plan_add` must name each, so a new action is documented.
+#[test]
+fn plan_add_documents_every_action() {
+    let rt = Runtime::builder().dry_run(true).build().unwrap();
+    let d = docs::find(rt.engine(), "case::plan_add").unwrap();
+    for a in hound::runtime::plan::ActionKind::ALL {
+        assert!(
+            d.doc.contains(&format!("\"{}\"", a.as_str())),
+            "case::plan_add does not document {:?}",
+            a.as_str()
+        );
+    }
+}
+
 /// Tautologies (`len() >= 0`) look like checks and check nothing.
 #[test]
 fn no_example_asserts_a_tautology() {

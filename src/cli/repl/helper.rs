@@ -212,10 +212,14 @@ impl Completer for ReplHelper {
                 c.push((format!("{sig:<w$}  {}", d.summary()), d.full_name()));
             }
         } else {
-            for (fam, _) in hound::primitives::FAMILIES
+            // The families are the index's namespaces (sorted: dedup suffices).
+            let mut families: Vec<&str> = idx
                 .iter()
-                .filter(|(f, _)| f.starts_with(word))
-            {
+                .map(|d| d.namespace.as_str())
+                .filter(|f| !f.is_empty() && f.starts_with(word))
+                .collect();
+            families.dedup();
+            for fam in families {
                 c.push((format!("{fam}::"), format!("{fam}::")));
             }
             for d in idx
