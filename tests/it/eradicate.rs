@@ -5,7 +5,7 @@
 //! asserts what must be gone, and that every innocent process is alive and
 //! every innocent file byte-identical.
 
-use crate::common::hound_path;
+use crate::common::hound_in;
 use crate::require_root;
 use hound::host::netns::Netns;
 use std::path::{Path, PathBuf};
@@ -130,12 +130,7 @@ impl Scene {
     }
 
     fn hound(&self, case: &Path, args: &[&str]) -> Output {
-        let out = self
-            .ns
-            .command(hound_path().to_str().unwrap())
-            .env("NO_COLOR", "1")
-            .env_remove("HOUND_CASE")
-            .env_remove("HOUND_PATH")
+        let out = hound_in(&self.ns)
             .arg("--case")
             .arg(case)
             .args(args)

@@ -2,7 +2,7 @@
 //! `ssh-keygen -l`, `last`, on fixture trees with odd names, loops, a
 //! permission-denied directory, and fixture wtmp/utmp files written here.
 
-use crate::common::{hound, hound_path};
+use crate::common::{hound, hound_path, json_lines};
 use crate::{require_cmd, require_root};
 use hound::output::lossless;
 use hound::runtime::CollectSink;
@@ -276,15 +276,9 @@ fn permission_denied_directory_is_a_warning_not_an_abort() {
     chmod(&r.join("locked"), 0o755);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let mut got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["path"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let mut got: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_string())
         .collect();
     got.sort();
     assert_eq!(got, want);
