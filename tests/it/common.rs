@@ -309,6 +309,52 @@ pub fn spawn_fresh_copy(cmd: &mut std::process::Command) -> std::process::Child 
     panic!("{cmd:?}: still ETXTBSY after 2 s")
 }
 
+/// The sysroot fixture copied to a temp dir, plus what git cannot hold
+/// (symlinks) and binary login records.
+pub fn sysroot() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("build the sysroot copy");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysroot");
+    copy_tree(&src, d.path());
+    let r = d.path();
+    let wants = r.join("etc/systemd/system/multi-user.target.wants");
+    std::fs::create_dir_all(&wants).expect("build the sysroot copy");
+    std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", wants.join("ssh.service"))
+        .expect("build the sysroot copy");
+    std::os::unix::fs::symlink(
+        "/etc/systemd/system/dbus-kworker.service",
+        wants.join("dbus-kworker.service"),
+    )
+    .expect("build the sysroot copy");
+    std::os::unix::fs::symlink("/dev/null", r.join("etc/systemd/system/cups.service"))
+        .expect("build the sysroot copy");
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/ssh.service",
+        r.join("etc/systemd/system/sshd.service"),
+    )
+    .expect("build the sysroot copy");
+    let user_wants = r.join("home/alice/.config/systemd/user/default.target.wants");
+    std::fs::create_dir_all(&user_wants).expect("build the sysroot copy");
+    std::os::unix::fs::symlink(
+        "/home/alice/.config/systemd/user/updater.service",
+        user_wants.join("updater.service"),
+    )
+    .expect("build the sysroot copy");
+    d
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).expect("build the sysroot copy") {
+        let e = e.expect("build the sysroot copy");
+        let dst = to.join(e.file_name());
+        if e.file_type().expect("build the sysroot copy").is_dir() {
+            std::fs::create_dir_all(&dst).expect("build the sysroot copy");
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).expect("build the sysroot copy");
+        }
+    }
+}
+
 /// A `hound lab` of the test's own (`PREFIX` + a unique tag), torn down on
 /// drop: also when `lab up` failed half-way or the test panics.
 pub struct TestLab {
