@@ -179,17 +179,6 @@ where
     json_of(c.output().expect("run hound"))
 }
 
-/// `run_json` with `input` on stdin.
-pub fn run_json_stdin<I, S>(input: &[u8], args: I) -> (ExitStatus, Vec<Value>)
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut c = hound();
-    c.arg("--json").args(args).write_stdin(input.to_vec());
-    json_of(c.output().expect("run hound"))
-}
-
 /// `run_json` inside the network namespace `ns`.
 pub fn run_json_in<I, S>(ns: &Netns, args: I) -> (ExitStatus, Vec<Value>)
 where
@@ -434,4 +423,41 @@ impl Drop for TestLab {
     fn drop(&mut self) {
         let _ = hound().args(["lab", "down", "--name", &self.name]).output();
     }
+}
+
+#[test]
+fn json_lines_unwrap_scalars_only() {
+    let out = br#"{"hound.type":"result","hound.seq":0,"value":42}
+{"hound.type":"row","hound.seq":1,"value":"x","key":"k"}
+
+{"hound.type":"result","hound.seq":2,"value":[1,2]}
+"#;
+    let v = json_lines(out);
+    assert_eq!(v.len(), 3, "blank lines are skipped");
+    assert_eq!(v[0], 42);
+    assert_eq!(
+        v[1]["key"], "k",
+        "a record with a value field stays a record"
+    );
+    assert_eq!(v[2], serde_json::json!([1, 2]));
+}
+
+#[test]
+#[should_panic(expected = "not a JSON line")]
+fn json_lines_refuse_other_text() {
+    json_lines(b"{\"a\":1}\nplain text\n");
+}
+
+#[test]
+fn run_json_env_and_own_case() {
+    let lib = tempfile::tempdir().expect("tempdir");
+    std::fs::write(lib.path().join("m.rhai"), "fn f() { 7 }\n").expect("write module");
+    let (_d, p) = script("t.rhai", "import \"m\" as m;\nm::f()\n");
+    let dir = lib.path().to_str().expect("UTF-8 temp path");
+    let (status, v) = run_json_env(&[("HOUND_PATH", dir)], [OsStr::new("run"), p.as_os_str()]);
+    assert!(status.success());
+    assert_eq!(v, [7]);
+    let (status, v) = script_json_own_case("#{ n: 1 }");
+    assert!(status.success());
+    assert_eq!(result_of(&v)["n"], 1);
 }
