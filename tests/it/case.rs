@@ -1,29 +1,21 @@
 //! Remediation that loses nothing: evidence before kill, quarantine that
 //! survives a crash and restores exactly, dry-run, policy, journal and report.
 
-use crate::common::{hound, script};
+use crate::common::{hound, in_case, result_of, script, script_output};
 use predicates::prelude::*;
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// Runs a script in `case`: (output, its result).
 fn run(case: &std::path::Path, body: &str, extra: &[&str]) -> (std::process::Output, Value) {
-    let (_d, p) = script("c.rhai", body);
-    let out = hound()
-        .args([
-            "run",
-            p.to_str().unwrap(),
-            "--json",
-            "--case",
-            case.to_str().unwrap(),
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let v = serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(Value::Null);
-    (out, crate::common::unwrap_scalar(v))
+    let args = in_case(case)
+        .into_iter()
+        .chain(extra.iter().map(OsStr::new));
+    let (out, lines) = script_output(body, args);
+    (out, result_of(&lines))
 }
 
 fn sha256(path: &std::path::Path) -> String {

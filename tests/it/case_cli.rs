@@ -94,10 +94,7 @@ fn an_open_case_collects_every_run_until_closed() {
         .stderr(predicate::str::contains("still open"))
         .stderr(predicate::str::contains("hound case close"));
     let list = cmd().args(["--json", "case", "list"]).output().unwrap();
-    let rows: Vec<Value> = String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = crate::common::json_lines(&list.stdout);
     let open: Vec<&Value> = rows.iter().filter(|r| r["open"] == true).collect();
     assert_eq!(open.len(), 1, "{rows:?}");
     assert_eq!(open[0]["name"], "web01");

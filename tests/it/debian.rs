@@ -3,9 +3,8 @@
 //! critical finding. The same tree with planted intrusions (in an overlay,
 //! so the cached tree stays clean) reports each of them.
 
-use crate::common::hound;
+use crate::common::run_json_own_case;
 use crate::require_root;
-use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,25 +30,11 @@ fn debian_root() -> Option<PathBuf> {
 fn findings(root: &Path) -> Vec<(String, String, String, String)> {
     let mut all = Vec::new();
     for hunt in ["triage", "persistence", "rootkit"] {
-        let case = tempfile::tempdir().unwrap();
-        let out = hound()
-            .arg("--json")
-            .arg("--case")
-            .arg(case.path().join("c"))
-            .args(["run", hunt, "-p"])
-            .arg(format!("root={}", root.display()))
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap_or(-1);
-        assert!(
-            code == 0 || code == 1,
-            "{hunt}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            let Ok(v) = serde_json::from_str::<Value>(l) else {
-                continue;
-            };
+        let root = format!("root={}", root.display());
+        let (status, lines) = run_json_own_case(["run", hunt, "-p", &root]);
+        let code = status.code().unwrap_or(-1);
+        assert!(code == 0 || code == 1, "{hunt}: exit {code}");
+        for v in lines {
             if let (Some(s), Some(t)) = (v["severity"].as_str(), v["title"].as_str()) {
                 let ev = v["evidence"].as_str().unwrap_or("").to_string();
                 all.push((hunt.to_string(), s.to_string(), t.to_string(), ev));

@@ -4,69 +4,13 @@
 //!
 //! Everything happens inside the lab's namespaces (no link to the host's).
 
-use crate::common::hound;
-use hound::host::netns::unique_tag;
+use crate::common::{json_lines, result_of, TestLab};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "10.0.0.196";
 const SERVER: &str = "172.20.0.10";
-
-/// A lab with a unique prefix, torn down on drop (also when the test fails).
-struct Lab {
-    name: String,
-}
-
-impl Lab {
-    fn up() -> Lab {
-        let name = format!("e{}", unique_tag());
-        let lab = Lab { name };
-        let out = hound()
-            .args(["lab", "up", "--name", &lab.name])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lab up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-
-    fn exec(&self, host: &str, argv: &[&str]) -> Output {
-        hound()
-            .args(["lab", "exec", "--name", &self.name, host, "--"])
-            .args(argv)
-            .output()
-            .unwrap()
-    }
-
-    /// hound on a lab host (`hound` there is the lab's copy of this binary).
-    fn hound_on(&self, host: &str, args: &[&str]) -> Output {
-        let mut argv = vec!["hound"];
-        argv.extend_from_slice(args);
-        self.exec(host, &argv)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = hound().args(["lab", "down", "--name", &self.name]).output();
-    }
-}
-
-/// The last JSON line of a run: the script's return value.
-fn result_of(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("null");
-    serde_json::from_str(last).unwrap_or(Value::Null)
-}
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -87,7 +31,7 @@ fn the_incident_end_to_end() {
     crate::require_root!();
     crate::require_cmd!("nft");
     crate::require_cmd!("nc");
-    let lab = Lab::up();
+    let lab = TestLab::up("e", &[]);
 
     // 1. Discovery from the analyst seat finds exactly the incident's hosts and services.
     let out = lab.hound_on(
@@ -102,7 +46,7 @@ fn the_incident_end_to_end() {
             "ports=top:100",
         ],
     );
-    let sweep = result_of(&out);
+    let sweep = result_of(&json_lines(&out.stdout));
     let hosts: BTreeSet<String> = sweep["hosts"]
         .as_array()
         .map(|a| {
@@ -173,7 +117,7 @@ fn the_incident_end_to_end() {
         Some(1),
         "findings make exit 1; stderr:\n{stderr}"
     );
-    let r = result_of(&out);
+    let r = result_of(&json_lines(&out.stdout));
     assert_eq!(r["compromised"], Value::Bool(true), "{r}\n{stderr}");
     let evidence = strings(&r["evidence"]).join("\n");
     assert!(

@@ -5,7 +5,7 @@
 //! asserts what must be gone, and that every innocent process is alive and
 //! every innocent file byte-identical.
 
-use crate::common::hound_path;
+use crate::common::hound_in;
 use crate::require_root;
 use hound::host::netns::Netns;
 use std::path::{Path, PathBuf};
@@ -88,11 +88,25 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// Waits (readiness, not timing) until a process whose command line holds
-/// `needle` runs, and returns its pid.
-fn wait_for(needle: &str) -> i32 {
+/// `pids_with`, only those in the network namespace `ns`: other runs of
+/// these tests on the machine (other checkouts) start the same commands,
+/// each in namespaces of their own.
+fn pids_in(ns: &Netns, needle: &str) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: String| std::fs::metadata(p).map(|m| m.ino()).ok();
+    let want = ino(format!("/run/netns/{}", ns.name()));
+    assert!(want.is_some(), "no /run/netns/{}", ns.name());
+    pids_with(needle)
+        .into_iter()
+        .filter(|pid| ino(format!("/proc/{pid}/ns/net")) == want)
+        .collect()
+}
+
+/// Waits (readiness, not timing) until a process in `ns` whose command
+/// line holds `needle` runs, and returns its pid.
+fn wait_for(ns: &Netns, needle: &str) -> i32 {
     for _ in 0..100 {
-        if let Some(p) = pids_with(needle).first() {
+        if let Some(p) = pids_in(ns, needle).first() {
             return *p;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -130,12 +144,7 @@ impl Scene {
     }
 
     fn hound(&self, case: &Path, args: &[&str]) -> Output {
-        let out = self
-            .ns
-            .command(hound_path().to_str().unwrap())
-            .env("NO_COLOR", "1")
-            .env_remove("HOUND_CASE")
-            .env_remove("HOUND_PATH")
+        let out = hound_in(&self.ns)
             .arg("--case")
             .arg(case)
             .args(args)
@@ -345,8 +354,8 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     s.child(&["nc", "-lk", &ind, "8443"]);
     s.child(&["bash", ticker.to_str().unwrap()]);
     s.child(&["python3", "-c", SERVER]);
-    let ticker_pid = wait_for(ticker.to_str().unwrap());
-    let server_pid = wait_for("s.bind((\"127.0.0.1\", 8080))");
+    let ticker_pid = wait_for(&s.ns, ticker.to_str().unwrap());
+    let server_pid = wait_for(&s.ns, "s.bind((\"127.0.0.1\", 8080))");
     for _ in 0..100 {
         if http_get(&s.ns, "/").contains("ok") {
             break;
@@ -355,7 +364,7 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     }
     // The attack: the web shell runs the dropped payload.
     http_get(&s.ns, &format!("/up.php?c=bash%20{pl}"));
-    let loop_pid = wait_for(&format!("bash {pl}"));
+    let loop_pid = wait_for(&s.ns, &format!("bash {pl}"));
     let innocent = [&notes, &index, &upload, &good_unit, &passwd, &keys, &ticker];
     let snap = snapshot(&innocent);
     let all = snapshot(&[&payload, &shell, &shell2, &cron_only, &cron_mixed, &unit]);
@@ -428,7 +437,9 @@ fn web_server_parent_survives_and_the_drop_and_its_persistence_go() {
     );
     assert!(
         alive(server_pid) && alive(ticker_pid),
-        "an innocent process died"
+        "an innocent process died: server {server_pid} alive {}, ticker {ticker_pid} alive {}\n{t}",
+        alive(server_pid),
+        alive(ticker_pid)
     );
     assert!(
         http_get(&s.ns, "/").contains("ok"),
@@ -506,8 +517,8 @@ fn an_innocent_admin_script_parent_is_left_alone() {
     );
     s.child(&["nc", "-lk", &ind, "9001"]);
     s.child(&["bash", admin.to_str().unwrap()]);
-    let admin_pid = wait_for(admin.to_str().unwrap());
-    let loop_pid = wait_for(&format!("bash {}", payload.display()));
+    let admin_pid = wait_for(&s.ns, admin.to_str().unwrap());
+    let loop_pid = wait_for(&s.ns, &format!("bash {}", payload.display()));
     let snap = snapshot(&[&admin]);
     let case = s.home.path().join("case");
     let root = s.home.path().join("root");
@@ -561,7 +572,7 @@ fn a_daemon_under_init_is_stopped_and_the_report_is_written() {
     // The quote-less form matches only once the daemon has exec'd the
     // binary (the launcher's command line holds it quoted), so it is
     // deleted only after it runs.
-    let pid = wait_for(&format!("{} -c while true", bin.display()));
+    let pid = wait_for(&s.ns, &format!("{} -c while true", bin.display()));
     std::fs::remove_file(&bin).unwrap();
     let root = s.home.path().join("root");
     write(
@@ -657,7 +668,7 @@ fn remediate_alone_finds_millisecond_beacons_and_their_real_script() {
         d = dir.display(),
         p = payload.display()
     ));
-    let twin = wait_for("bash -s /usr/sbin/agetty");
+    let twin = wait_for(&s.ns, "bash -s /usr/sbin/agetty");
     write(
         &payload,
         &format!("while true; do nc -z {ind} 7777 >/dev/null 2>&1; sleep 0.3; done\n"),
@@ -667,7 +678,7 @@ fn remediate_alone_finds_millisecond_beacons_and_their_real_script() {
         payload.display()
     ));
     let bot = loop {
-        if let Some(p) = pids_with("bash -s /usr/sbin/agetty")
+        if let Some(p) = pids_in(&s.ns, "bash -s /usr/sbin/agetty")
             .into_iter()
             .find(|p| *p != twin)
         {

@@ -1,18 +1,10 @@
 //! The JSON envelope and `hound fleet merge` on results made here (the real
 //! 20-host run over Ansible is `scripts/fleet-test`, run by `scripts/test`).
 
-use crate::common::{hound, script};
+use crate::common::{hound, read_jsonl, script};
 use crate::require_cmd;
 use serde_json::Value;
 use std::path::Path;
-
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 const HUNT: &str = r#"//! name = "fleet-probe"
 //! version = "1.0.0"
@@ -38,7 +30,7 @@ fn json_out_lines_carry_the_envelope() {
         .assert()
         .code(1)
         .stdout("");
-    let ls = lines(&out);
+    let ls = read_jsonl(&out);
     let types: Vec<&str> = ls
         .iter()
         .map(|l| l["hound.type"].as_str().unwrap())
@@ -159,7 +151,7 @@ fn merge_joins_hosts_verifies_journals_and_reports_unreachable() {
     assert_eq!(by("app-01")["status"], "unreachable");
     assert!(by("web-01")["journal"].as_str().unwrap().starts_with("ok"));
     assert_eq!(by("web-01")["journal_ok"], true);
-    let merged = lines(&out.join("fleet.jsonl"));
+    let merged = read_jsonl(&out.join("fleet.jsonl"));
     assert!(merged.iter().any(|l| l["fleet.inventory_host"] == "web-01"));
     assert!(merged.iter().any(|l| l["fleet.inventory_host"] == "db-01"));
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();

@@ -2,7 +2,7 @@
 //! `ssh-keygen -l`, `last`, on fixture trees with odd names, loops, a
 //! permission-denied directory, and fixture wtmp/utmp files written here.
 
-use crate::common::{hound, hound_path};
+use crate::common::{hound, hound_path, json_lines, sysroot};
 use crate::{require_cmd, require_root};
 use hound::output::lossless;
 use hound::runtime::CollectSink;
@@ -280,15 +280,9 @@ fn permission_denied_directory_is_a_warning_not_an_abort() {
     chmod(&r.join("locked"), 0o755);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let mut got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["path"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let mut got: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|v| v["path"].as_str().unwrap().to_string())
         .collect();
     got.sort();
     assert_eq!(got, want);
@@ -464,50 +458,6 @@ fn attacker_named_file_is_escaped_in_table_output() {
     assert!(text.contains("evil\\x1b[2Jname"), "{text}");
     assert!(text.contains("new\\nline"), "{text}");
     assert!(text.contains("bad\\xffname"), "{text}");
-}
-
-/// The sysroot fixture copied to a temp dir, plus what git cannot hold
-/// (symlinks) and binary login records.
-fn sysroot() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysroot");
-    copy_tree(&src, d.path());
-    let r = d.path();
-    let wants = r.join("etc/systemd/system/multi-user.target.wants");
-    std::fs::create_dir_all(&wants).unwrap();
-    symlink("/lib/systemd/system/ssh.service", wants.join("ssh.service")).unwrap();
-    symlink(
-        "/etc/systemd/system/dbus-kworker.service",
-        wants.join("dbus-kworker.service"),
-    )
-    .unwrap();
-    symlink("/dev/null", r.join("etc/systemd/system/cups.service")).unwrap();
-    symlink(
-        "/lib/systemd/system/ssh.service",
-        r.join("etc/systemd/system/sshd.service"),
-    )
-    .unwrap();
-    let user_wants = r.join("home/alice/.config/systemd/user/default.target.wants");
-    std::fs::create_dir_all(&user_wants).unwrap();
-    symlink(
-        "/home/alice/.config/systemd/user/updater.service",
-        user_wants.join("updater.service"),
-    )
-    .unwrap();
-    d
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
 }
 
 fn by(v: &Value, key: &str, val: &str) -> Value {

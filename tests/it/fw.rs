@@ -3,10 +3,10 @@
 //! client. hound blocks the victim on the server; the bot's attempts fail,
 //! the counter grows, the client is still served, and undo restores it all.
 
-use crate::common::hound_path;
+use crate::common::{hound_in, in_case, json_of, ok_result};
 use hound::host::netns::{unique_tag, veth, Netns};
 use serde_json::Value;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "10.99.1.2";
@@ -135,33 +135,21 @@ impl Shape {
 
     /// Runs a hound script on the server, as JSON lines.
     fn hound(&self, script: &str, extra: &[&str]) -> Output {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.rhai");
-        std::fs::write(&path, script).unwrap();
-        let mut c: Command = self.server.command(hound_path().to_str().unwrap());
-        c.args([
-            "run",
-            path.to_str().unwrap(),
-            "--json",
-            "--case",
-            self.case.path().to_str().unwrap(),
-        ])
-        .args(extra)
-        .env("HOUND_FW_TABLE", &self.table)
-        .env_remove("SSH_CONNECTION")
-        .env("NO_COLOR", "1");
-        c.output().unwrap()
+        let (_d, path) = crate::common::script("s.rhai", script);
+        hound_in(&self.server)
+            .args(["--json", "run"])
+            .arg(&path)
+            .args(in_case(self.case.path()))
+            .args(extra)
+            .env("HOUND_FW_TABLE", &self.table)
+            .env_remove("SSH_CONNECTION")
+            .output()
+            .unwrap()
     }
 
     fn value(&self, script: &str) -> Value {
-        let out = self.hound(script, &["--allow-destructive"]);
-        assert!(
-            out.status.success(),
-            "{script}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap()
+        eprintln!("script: {script}");
+        ok_result(json_of(self.hound(script, &["--allow-destructive"])))
     }
 
     fn keepme(&self) -> String {
@@ -298,13 +286,7 @@ fn dry_run_and_policy_change_nothing() {
     )
     .unwrap();
     let script = format!("fw::block(\"{VICTIM}\", #{{ direction: \"both\" }})");
-    let out = s.hound(&script, &["--dry-run"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(json_of(s.hound(&script, &["--dry-run"])));
     assert_eq!(v["status"], "dry_run");
     assert!(
         v["batch"].as_array().is_some_and(|b| !b.is_empty()),

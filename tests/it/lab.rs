@@ -1,55 +1,13 @@
 //! `hound lab`: the incident's network, built and torn down in namespaces.
 
-use crate::common::hound;
-use hound::host::netns::{list_prefix, unique_tag};
-use std::process::Output;
+use crate::common::{hound, TestLab};
 use std::time::{Duration, Instant};
-
-struct Lab(String);
-
-impl Lab {
-    fn up() -> Lab {
-        let lab = Lab(format!("l{}", unique_tag()));
-        let out = hound()
-            .args(["lab", "up", "--name", &lab.0])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-    fn exec(&self, host: &str, argv: &[&str]) -> Output {
-        hound()
-            .args(["lab", "exec", "--name", &self.0, host, "--"])
-            .args(argv)
-            .output()
-            .unwrap()
-    }
-    fn ok(&self, host: &str, argv: &[&str]) -> String {
-        let out = self.exec(host, argv);
-        assert!(
-            out.status.success(),
-            "{host}: {argv:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = hound().args(["lab", "down", "--name", &self.0]).output();
-    }
-}
 
 #[test]
 fn the_lab_replays_the_incident_network() {
     crate::require_root!();
     crate::require_cmd!("nc");
-    let lab = Lab::up();
+    let lab = TestLab::up("l", &[]);
 
     // Services, reached from the analyst seat through the router.
     for (ip, port) in [
@@ -121,7 +79,7 @@ fn the_lab_replays_the_incident_network() {
 
     // Status, then down leaves nothing behind.
     let status = hound()
-        .args(["lab", "status", "--name", &lab.0, "--json"])
+        .args(["lab", "status", "--name", &lab.name, "--json"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
@@ -129,17 +87,7 @@ fn the_lab_replays_the_incident_network() {
         text.contains("\"host\":\"server\"") && text.contains("\"listening\":[22,80,3306]"),
         "{text}"
     );
-    let name = lab.0.clone();
-    drop(lab);
-    assert!(
-        list_prefix(&format!("{name}-")).is_empty(),
-        "namespaces left"
-    );
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(
-        !mounts.contains(&format!("/run/hound-lab/{name}")),
-        "mounts left"
-    );
+    let name = lab.down_leaves_nothing();
     let procs = std::process::Command::new("pgrep")
         .args(["-f", "/tmp/bot.sh"])
         .output()
@@ -181,8 +129,8 @@ fn lab_enter_leaves_ctrl_c_to_the_command() {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::CommandExt;
     crate::require_root!();
-    let lab = Lab::up();
-    let ns = hound::host::netns::Netns::existing(&format!("{}-server", lab.0), true);
+    let lab = TestLab::up("l", &[]);
+    let ns = hound::host::netns::Netns::existing(&format!("{}-server", lab.name), true);
     let nspid = |p: i32| {
         std::fs::read_to_string(format!("/proc/{p}/status"))
             .unwrap_or_default()

@@ -2,7 +2,7 @@
 //! privileged files, shell history, hooks. Fixture roots are built in temp
 //! folders; live checks use processes the test starts itself.
 
-use crate::common::{hound, script};
+use crate::common::{hound, json_lines, result_of, script, script_json_own_case};
 use crate::require_root;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -14,38 +14,9 @@ fn write(root: &Path, rel: &str, body: &[u8]) {
     std::fs::write(p, body).unwrap();
 }
 
-/// A script's scalar result: the bare value, or the `value` field of an
-/// enveloped JSON line.
-fn scalar(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => m.get("value").cloned().unwrap_or(Value::Null),
-        other => other.clone(),
-    }
-}
-
 fn md5(b: &[u8]) -> String {
     use md5::{Digest, Md5};
     hex::encode(Md5::digest(b))
-}
-
-/// Runs a script, returns its `--json` result lines.
-fn run_json(body: &str, extra: &[&str]) -> (Vec<Value>, i32) {
-    let (_d, s) = script("t.rhai", body);
-    let case = tempfile::tempdir().unwrap();
-    let out = hound()
-        .arg("--json")
-        .arg("--case")
-        .arg(case.path().join("c"))
-        .args(extra)
-        .arg("run")
-        .arg(&s)
-        .output()
-        .unwrap();
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (lines, out.status.code().unwrap_or(-1))
 }
 
 /// A tiny Debian-like root: one package with a binary, a changed binary,
@@ -86,14 +57,11 @@ fn dpkg_root() -> tempfile::TempDir {
 #[test]
 fn packages_verify_finds_replaced_and_missing_files_not_conffiles() {
     let d = dpkg_root();
-    let (v, code) = run_json(
-        &format!(
-            "sys::packages_verify(#{{ root: {:?} }})",
-            d.path().display().to_string()
-        ),
-        &[],
-    );
-    assert_eq!(code, 0);
+    let (status, v) = script_json_own_case(&format!(
+        "sys::packages_verify(#{{ root: {:?} }})",
+        d.path().display().to_string()
+    ));
+    assert_eq!(status.code(), Some(0));
     let by: Vec<(String, String)> = v
         .iter()
         .map(|m| {
@@ -125,13 +93,10 @@ fn packages_verify_finds_replaced_and_missing_files_not_conffiles() {
 #[test]
 fn package_status_tells_stock_from_changed() {
     let d = dpkg_root();
-    let (v, _) = run_json(
-        &format!(
-            r#"sys::package_status(["/etc/init.d/tool", "/etc/tool.conf", "/usr/bin/good", "/usr/sbin/sshd", "/opt/x"], #{{ root: {:?} }})"#,
-            d.path().display().to_string()
-        ),
-        &[],
-    );
+    let (_, v) = script_json_own_case(&format!(
+        r#"sys::package_status(["/etc/init.d/tool", "/etc/tool.conf", "/usr/bin/good", "/usr/sbin/sshd", "/opt/x"], #{{ root: {:?} }})"#,
+        d.path().display().to_string()
+    ));
     let st: Vec<&str> = v.iter().map(|m| m["status"].as_str().unwrap()).collect();
     assert_eq!(
         st,
@@ -145,14 +110,11 @@ fn package_status_tells_stock_from_changed() {
 fn an_rpm_system_is_unsupported_not_guessed() {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("var/lib/rpm")).unwrap();
-    let (v, _) = run_json(
-        &format!(
-            r#"let r = "no error"; try {{ sys::packages_verify(#{{ root: {:?} }}); }} catch (e) {{ r = e.kind; }} r"#,
-            d.path().display().to_string()
-        ),
-        &[],
-    );
-    assert_eq!(scalar(&v[0]), "unsupported", "{v:?}");
+    let (_, v) = script_json_own_case(&format!(
+        r#"let r = "no error"; try {{ sys::packages_verify(#{{ root: {:?} }}); }} catch (e) {{ r = e.kind; }} r"#,
+        d.path().display().to_string()
+    ));
+    assert_eq!(v[0], "unsupported", "{v:?}");
 }
 
 #[test]
@@ -170,13 +132,10 @@ fn linker_config_hijacks() {
         b"/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n",
     );
     write(d.path(), "etc/ld.so.conf.d/zz.conf", b"/var/tmp/.lib\n");
-    let (v, _) = run_json(
-        &format!(
-            "sys::preload_hijacks(#{{ root: {:?} }})",
-            d.path().display().to_string()
-        ),
-        &[],
-    );
+    let (_, v) = script_json_own_case(&format!(
+        "sys::preload_hijacks(#{{ root: {:?} }})",
+        d.path().display().to_string()
+    ));
     let kinds: Vec<(&str, &str)> = v
         .iter()
         .map(|h| (h["kind"].as_str().unwrap(), h["library"].as_str().unwrap()))
@@ -225,7 +184,7 @@ fn preloaded_and_deleted_libraries_in_live_processes() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::fs::remove_file(&copy).unwrap();
-    let (v, _) = run_json("sys::preload_hijacks()", &[]);
+    let (_, v) = script_json_own_case("sys::preload_hijacks()");
     let _ = child.kill();
     let _ = child.wait();
     let mine: Vec<&Value> = v.iter().filter(|h| h["pid"] == pid).collect();
@@ -247,13 +206,10 @@ fn privileged_files_name_their_package() {
     for (p, mode) in [("usr/bin/good", 0o4755), ("tmp/.x/sh", 0o4755)] {
         std::fs::set_permissions(r.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let (v, _) = run_json(
-        &format!(
-            r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr", "/tmp"] }})"#,
-            r.display().to_string()
-        ),
-        &[],
-    );
+    let (_, v) = script_json_own_case(&format!(
+        r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr", "/tmp"] }})"#,
+        r.display().to_string()
+    ));
     assert_eq!(v.len(), 2, "{v:?}");
     assert_eq!(v[0]["path"], "/tmp/.x/sh");
     assert_eq!(v[0]["pkg"], Value::Null);
@@ -281,13 +237,10 @@ fn file_capabilities_are_decoded() {
         eprintln!("skipped: this file system does not take capabilities");
         return;
     }
-    let (v, _) = run_json(
-        &format!(
-            r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr"] }})"#,
-            d.path().display().to_string()
-        ),
-        &[],
-    );
+    let (_, v) = script_json_own_case(&format!(
+        r#"sys::privileged_files(#{{ root: {:?}, paths: ["/usr"] }})"#,
+        d.path().display().to_string()
+    ));
     assert_eq!(
         v[0]["capabilities"],
         serde_json::json!(["cap_setuid+ep", "cap_net_raw+ep"])
@@ -307,13 +260,10 @@ fn shell_history_tampering_and_fetch_and_run() {
     write(r, "home/alice/.bashrc", b"# stock\nexport HISTSIZE=0\n");
     std::fs::create_dir_all(r.join("home/bob")).unwrap();
     std::os::unix::fs::symlink("/dev/null", r.join("home/bob/.bash_history")).unwrap();
-    let (v, _) = run_json(
-        &format!(
-            "sys::shell_history(#{{ root: {:?} }})",
-            r.display().to_string()
-        ),
-        &[],
-    );
+    let (_, v) = script_json_own_case(&format!(
+        "sys::shell_history(#{{ root: {:?} }})",
+        r.display().to_string()
+    ));
     let got: Vec<(&str, &str)> = v
         .iter()
         .map(|h| (h["user"].as_str().unwrap(), h["kind"].as_str().unwrap()))
@@ -353,13 +303,8 @@ fn a_mount_over_proc_pid_is_seen() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
-    assert_eq!(
-        scalar(&v),
-        1,
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let v = result_of(&json_lines(&out.stdout));
+    assert_eq!(v, 1, "{text} {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -393,9 +338,8 @@ fn rootkit_hunt_groups_findings_and_leaves_stock_files_alone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let titles: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let titles: Vec<String> = json_lines(&out.stdout)
+        .into_iter()
         .filter(|v| v["severity"].as_str().is_some_and(|s| s != "info"))
         .map(|v| {
             format!(
@@ -453,11 +397,6 @@ fn listeners_and_bound_sockets_are_not_hidden_ports() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
-    assert_eq!(
-        scalar(&v),
-        0,
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let v = result_of(&json_lines(&out.stdout));
+    assert_eq!(v, 0, "{text} {}", String::from_utf8_lossy(&out.stderr));
 }

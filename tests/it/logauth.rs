@@ -2,7 +2,7 @@
 //! a journal file (built by systemd-journal-remote from export-format text)
 //! give identical records; the hunt's log checks on fixture roots.
 
-use crate::common::{hound, script};
+use crate::common::{run_json_own_case, script_json_own_case};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -133,25 +133,6 @@ fn build_journal_as(dir: &Path, compact: bool) -> Option<PathBuf> {
     Some(out)
 }
 
-fn run_json(body: &str, args: &[&str]) -> (Vec<Value>, i32) {
-    let (_d, s) = script("t.rhai", body);
-    let case = tempfile::tempdir().unwrap();
-    let out = hound()
-        .arg("--json")
-        .arg("--case")
-        .arg(case.path().join("c"))
-        .arg("run")
-        .arg(&s)
-        .args(args)
-        .output()
-        .unwrap();
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (lines, out.status.code().unwrap_or(-1))
-}
-
 fn strip_place(mut v: Value) -> Value {
     if let Value::Object(m) = &mut v {
         m.remove("file");
@@ -176,8 +157,8 @@ fn auth_log_and_journal_give_identical_records() {
         j.display(),
         regular.display()
     );
-    let (lines, code) = run_json(&body, &[]);
-    assert_eq!(code, 0, "{lines:?}");
+    let (status, lines) = script_json_own_case(&body);
+    assert_eq!(status.code(), Some(0), "{lines:?}");
     let row = lines
         .iter()
         .find(|l| l.get("auth").is_some())
@@ -244,20 +225,8 @@ fn hunt_findings(root: &Path) -> Vec<(String, String)> {
 }
 
 fn hunt_findings_with(root: &Path, extra: &[&str]) -> Vec<(String, String)> {
-    let case = tempfile::tempdir().unwrap();
-    let out = hound()
-        .arg("--json")
-        .arg("--case")
-        .arg(case.path().join("c"))
-        .args(["run", "rootkit", "-p"])
-        .arg(format!("root={}", root.display()))
-        .args(extra)
-        .output()
-        .unwrap();
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let root = format!("root={}", root.display());
+    let (_, lines) = run_json_own_case(["run", "rootkit", "-p", root.as_str()].iter().chain(extra));
     findings(&lines)
 }
 
@@ -349,13 +318,10 @@ fn journal_with_deleted_entries_is_a_cleared_log() {
         return;
     };
     bump_seqnums(&j, 5, 40);
-    let (lines, _) = run_json(
-        &format!(
-            "for r in log::journal(#{{ root: \"{}\" }}) {{ if r.kind == \"gap\" {{ emit(r); }} }}",
-            d.path().display()
-        ),
-        &[],
-    );
+    let (_, lines) = script_json_own_case(&format!(
+        "for r in log::journal(#{{ root: \"{}\" }}) {{ if r.kind == \"gap\" {{ emit(r); }} }}",
+        d.path().display()
+    ));
     let gaps: Vec<&Value> = lines.iter().filter(|l| l.get("kind").is_some()).collect();
     assert!(
         gaps.iter().any(|g| g["method"] == "deleted"
@@ -381,13 +347,10 @@ fn journal_with_deleted_entries_is_a_cleared_log() {
     std::fs::copy(&j, jdir.join("user-1000.journal")).unwrap();
     let f = hunt_findings(d.path());
     assert!(!f.iter().any(|(_, t)| t == "Log cleared or cut"), "{f:?}");
-    let (lines, _) = run_json(
-        &format!(
-            "for r in log::journal(#{{ root: \"{}\" }}) {{ if r.kind == \"gap\" {{ emit(r); }} }}",
-            d.path().display()
-        ),
-        &[],
-    );
+    let (_, lines) = script_json_own_case(&format!(
+        "for r in log::journal(#{{ root: \"{}\" }}) {{ if r.kind == \"gap\" {{ emit(r); }} }}",
+        d.path().display()
+    ));
     assert!(
         lines.iter().any(|g| g["method"] == "missing")
             && !lines.iter().any(|g| g["method"] == "deleted"),
@@ -410,14 +373,11 @@ fn rotated_gzip_logs_and_an_emptied_log() {
     f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600))
         .unwrap();
     drop(f);
-    let (out, code) = run_json(
-        &format!(
-            "for r in log::auth(#{{ root: \"{}\" }}) {{ emit(r); }}",
-            d.path().display()
-        ),
-        &[],
-    );
-    assert_eq!(code, 0, "{out:?}");
+    let (status, out) = script_json_own_case(&format!(
+        "for r in log::auth(#{{ root: \"{}\" }}) {{ emit(r); }}",
+        d.path().display()
+    ));
+    assert_eq!(status.code(), Some(0), "{out:?}");
     let recs: Vec<&Value> = out.iter().filter(|l| l.get("kind").is_some()).collect();
     assert_eq!(
         recs.iter().filter(|r| r["kind"] == "ssh_fail").count(),
@@ -431,6 +391,6 @@ fn rotated_gzip_logs_and_an_emptied_log() {
         .collect();
     assert!(methods.contains(&"rotation"), "{methods:?}");
     assert!(methods.contains(&"emptied"), "{methods:?}");
-    let (bad, code) = run_json("log::auth(#{ gap: \"soon\" })", &[]);
-    assert_eq!(code, 2, "{bad:?}");
+    let (status, bad) = script_json_own_case("log::auth(#{ gap: \"soon\" })");
+    assert_eq!(status.code(), Some(2), "{bad:?}");
 }

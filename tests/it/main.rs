@@ -15,6 +15,7 @@ mod eradicate;
 mod fleet;
 mod fssyslog;
 mod fw;
+mod golden;
 mod lab;
 mod linux;
 mod logauth;

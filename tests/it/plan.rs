@@ -2,27 +2,20 @@
 //! at apply time, exact line removal and undo, dry-run, `hound apply --only`,
 //! and one refused item not stopping the others.
 
-use crate::common::{hound, script};
+use crate::common::{hound, in_case, json_lines, read_jsonl, script_output};
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Child, Command};
 
 /// Runs a script in `case` and returns (output, its JSON lines as an array:
 /// an array result prints one line per element).
 fn run(case: &Path, body: &str, extra: &[&str]) -> (std::process::Output, Value) {
-    let (_d, p) = script("p.rhai", body);
-    let out = hound()
-        .args(["run", p.to_str().unwrap(), "--json", "--case"])
-        .arg(case)
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let v = text
-        .lines()
-        .map(|l| crate::common::unwrap_scalar(serde_json::from_str(l).unwrap_or(Value::Null)))
-        .collect();
-    (out, Value::Array(v))
+    let args = in_case(case)
+        .into_iter()
+        .chain(extra.iter().map(OsStr::new));
+    let (out, lines) = script_output(body, args);
+    (out, Value::Array(lines))
 }
 
 fn plan_json(case: &Path) -> Value {
@@ -93,11 +86,7 @@ fn kill_rechecks_start_time_and_skips_a_reused_pid() {
     let _ = a.0.wait();
     assert!(alive(&mut b), "the 'reused' pid was not signalled");
     // Evidence came first and the journal pairs intent and outcome.
-    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
-    let entries: Vec<Value> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = read_jsonl(&case.path().join("journal.jsonl"));
     let id = o[0]["action_id"].as_str().unwrap();
     let kinds: Vec<&str> = entries
         .iter()
@@ -243,10 +232,7 @@ fn apply_only_does_exactly_those_items_and_a_refusal_stops_nothing() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&o.stdout);
     let got: Vec<(&str, &str)> = lines
         .iter()
         .map(|l| (l["id"].as_str().unwrap(), l["status"].as_str().unwrap()))

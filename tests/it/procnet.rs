@@ -1,7 +1,9 @@
 //! proc:: and net:: against their oracles: `ss -tunap` on sockets opened in
 //! a namespace the test creates, and procfs for a process the test starts.
 
-use crate::common::{hound, hound_path, script};
+use crate::common::{
+    hound, hound_in, json_lines, ok_result, result_of, run_json, run_json_in, script,
+};
 use hound::host::netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -78,17 +80,7 @@ fn sockets_agree_with_ss() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (_d, p) = script("s.rhai", "#{ v: net::sockets() }\n");
-    let out = ns
-        .command(hound_path().to_str().unwrap())
-        .args(["run", p.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(run_json_in(&ns, ["run", p.to_str().unwrap()]));
     let ours: BTreeSet<(String, String, u16, u16, Option<i32>)> = v["v"]
         .as_array()
         .unwrap()
@@ -133,18 +125,10 @@ fn process_facts_agree_with_procfs_including_a_deleted_binary() {
         "p.rhai",
         &format!("let p = proc::get({pid});\n#{{ p: p, chain: proc::ancestors({pid}).map(|a| a.pid), kids: proc::children(p.ppid).map(|c| c.pid) }}\n"),
     );
-    let out = hound()
-        .args(["run", p.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
+    let run = run_json(["run", p.to_str().unwrap()]);
     let _ = child.kill();
     let _ = child.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(run);
     let pr = procfs::process::Process::new(pid as i32).ok();
     let p = &v["p"];
     assert_eq!(p["pid"], pid);
@@ -199,17 +183,7 @@ fn watch_attributes_stuck_attempts_to_the_process_and_its_loop() {
         "w.rhai",
         "net::watch(#{ remote: \"10.9.9.9\", remote_port: 80 }, 3)\n",
     );
-    let out = ns
-        .command(hound_path().to_str().unwrap())
-        .args(["run", p.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(run_json_in(&ns, ["run", p.to_str().unwrap()]));
     let n = v["summary"]["attempts"].as_u64().unwrap();
     assert!(n >= 2, "repeated attempts are counted: {v}");
     assert_eq!(v["summary"]["established"], 0);
@@ -403,17 +377,16 @@ fn sockets_by_netlink_and_by_proc_net_agree_with_ss_including_unix() {
     assert_eq!(tcp_udp.len(), 166, "fixture: {tcp_udp:?}");
     assert!(unix.len() >= 6, "fixture: {unix:?}");
     for diag in ["1", "0"] {
-        let out = ns
-            .command(hound_path().to_str().unwrap())
+        let out = hound_in(&ns)
             .env("HOUND_SOCK_DIAG", diag)
-            .args(["run", p.to_str().unwrap(), "--json"])
+            .args(["--json", "run", p.to_str().unwrap()])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         // The fallback says so; netlink is silent.
         assert_eq!(err.contains("/proc/net instead"), diag == "0", "{err}");
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = result_of(&json_lines(&out.stdout));
         assert_eq!(
             norm(ours_full(&v["inet"])),
             tcp_udp,

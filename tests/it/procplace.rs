@@ -1,9 +1,8 @@
 //! Process records name their cgroup, container and namespaces: a process
 //! the test puts in a docker-style cgroup and a network namespace of its own.
 
-use crate::common::script;
+use crate::common::{result_of, script_json, NO_ARGS};
 use crate::require_root;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
@@ -35,26 +34,6 @@ fn hierarchy() -> Option<PathBuf> {
     v1.join("cgroup.procs").exists().then_some(v1)
 }
 
-fn eval(body: &str) -> Value {
-    let (_d, s) = script("t.rhai", body);
-    let out = crate::common::hound()
-        .arg("--json")
-        .arg("run")
-        .arg(&s)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
-    match v {
-        Value::Object(ref m) if m.contains_key("value") => m["value"].clone(),
-        other => other,
-    }
-}
-
 #[test]
 fn process_in_a_docker_cgroup_and_its_own_netns() {
     require_root!();
@@ -83,12 +62,15 @@ fn process_in_a_docker_cgroup_and_its_own_netns() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::fs::write(scope.join("cgroup.procs"), pid.to_string()).unwrap();
-    let v = eval(&format!(
+    let v = result_of(&script_json(&format!(
         "import \"hound/linux\" as l; let p = proc::get({pid}); let me = proc::get(hound_self().pid); \
          let ls = proc::list().filter(|x| x.pid == {pid}); \
          #{{ cgroup: p.cgroup, container: p.container, net: p.namespaces.net, my_net: me.namespaces.net, \
             mnt: p.namespaces.mnt, my_mnt: me.namespaces.mnt, in_list: ls[0].container, list_ns: ls[0].namespaces, lives: l::lives({pid}) }}"
-    ));
+        ),
+        NO_ARGS,
+    )
+    .1);
     assert!(
         v["cgroup"]
             .as_str()

@@ -679,11 +679,7 @@ fn signed_case(syslog: Option<&str>) -> Journal {
 }
 
 fn lines(j: &Journal) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(j.case.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::common::read_jsonl(&j.case.join("journal.jsonl"))
 }
 
 fn write_lines(j: &Journal, v: &[serde_json::Value]) {

@@ -291,10 +291,7 @@ fn discovery_ports_services_and_nmap_agree() {
             stderr.contains("falling back to a TCP connect scan"),
             "{stderr}"
         );
-        let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let rows = crate::common::json_lines(&out.stdout);
         assert_eq!(ports_in(&rows, "open"), vec![22, 80, 3306]);
         assert!(rows
             .iter()

@@ -8,11 +8,12 @@
 //! with a printed reason, and the test skips when none of the core ones is
 //! installed.
 
-use crate::common::hound_path;
+use crate::common::{hound_path, run_json_in};
 use crate::{require_cmd, require_root};
 use hound::host::netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -154,17 +155,10 @@ impl Running {
         )
         .unwrap();
         let t = Instant::now();
-        let out = self
-            .ns
-            .command(hound_path().to_str().unwrap())
-            .args(["--json", "run"])
-            .arg(&script)
-            .output()
-            .unwrap();
+        let (_, lines) = run_json_in(&self.ns, [OsStr::new("run"), script.as_os_str()]);
         let took = t.elapsed();
-        let rows = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        let rows = lines
+            .into_iter()
             .filter_map(|v| {
                 let key = (v["proto"].as_str()?.to_string(), v["port"].as_u64()? as u16);
                 Some((key, v))

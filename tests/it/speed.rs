@@ -2,8 +2,7 @@
 //! `fs::find` walk (with and without `fields`) against GNU find on one
 //! fixture tree. (The socket table against ss is in `procnet.rs`.)
 
-use crate::common::{hound, script};
-use serde_json::Value;
+use crate::common::{hound, ok_result, run_json, run_json_in, script};
 use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -100,16 +99,7 @@ fn parallel_find_agrees_with_gnu_find() {
         .map(|(i, (f, _))| format!("out.push(fs::find({r}, {f}));\n// {i}\n"))
         .collect();
     let (_s, p) = script("f.rhai", &format!("let out = [];\n{body}#{{ out: out }}\n"));
-    let out = hound()
-        .args(["run", "--json", p.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(run_json(["run", p.to_str().unwrap()]));
     for (i, (filter, args)) in cases.iter().enumerate() {
         let rows = v["out"][i].as_array().unwrap();
         let paths: Vec<String> = rows
@@ -229,17 +219,7 @@ fn full_range_connect_and_syn_scans_miss_no_port() {
          let s = scan::ports(\"10.78.1.2\", \"all\", #{ method: \"syn\" });\n\
          #{ connect: open.call(c), syn: open.call(s) }\n",
     );
-    let out = s
-        .command(crate::common::hound_path().to_str().unwrap())
-        .args(["run", "--json", p.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ok_result(run_json_in(&s, ["run", p.to_str().unwrap()]));
     let want: Vec<u64> = ports.iter().map(|p| p.parse().unwrap()).collect();
     for k in ["connect", "syn"] {
         let got: Vec<u64> = v[k]

@@ -2,7 +2,7 @@
 //! Ctrl-C, colour tables, `lab exec` handing the terminal to its command.
 //! Waits poll the screen with a generous limit; nothing is timed.
 
-use crate::common::{hound, hound_path, script};
+use crate::common::{hound, hound_path, script, TestLab};
 use hound::host::netns::unique_tag;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -150,34 +150,16 @@ fn colour_tables_line_up_on_a_terminal() {
     );
 }
 
-/// A lab of its own, removed on drop.
-struct Lab(String);
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = hound().args(["lab", "down", "--name", &self.0]).output();
-    }
-}
-
 #[test]
 fn lab_exec_hands_the_terminal_and_its_status_to_the_command() {
     crate::require_root!();
     crate::require_cmd!("tmux");
     crate::require_cmd!("nsenter");
-    let lab = Lab(format!("u{}", unique_tag()));
-    let out = hound()
-        .args(["lab", "up", "--name", &lab.0])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let lab = TestLab::up("u", &[]);
     // The command's exit status is lab exec's.
     let code = hound()
         .args([
-            "lab", "exec", "--name", &lab.0, "server", "--", "sh", "-c", "exit 7",
+            "lab", "exec", "--name", &lab.name, "server", "--", "sh", "-c", "exit 7",
         ])
         .output()
         .unwrap()
@@ -187,7 +169,7 @@ fn lab_exec_hands_the_terminal_and_its_status_to_the_command() {
     // The REPL on a lab host: Ctrl-C cancels its call and the session lives on.
     let t = Tmux::start(&hound_cmd(&format!(
         "lab exec --name {} server -- hound",
-        lab.0
+        lab.name
     )));
     t.wait_for("hound> ");
     t.line("let kept = 41; kept + 100");

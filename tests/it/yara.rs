@@ -2,7 +2,7 @@
 //! marker that exists only in a process's memory, bad rules, warnings, the
 //! evidence kept in the case, and the --json fields docs/yara.md documents.
 
-use crate::common::{hound, hound_path, is_root};
+use crate::common::{hound, hound_path, in_case, is_root, json_lines, read_jsonl, script_output};
 use crate::{require_cmd, require_root};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -19,13 +19,6 @@ fn fixtures() -> PathBuf {
 
 fn lit(p: &Path) -> String {
     format!("{:?}", p.to_str().expect("test paths are UTF-8"))
-}
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
 }
 
 /// stderr as text: `--json` writes warnings as JSON lines (`source`,
@@ -47,22 +40,6 @@ fn stderr_text(err: &[u8]) -> String {
 
 fn sha256(p: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-/// Runs a script with --json in a fresh case folder.
-fn run_json(body: &str, case: &Path) -> (std::process::Output, Vec<Value>) {
-    let d = tempfile::tempdir().unwrap();
-    let s = d.path().join("t.rhai");
-    std::fs::write(&s, body).unwrap();
-    let out = hound()
-        .args(["--json", "--case"])
-        .arg(case)
-        .arg("run")
-        .arg(&s)
-        .output()
-        .unwrap();
-    let v = json_lines(&out.stdout);
-    (out, v)
 }
 
 /// A python3 process that builds `MARKER` (with `join`, or with `sep`
@@ -103,13 +80,13 @@ fn a_marker_in_a_fixture_file_is_found_with_its_fields() {
     let case = tempfile::tempdir().unwrap();
     let rules = fixtures().join("rules");
     let tree = fixtures().join("tree");
-    let (out, v) = run_json(
+    let (out, v) = script_output(
         &format!(
             "fs::yara({}, {}, #{{ evidence: true }})",
             lit(&tree),
             lit(&rules)
         ),
-        case.path(),
+        in_case(case.path()),
     );
     assert!(
         out.status.success(),
@@ -184,9 +161,9 @@ fn a_bad_rule_fails_with_its_position() {
     assert!(err.contains("bad.yar:5:12"), "{err}");
     assert!(err.contains("unknown variable $nope"), "{err}");
     // Rule text fails the same way, positioned in the text.
-    let (out, _) = run_json(
+    let (out, _) = script_output(
         r#"fs::yara("/etc/passwd", "rule x {\n condition: nope }")"#,
-        case.path(),
+        in_case(case.path()),
     );
     let err = stderr_text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -274,12 +251,12 @@ fn processes_that_are_gone_are_warnings() {
     let gpid = gone.id();
     gone.wait().unwrap();
     let case = tempfile::tempdir().unwrap();
-    let (out, v) = run_json(
+    let (out, v) = script_output(
         &format!(
             "proc::yara([{zpid}, {gpid}], {}, #{{ evidence: false }})",
             lit(&fixtures().join("rules/inmem.yara"))
         ),
-        case.path(),
+        in_case(case.path()),
     );
     zombie.wait().unwrap();
     let err = stderr_text(&out.stderr);
@@ -294,17 +271,14 @@ fn processes_that_are_gone_are_warnings() {
         "{err}"
     );
     // One pid asked for by itself is an error a script can catch.
-    let (out, _) = run_json(
+    let (out, _) = script_output(
         &format!(
             "try {{ proc::yara({gpid}, {}) }} catch (e) {{ emit(e.kind) }}",
             lit(&fixtures().join("rules/inmem.yara"))
         ),
-        case.path(),
+        in_case(case.path()),
     );
-    // The one emitted value, bare or in the JSON envelope.
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let v: Value = serde_json::from_str(&line).unwrap();
-    assert!(v == "not_found" || v["value"] == "not_found", "{line}");
+    assert_eq!(json_lines(&out.stdout), ["not_found"]);
 }
 
 #[test]
@@ -350,11 +324,7 @@ fn a_marker_only_in_memory_is_found_and_kept_as_evidence() {
         .starts_with(&format!("pid {} (python3", bad.pid())));
 
     // The finding carries the ATT&CK id from the rule's metadata.
-    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
-    let entries: Vec<Value> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = read_jsonl(&case.path().join("journal.jsonl"));
     let finding = entries
         .iter()
         .find(|e| e["primitive"] == "case::finding")
@@ -383,13 +353,13 @@ fn a_marker_only_in_memory_is_found_and_kept_as_evidence() {
         .success();
 
     // proc::yara's own fields for the match.
-    let (out, v) = run_json(
+    let (out, v) = script_output(
         &format!(
             "proc::yara({}, {}, #{{ evidence: false }})",
             bad.pid(),
             lit(&fixtures().join("rules/inmem.yara"))
         ),
-        case.path(),
+        in_case(case.path()),
     );
     assert!(
         out.status.success(),
@@ -439,11 +409,7 @@ fn the_hunt_reports_file_matches_with_severity_and_attack_ids() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["severity"], "critical");
     assert_eq!(rows[0]["target"], "file");
-    let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
-    let entries: Vec<Value> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = read_jsonl(&case.path().join("journal.jsonl"));
     let f = entries
         .iter()
         .find(|e| e["primitive"] == "case::finding")

@@ -12,8 +12,8 @@
 mod playbook;
 mod setup;
 
-use crate::common::hound;
-use hound::host::netns::{unique_tag, Netns};
+use crate::common::{hound, json_lines, result_of, TestLab};
+use hound::host::netns::Netns;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,31 +21,27 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// A scenario's lab with a unique prefix, torn down on drop (also when the
-/// test fails).
+/// test fails): a `TestLab` and the scenario's data.
 struct Lab {
-    name: String,
+    lab: TestLab,
     s: Value,
+}
+
+impl std::ops::Deref for Lab {
+    type Target = TestLab;
+    fn deref(&self) -> &TestLab {
+        &self.lab
+    }
 }
 
 impl Lab {
     fn up(scenario: &str) -> Lab {
-        let name = format!("s{}", unique_tag());
-        let out = hound()
-            .args(["lab", "up", "--name", &name, "--scenario", scenario])
-            .output()
-            .unwrap();
-        // Drop tears down whatever `up` left, even when it failed.
-        let mut lab = Lab {
-            name,
-            s: Value::Null,
-        };
-        assert!(
-            out.status.success(),
-            "lab up --scenario {scenario}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let lab = TestLab::up("s", &["--scenario", scenario]);
         let json = std::fs::read(format!("/run/hound-lab/{}/scenario.json", lab.name)).unwrap();
-        lab.s = serde_json::from_slice(&json).unwrap();
+        let lab = Lab {
+            lab,
+            s: serde_json::from_slice(&json).unwrap(),
+        };
         assert_eq!(lab.s["name"], scenario);
         lab
     }
@@ -54,19 +50,9 @@ impl Lab {
         self.s["compromised"].as_str().unwrap().to_string()
     }
 
-    fn exec(&self, host: &str, argv: &[&str]) -> Output {
-        hound()
-            .args(["lab", "exec", "--name", &self.name, host, "--"])
-            .args(argv)
-            .output()
-            .unwrap()
-    }
-
     /// hound on the compromised host (the lab's copy of this binary).
     fn hound_on(&self, args: &[&str]) -> Output {
-        let mut argv = vec!["hound"];
-        argv.extend_from_slice(args);
-        self.exec(&self.host(), &argv)
+        self.lab.hound_on(&self.host(), args)
     }
 
     /// The pid (as this machine sees it) of a host's init: its /proc/PID/root
@@ -108,12 +94,6 @@ impl Lab {
             .iter()
             .map(|p| p.as_str().unwrap().to_string())
             .collect()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = hound().args(["lab", "down", "--name", &self.name]).output();
     }
 }
 

@@ -161,22 +161,12 @@ fn assert_approvals_waiting(lab: &Lab, items: &[Value]) {
 }
 
 fn report_of(out: &Output, case: &Path) -> String {
-    let r = result_of(out);
+    let r = result_of(&json_lines(&out.stdout));
     let path = r["report"]
         .as_str()
         .map(PathBuf::from)
         .unwrap_or_else(|| case.join("report.md"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("report {}: {e}", path.display()))
-}
-
-fn result_of(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("null");
-    serde_json::from_str(last).unwrap_or(Value::Null)
 }
 
 /// The report names the victim, every malicious file and persistence entry,
@@ -201,7 +191,7 @@ fn assert_report(lab: &Lab, report: &str, out: &Output) {
         let addr = s(&f).rsplit_once(':').map(|(a, _)| a).unwrap_or(s(&f));
         assert!(!report.contains(addr), "the report flags {addr}:\n{report}");
     }
-    let r = result_of(out);
+    let r = result_of(&json_lines(&out.stdout));
     assert_eq!(r["compromised"], Value::Bool(true), "{r}");
     assert!(
         r["came_back"].as_array().is_none_or(|a| a.is_empty()),

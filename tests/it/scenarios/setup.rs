@@ -2,7 +2,6 @@
 //! host only, never touches the real machine, and goes down without a trace.
 
 use super::*;
-use hound::host::netns::list_prefix;
 use std::path::Path;
 
 fn setup_and_teardown(scenario: &str) {
@@ -60,10 +59,9 @@ fn setup_and_teardown(scenario: &str) {
     let script = dir.path().join("ps.rhai");
     std::fs::write(&script, "proc::list().map(|p| p.cmdline)\n").unwrap();
     let out = lab.hound_on(&["run", script.to_str().unwrap(), "--json"]);
-    let seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let v = crate::common::unwrap_scalar(serde_json::from_str(l).unwrap_or(Value::Null));
+    let seen: Vec<String> = json_lines(&out.stdout)
+        .iter()
+        .map(|v| {
             v.as_array()
                 .map(|a| a.iter().map(s).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default()
@@ -176,10 +174,7 @@ fn setup_and_teardown(scenario: &str) {
         .args(["lab", "status", "--name", &lab.name, "--json"])
         .output()
         .unwrap();
-    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let rows = json_lines(&out.stdout);
     for r in &rows {
         let suspects = r["suspect_pids"].as_array().cloned().unwrap_or_default();
         if r["host"] == host.as_str() {
@@ -205,17 +200,7 @@ fn setup_and_teardown(scenario: &str) {
     );
 
     // Down leaves nothing: namespaces, mounts, processes, run folder.
-    let name = lab.name.clone();
-    drop(lab);
-    assert!(
-        list_prefix(&format!("{name}-")).is_empty(),
-        "namespaces left"
-    );
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(
-        !mounts.contains(&format!("/run/hound-lab/{name}/")),
-        "mounts left"
-    );
+    let name = lab.lab.down_leaves_nothing();
     assert!(
         !Path::new(&format!("/run/hound-lab/{name}")).exists(),
         "run folder left"
@@ -257,10 +242,7 @@ fn scenarios_are_listed_with_their_data() {
         .args(["lab", "scenarios", "--json"])
         .output()
         .unwrap();
-    let all: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let all = json_lines(&out.stdout);
     assert!(all.len() >= 4);
     let mut victims = BTreeSet::new();
     for s in &all {
