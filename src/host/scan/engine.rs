@@ -16,6 +16,7 @@
 //! poll(2): the sockets live in the caller's network namespace, and
 //! cancellation is checked every few milliseconds.
 
+use super::rtt::Rtt;
 use super::Progress;
 use crate::cancel::CancelToken;
 use std::collections::VecDeque;
@@ -77,25 +78,8 @@ const DONE: u8 = 3;
 pub struct Outcomes<T> {
     pub results: Vec<Option<(T, u32)>>,
     pub partial: bool,
-}
-
-struct Rtt {
-    srtt: f64,
-    rttvar: f64,
-    samples: u64,
-}
-
-impl Rtt {
-    fn update(&mut self, r: f64) {
-        if self.samples == 0 {
-            self.srtt = r;
-            self.rttvar = r / 2.0;
-        } else {
-            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
-            self.srtt = 0.875 * self.srtt + 0.125 * r;
-        }
-        self.samples += 1;
-    }
+    /// The scan-wide round trips measured (probes answered first time).
+    pub rtt: Rtt,
 }
 
 /// Runs items `0..n` through `d`, in the order given by `order`.
@@ -117,29 +101,20 @@ pub fn run<D: Driver>(
     let mut next_fresh = 0usize;
     let mut outstanding = 0usize;
     let mut resolved = 0usize;
-    let new_rtt = || Rtt {
-        srtt: 0.0,
-        rttvar: 0.0,
-        samples: 0,
-    };
-    let mut global = new_rtt();
+    let mut global = Rtt::default();
     let mut rtts: Vec<Rtt> = (0..d.group_count().max(1))
         .map(|g| {
-            let mut r = new_rtt();
+            let mut r = Rtt::default();
             if let Some(us) = d.seed_rtt(g) {
-                r.update(f64::from(us));
+                r.update(Duration::from_micros(u64::from(us)));
             }
             r
         })
         .collect();
+    // A host not measured yet is judged by the scan-wide figures.
     let rto = |g: &Rtt, all: &Rtt| -> u32 {
-        let r = if g.samples > 0 { g } else { all };
-        let d = if r.samples == 0 {
-            t.initial_rto
-        } else {
-            Duration::from_micros((r.srtt + 4.0 * r.rttvar) as u64)
-        };
-        d.clamp(t.min_rto, t.max_rto).as_micros() as u32
+        let r = if g.samples() > 0 { g } else { all };
+        r.timeout(t.initial_rto, t.min_rto, t.max_rto).as_micros() as u32
     };
     let group_of = |d: &D, i: usize, n_groups: usize| d.group(i).min(n_groups - 1);
     let ppi = d.packets_per_item().max(1);
@@ -245,7 +220,7 @@ pub fn run<D: Driver>(
             if state[i] == WAITING {
                 outstanding -= 1;
                 if tries[i] == 1 {
-                    let sample = f64::from(now.saturating_sub(sent_at[i]));
+                    let sample = Duration::from_micros(u64::from(now.saturating_sub(sent_at[i])));
                     let g = group_of(d, i, rtts.len());
                     rtts[g].update(sample);
                     global.update(sample);
@@ -278,5 +253,13 @@ pub fn run<D: Driver>(
         }
     }
     progress.set(resolved as u64);
-    Outcomes { results, partial }
+    Outcomes {
+        results,
+        partial,
+        rtt: global,
+    }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
