@@ -124,6 +124,7 @@ fn tuning(retries: u32, window: usize) -> Tuning {
         retries,
         initial_rto: Duration::from_millis(20),
         min_rto: Duration::from_millis(5),
+        retry_min_rto: Duration::from_millis(5),
         max_rto: Duration::from_millis(40),
     }
 }
@@ -269,4 +270,25 @@ fn a_seeded_group_starts_from_its_measured_round_trip() {
     let o = run(&mut d, 1, &t, &CancelToken::new(), &Progress::none());
     assert!(o.results[0].is_some());
     assert_eq!(d.0.sends, [2]);
+}
+
+#[test]
+fn only_the_last_try_waits_the_full_floor() {
+    // Blind timeout 5 ms for a try that will be resent, 1 s floor for the
+    // last: an answer after 300 ms comes after the early retransmission
+    // (and answers it), and within the last try's wait when there is none.
+    let t = |retries| Tuning {
+        initial_rto: Duration::from_millis(5),
+        min_rto: Duration::from_secs(1),
+        retry_min_rto: Duration::from_millis(5),
+        max_rto: Duration::from_secs(1),
+        ..tuning(retries, 4)
+    };
+    let late = Net::Late(Duration::from_millis(300));
+    let mut d = Fake::new(vec![late]);
+    assert!(go(&mut d, &t(1)).results[0].is_some());
+    assert_eq!(d.sends, [2]);
+    let mut d = Fake::new(vec![late]);
+    assert!(go(&mut d, &t(0)).results[0].is_some());
+    assert_eq!(d.sends, [1]);
 }
