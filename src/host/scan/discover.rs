@@ -329,6 +329,7 @@ pub fn hosts(
         cancel,
         &progress.offset(out.len() as u64),
     );
+    sock::close_later(std::mem::take(&mut d.ifaces).into_iter().map(|(_, f)| f));
     for (i, r) in res.results.iter().enumerate() {
         let Some((how, us)) = r else { continue };
         let (method, mac) = match how {
