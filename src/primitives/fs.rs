@@ -6,11 +6,11 @@ use crate::primitives::{args, Opts, RhaiResult};
 use rhai::plugin::*;
 use rhai::Map;
 
-/// Options `fs::find` and `fs::temp_files` understand.
-const FIND_KEYS: &[&str] = &[
+/// The walk filters [`filter`] reads, shared by every primitive that walks
+/// a tree (`fs::find`, `fs::yara`).
+pub(crate) const WALK_KEYS: &[&str] = &[
     "name",
     "path",
-    "type",
     "min_size",
     "max_size",
     "modified_since",
@@ -21,8 +21,15 @@ const FIND_KEYS: &[&str] = &[
     "limit",
     "max_depth",
     "same_fs",
-    "root",
 ];
+
+/// Options `fs::temp_files` understands: the walk filters, `type` and
+/// `root`.
+fn temp_files_keys() -> Vec<&'static str> {
+    let mut k = WALK_KEYS.to_vec();
+    k.extend(["type", "root"]);
+    k
+}
 
 /// A point in time given as an ISO time (`"2024-05-01T00:00:00Z"`), a date
 /// (`"2024-05-01"`) or how long ago (`"2d"`, `"6h"`, or seconds); as seconds
@@ -54,7 +61,8 @@ fn since(prim: &str, o: &Opts) -> RhaiResult<Option<i64>> {
         .transpose()
 }
 
-/// The filter of an options map (already checked against `FIND_KEYS`).
+/// The filter of an options map, already checked against the caller's keys
+/// ([`WALK_KEYS`], with `type` where entries of any type come back).
 pub(crate) fn filter(prim: &str, o: &Opts) -> RhaiResult<Filter> {
     let pat = |key: &str| -> RhaiResult<Option<glob::Pattern>> {
         o.str(key)?
@@ -150,8 +158,8 @@ pub mod fs_fns {
     pub fn find_with(nc: NativeCallContext, root: &str, filter: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fs::find";
         let c = ctx(&nc, P)?;
-        let mut keys = FIND_KEYS[..FIND_KEYS.len() - 1].to_vec();
-        keys.push("fields");
+        let mut keys = WALK_KEYS.to_vec();
+        keys.extend(["type", "fields"]);
         let o = Opts::new(P, filter, &keys)?;
         let f = super::filter(P, &o)?;
         let Some(fields) = super::fields(P, &o)? else {
@@ -360,7 +368,7 @@ pub mod fs_fns {
     pub fn temp_files_with(nc: NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         const P: &str = "fs::temp_files";
         let c = ctx(&nc, P)?;
-        let o = Opts::new(P, opts, FIND_KEYS)?;
+        let o = Opts::new(P, opts, &temp_files_keys())?;
         let f = super::filter(P, &o)?;
         let root = o.str("root")?.unwrap_or_else(|| "/".into());
         let v = host::fs::temp_files(&script_path(&root), &f, &c.cancel, &mut |w| c.warn(P, w))

@@ -1,6 +1,7 @@
 //! `scan::` primitives: host discovery, port scans, service identification.
-//! The work is in `crate::host::scan`; here are argument checks, the choice
-//! between raw and connect methods, progress bars and partial results.
+//! The work, including the choice between raw and connect methods, progress
+//! bars and partial results, is in `crate::host::scan::run`; here are the
+//! argument checks and the conversion to Rhai values.
 //!
 //! Cancellation (Ctrl-C): a scan stops within a few tens of milliseconds and
 //! returns what it found, each record marked `partial: true`. Because the
@@ -10,16 +11,12 @@
 
 use rhai::plugin::*;
 
-use crate::error::Error;
-use crate::host::scan::discover::{self, HostMethod, HostOpts};
-use crate::host::scan::services::ServiceResult;
-use crate::host::scan::{
-    connect, services, sock, spec, syn, PortMethod, PortOpts, PortResult, Progress,
-};
+use crate::host::scan::discover::{HostMethod, HostOpts};
+use crate::host::scan::run::{self, Env, PortView, Scanned};
+use crate::host::scan::{spec, PortMethod, PortOpts};
 use crate::primitives::{args, ctx, to_dyn, IntoRhai, Opts, RhaiResult};
 use crate::runtime::Ctx;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
 use std::time::Duration;
 
 const fn opt(
@@ -36,16 +33,8 @@ const fn opt(
     }
 }
 
-/// The options of `scan::hosts` (`hound doc` shows them; `Opts::spec`
-/// accepts exactly these keys).
-pub const HOSTS_OPTS: &[args::Opt] = &[
-    opt(
-        "method",
-        "string",
-        "\"auto\"",
-        "auto, arp, icmp, tcp, connect",
-    ),
-    opt("timeout", "int|string", "1s", "longest wait per probe"),
+/// The rows every scan primitive shares, written once.
+const COMMON_SCAN_OPTS: [args::Opt; 3] = [
     opt(
         "retries",
         "int",
@@ -59,82 +48,97 @@ pub const HOSTS_OPTS: &[args::Opt] = &[
         "65536",
         "refuse more addresses than this",
     ),
-    opt(
+];
+
+/// An option table: `head` (method, timeout), the common rows, then
+/// `tail`. `N` must be the total; a wrong one fails the build.
+const fn table<const N: usize>(head: [args::Opt; 2], tail: &[args::Opt]) -> [args::Opt; N] {
+    assert!(N == head.len() + COMMON_SCAN_OPTS.len() + tail.len());
+    let mut out = [head[0]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < 2 {
+            head[i]
+        } else if i < 2 + COMMON_SCAN_OPTS.len() {
+            COMMON_SCAN_OPTS[i - 2]
+        } else {
+            tail[i - 2 - COMMON_SCAN_OPTS.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
+/// The options of `scan::hosts` (`hound doc` shows them; `Opts::spec`
+/// accepts exactly these keys).
+pub const HOSTS_OPTS: &[args::Opt] = &table::<6>(
+    [
+        opt(
+            "method",
+            "string",
+            "\"auto\"",
+            "auto, arp, icmp, tcp, connect",
+        ),
+        opt("timeout", "int|string", "1s", "longest wait per probe"),
+    ],
+    &[opt(
         "ports",
         "string|int|array",
         "443, 80, 22",
         "TCP probe ports",
-    ),
-];
+    )],
+);
 
 /// The options of `scan::ports`.
-pub const PORTS_OPTS: &[args::Opt] = &[
-    opt("method", "string", "\"auto\"", "auto, syn, connect"),
-    opt(
-        "timeout",
-        "int|string",
-        "1s",
-        "upper bound of the adaptive timeout",
-    ),
-    opt(
-        "retries",
-        "int",
-        "1",
-        "0-10 retransmissions of silent probes",
-    ),
-    opt("rate", "int", "0", "packets per second (0 = unlimited)"),
-    opt(
-        "max_targets",
-        "int",
-        "65536",
-        "refuse more addresses than this",
-    ),
-    opt(
-        "concurrency",
-        "int",
-        "auto",
-        "probes or connections in flight",
-    ),
-    opt("source_port", "int", "random", "1-65535"),
-    opt(
-        "show",
-        "string",
-        "open if > 1024 ports",
-        "\"open\" or \"all\"",
-    ),
-    opt(
-        "version",
-        "bool",
-        "false",
-        "identify the services on open ports",
-    ),
-];
+pub const PORTS_OPTS: &[args::Opt] = &table::<9>(
+    [
+        opt("method", "string", "\"auto\"", "auto, syn, connect"),
+        opt(
+            "timeout",
+            "int|string",
+            "1s",
+            "upper bound of the adaptive timeout",
+        ),
+    ],
+    &[
+        opt(
+            "concurrency",
+            "int",
+            "auto",
+            "probes or connections in flight",
+        ),
+        opt("source_port", "int", "random", "1-65535"),
+        opt(
+            "show",
+            "string",
+            "open if > 1024 ports",
+            "\"open\" or \"all\"",
+        ),
+        opt(
+            "version",
+            "bool",
+            "false",
+            "identify the services on open ports",
+        ),
+    ],
+);
 
 /// The options of `scan::services`.
-pub const SERVICES_OPTS: &[args::Opt] = &[
-    opt("method", "string", "\"auto\"", "auto, syn, connect"),
-    opt("timeout", "int|string", "3s", "per connection"),
-    opt(
-        "retries",
-        "int",
-        "1",
-        "0-10 retransmissions of silent probes",
-    ),
-    opt("rate", "int", "0", "packets per second (0 = unlimited)"),
-    opt(
-        "max_targets",
-        "int",
-        "65536",
-        "refuse more addresses than this",
-    ),
-    opt("concurrency", "int", "256", "connections in flight"),
-    opt(
-        "udp",
-        "bool",
-        "false",
-        "also probe UDP services (DNS version.bind, SNMP sysDescr with \"public\")",
-    ),
-];
+pub const SERVICES_OPTS: &[args::Opt] = &table::<7>(
+    [
+        opt("method", "string", "\"auto\"", "auto, syn, connect"),
+        opt("timeout", "int|string", "3s", "per connection"),
+    ],
+    &[
+        opt("concurrency", "int", "256", "connections in flight"),
+        opt(
+            "udp",
+            "bool",
+            "false",
+            "also probe UDP services (DNS version.bind, SNMP sysDescr with \"public\")",
+        ),
+    ],
+);
 
 fn targets(p: &str, v: &Dynamic, o: &Opts) -> RhaiResult<Vec<IpAddr>> {
     let specs = args::string_list(p, "targets", v)?;
@@ -166,159 +170,90 @@ fn ports_arg(p: &str, v: &Dynamic) -> RhaiResult<Vec<u16>> {
     ))
 }
 
-fn port_opts(p: &str, o: &Opts, default_timeout: Duration) -> RhaiResult<PortOpts> {
-    let method = match o.str("method")?.as_deref() {
-        None | Some("auto") => PortMethod::Auto,
-        Some("syn") => PortMethod::Syn,
-        Some("connect") => PortMethod::Connect,
-        Some(m) => {
-            return Err(args::bad(
+/// The `method` option as one of `choices`.
+fn choice<T: Copy>(p: &str, o: &Opts, choices: &[(&str, T)]) -> RhaiResult<T> {
+    let m = o.str("method")?;
+    let m = m.as_deref().unwrap_or("auto");
+    choices
+        .iter()
+        .find(|(name, _)| *name == m)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            args::bad(
                 p,
-                format!("option \"method\": {m:?} is not one of auto, syn, connect"),
-            ))
-        }
-    };
+                format!(
+                    "option \"method\": {m:?} is not one of {}",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+/// The timeout option, at least 10 ms.
+fn timeout(o: &Opts, default: Duration) -> RhaiResult<Duration> {
+    Ok(o.duration("timeout")?
+        .unwrap_or(default)
+        .max(Duration::from_millis(10)))
+}
+
+fn retries(o: &Opts) -> RhaiResult<u32> {
+    Ok(o.int("retries", 0, 10)?.unwrap_or(1) as u32)
+}
+
+fn rate(o: &Opts) -> RhaiResult<u64> {
+    Ok(o.int("rate", 0, 10_000_000)?.unwrap_or(0) as u64)
+}
+
+fn port_opts(p: &str, o: &Opts) -> RhaiResult<PortOpts> {
+    let method = choice(
+        p,
+        o,
+        &[
+            ("auto", PortMethod::Auto),
+            ("syn", PortMethod::Syn),
+            ("connect", PortMethod::Connect),
+        ],
+    )?;
     Ok(PortOpts {
         method,
-        timeout: o
-            .duration("timeout")?
-            .unwrap_or(default_timeout)
-            .max(Duration::from_millis(10)),
-        retries: o.int("retries", 0, 10)?.unwrap_or(1) as u32,
-        rate: o.int("rate", 0, 10_000_000)?.unwrap_or(0) as u64,
+        timeout: timeout(o, Duration::from_secs(1))?,
+        retries: retries(o)?,
+        rate: rate(o)?,
         concurrency: o.int("concurrency", 1, 100_000)?.map(|n| n as usize),
         source_port: o.int("source_port", 1, 65535)?.map(|n| n as u16),
     })
 }
 
-/// Whether raw sockets are usable; warns once when falling back.
-fn use_raw(c: &Ctx, p: &str, method: PortMethod) -> RhaiResult<bool> {
-    let raw = sock::raw_allowed();
-    match method {
-        PortMethod::Connect => Ok(false),
-        PortMethod::Syn if !raw => Err(crate::primitives::to_rhai(
-            Error::permission("a SYN scan needs raw sockets (root or CAP_NET_RAW)")
-                .in_primitive(p)
-                .with_hint("run as root, or use method: \"connect\""),
-        )),
-        PortMethod::Syn => Ok(true),
-        PortMethod::Auto => {
-            if !raw {
-                c.warn(p, "no raw-socket privilege: falling back to a TCP connect scan (slower, logged by targets)");
-            }
-            Ok(raw)
-        }
-    }
-}
-
-fn split(t: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<IpAddr>) {
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for ip in t {
-        match ip {
-            IpAddr::V4(a) => v4.push(*a),
-            IpAddr::V6(_) => v6.push(*ip),
-        }
-    }
-    (v4, v6)
-}
-
-/// Runs a collector-based async scan; `Ok(true)` when it was cancelled.
-fn run_collected<F>(c: &Ctx, p: &str, fut: F) -> RhaiResult<bool>
-where
-    F: std::future::Future<Output = crate::Result<()>> + Send,
-{
-    match c.block_on(fut) {
-        Ok(()) => Ok(false),
-        Err(e) if e.is_cancelled() => Ok(true),
-        Err(e) => Err(crate::primitives::to_rhai(e.in_primitive(p))),
-    }
-}
-
-fn take<T>(v: &Arc<Mutex<Vec<T>>>) -> Vec<T> {
-    v.lock()
-        .map(|mut g| std::mem::take(&mut *g))
-        .unwrap_or_default()
-}
-
-/// Port results for `targets` × `ports`, with the method the options ask for.
-fn port_scan(
+/// Runs `f` with the host layer's view of the run.
+fn with_env<T>(
     c: &Ctx,
     p: &str,
-    t: &[IpAddr],
-    ports: &[u16],
-    po: &PortOpts,
-) -> RhaiResult<(Vec<PortResult>, bool)> {
-    let raw = use_raw(c, p, po.method)?;
-    let progress = Progress::new(c.sink.interactive(), (t.len() * ports.len()) as u64, p);
-    let (v4, v6) = split(t);
-    let mut out = Vec::new();
-    let mut partial = false;
-    let connect_targets: Vec<IpAddr> = if raw {
-        let (r, part) =
-            syn::scan(&v4, ports, po, &c.cancel, &progress, &mut |w| c.warn(p, w)).rhai(p)?;
-        out = r;
-        partial = part;
-        v6
-    } else {
-        t.to_vec()
+    f: impl FnOnce(&Env) -> crate::Result<Scanned<T>>,
+) -> RhaiResult<Scanned<T>> {
+    let warn = |w: &str| c.warn(p, w);
+    let block_on = |t: run::Task| c.block_on(t);
+    let env = Env {
+        cancel: &c.cancel,
+        interactive: c.sink.interactive(),
+        label: p,
+        warn: &warn,
+        block_on: &block_on,
     };
-    if !connect_targets.is_empty() && !partial {
-        let coll = Arc::new(Mutex::new(Vec::new()));
-        let base = out.len() as u64;
-        partial = run_collected(
-            c,
-            p,
-            connect::scan(
-                connect_targets,
-                ports.to_vec(),
-                po.clone(),
-                progress.offset(base),
-                coll.clone(),
-            ),
-        )?;
-        out.extend(take(&coll));
-        syn::sort(&mut out);
-    }
-    progress.finish();
-    if partial {
-        for r in &mut out {
-            r.partial = true;
-        }
-    }
-    Ok((out, partial))
+    f(&env).rhai(p)
 }
 
-fn identify(
-    c: &Ctx,
-    p: &str,
-    open: Vec<(IpAddr, u16)>,
-    timeout: Duration,
-    conc: Option<usize>,
-) -> RhaiResult<(Vec<ServiceResult>, bool)> {
-    let progress = Progress::new(c.sink.interactive(), open.len() as u64, p);
-    let coll = Arc::new(Mutex::new(Vec::new()));
-    let window = connect::fd_window(conc.or(Some(256)));
-    let partial = run_collected(
-        c,
-        p,
-        services::identify_all(open, timeout, window, progress.clone(), coll.clone()),
-    )?;
-    progress.finish();
-    let mut v = take(&coll);
-    v.sort_by_cached_key(|r| (r.ip.parse::<IpAddr>().ok(), r.port));
-    if partial {
-        v.iter_mut().for_each(|r| r.partial = true);
-    }
-    Ok((v, partial))
-}
-
-fn finish<T: serde::Serialize>(c: &Ctx, p: &str, v: &[T], partial: bool) -> RhaiResult<Dynamic> {
-    let d = to_dyn(v)?;
-    if partial {
+/// The results as Rhai values; a cancelled scan also emits them, with a
+/// warning, because the script stops right after.
+fn finish<T: serde::Serialize>(c: &Ctx, p: &str, s: &Scanned<T>) -> RhaiResult<Dynamic> {
+    let d = to_dyn(&s.results)?;
+    if s.partial {
         c.warn(
             p,
-            format!("cancelled: {} result(s) so far, marked partial", v.len()),
+            format!(
+                "cancelled: {} result(s) so far, marked partial",
+                s.results.len()
+            ),
         );
         if let Some(a) = d.read_lock::<rhai::Array>() {
             a.iter().for_each(|r| c.sink.emit(r));
@@ -332,103 +267,29 @@ fn hosts_impl(nc: &NativeCallContext, t: Dynamic, opts: rhai::Map) -> RhaiResult
     let c = ctx(nc, P)?;
     let o = Opts::spec(P, opts, HOSTS_OPTS)?;
     let t = targets(P, &t, &o)?;
-    let method = match o.str("method")?.as_deref() {
-        None | Some("auto") => HostMethod::Auto,
-        Some("arp") => HostMethod::Arp,
-        Some("icmp") => HostMethod::Icmp,
-        Some("tcp") => HostMethod::Tcp,
-        Some("connect") => HostMethod::Connect,
-        Some(m) => {
-            return Err(args::bad(
-                P,
-                format!("option \"method\": {m:?} is not one of auto, arp, icmp, tcp, connect"),
-            ))
-        }
-    };
+    let method = choice(
+        P,
+        &o,
+        &[
+            ("auto", HostMethod::Auto),
+            ("arp", HostMethod::Arp),
+            ("icmp", HostMethod::Icmp),
+            ("tcp", HostMethod::Tcp),
+            ("connect", HostMethod::Connect),
+        ],
+    )?;
     let mut ho = HostOpts {
         method,
-        timeout: o
-            .duration("timeout")?
-            .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_millis(10)),
-        retries: o.int("retries", 0, 10)?.unwrap_or(1) as u32,
-        rate: o.int("rate", 0, 10_000_000)?.unwrap_or(0) as u64,
+        timeout: timeout(&o, Duration::from_secs(1))?,
+        retries: retries(&o)?,
+        rate: rate(&o)?,
         ..HostOpts::default()
     };
-    if o.has("ports") {
-        ho.tcp_ports = ports_arg(P, o.raw("ports").unwrap_or(&Dynamic::UNIT))?;
+    if let Some(v) = o.raw("ports") {
+        ho.tcp_ports = ports_arg(P, v)?;
     }
-    let raw = sock::raw_allowed();
-    if !raw && matches!(method, HostMethod::Arp | HostMethod::Icmp | HostMethod::Tcp) {
-        return Err(crate::primitives::to_rhai(
-            Error::permission("ARP, ICMP and TCP probes need raw sockets (root or CAP_NET_RAW)")
-                .in_primitive(P)
-                .with_hint("run as root, or use method: \"connect\""),
-        ));
-    }
-    if !raw && method == HostMethod::Auto {
-        c.warn(P, "no raw-socket privilege: falling back to TCP connect probes (hosts that refuse or drop those ports are missed)");
-    }
-    let (v4, v6) = split(&t);
-    let progress = Progress::new(c.sink.interactive(), t.len() as u64, P);
-    let mut found = Vec::new();
-    let mut partial = false;
-    let connect_targets = if raw && method != HostMethod::Connect {
-        let (r, part) =
-            discover::hosts(&v4, &ho, &c.cancel, &progress, &mut |w| c.warn(P, w)).rhai(P)?;
-        found = r;
-        partial = part;
-        v6
-    } else {
-        t.clone()
-    };
-    if !connect_targets.is_empty() && !partial {
-        let coll = Arc::new(Mutex::new(Vec::new()));
-        let po = PortOpts {
-            method: PortMethod::Connect,
-            timeout: ho.timeout,
-            retries: ho.retries,
-            ..PortOpts::default()
-        };
-        partial = run_collected(
-            &c,
-            P,
-            connect::scan(
-                connect_targets,
-                ho.tcp_ports.clone(),
-                po,
-                Progress::none(),
-                coll.clone(),
-            ),
-        )?;
-        found.extend(hosts_from_ports(&take(&coll)));
-        discover::sort_hosts(&mut found);
-    }
-    progress.finish();
-    if partial {
-        found.iter_mut().for_each(|h| h.partial = true);
-    }
-    finish(&c, P, &found, partial)
-}
-
-/// Hosts that answered a connect probe at all (accepted or refused).
-fn hosts_from_ports(v: &[PortResult]) -> Vec<crate::host::scan::HostResult> {
-    let mut best: std::collections::BTreeMap<String, f64> = Default::default();
-    for r in v.iter().filter(|r| r.state != "filtered") {
-        let rtt = r.rtt_ms.unwrap_or(0.0);
-        let e = best.entry(r.ip.clone()).or_insert(rtt);
-        *e = e.min(rtt);
-    }
-    best.into_iter()
-        .map(|(ip, rtt)| crate::host::scan::HostResult {
-            ip,
-            mac: None,
-            vendor: None,
-            method: "tcp-connect".into(),
-            rtt_ms: Some(rtt),
-            partial: false,
-        })
-        .collect()
+    let s = with_env(&c, P, |env| run::hosts(env, &t, &ho))?;
+    finish(&c, P, &s)
 }
 
 fn ports_impl(
@@ -442,7 +303,7 @@ fn ports_impl(
     let o = Opts::spec(P, opts, PORTS_OPTS)?;
     let t = targets(P, &t, &o)?;
     let ports = ports_arg(P, &ports)?;
-    let po = port_opts(P, &o, Duration::from_secs(1))?;
+    let po = port_opts(P, &o)?;
     let show_all = match o.str("show")?.as_deref() {
         None => ports.len() <= 1024,
         Some("all") => true,
@@ -454,26 +315,12 @@ fn ports_impl(
             ))
         }
     };
-    let (mut res, mut partial) = port_scan(&c, P, &t, &ports, &po)?;
-    if o.bool("version")?.unwrap_or(false) && !partial {
-        let open: Vec<(IpAddr, u16)> = res
-            .iter()
-            .filter(|r| r.state == "open")
-            .filter_map(|r| Some((r.ip.parse().ok()?, r.port)))
-            .collect();
-        let (ids, part) = identify(&c, P, open, Duration::from_secs(3), po.concurrency)?;
-        partial = part;
-        for id in ids {
-            if let Some(r) = res.iter_mut().find(|r| r.ip == id.ip && r.port == id.port) {
-                r.service = Some(id.info);
-                r.partial |= part;
-            }
-        }
-    }
-    if !show_all {
-        res.retain(|r| r.state == "open");
-    }
-    finish(&c, P, &res, partial)
+    let view = PortView {
+        show_all,
+        version: o.bool("version")?.unwrap_or(false),
+    };
+    let s = with_env(&c, P, |env| run::ports(env, &t, &ports, &po, view))?;
+    finish(&c, P, &s)
 }
 
 fn services_impl(
@@ -488,36 +335,12 @@ fn services_impl(
     let t = targets(P, &t, &o)?;
     let udp = o.bool("udp")?.unwrap_or(false);
     let ports = ports_arg(P, &ports)?;
-    let po = port_opts(P, &o, Duration::from_secs(1))?;
-    let scan_opts = PortOpts {
-        timeout: po.timeout.min(Duration::from_secs(1)),
-        ..po.clone()
-    };
-    let (res, partial) = port_scan(&c, P, &t, &ports, &scan_opts)?;
-    let open: Vec<(IpAddr, u16)> = res
-        .iter()
-        .filter(|r| r.state == "open")
-        .filter_map(|r| Some((r.ip.parse().ok()?, r.port)))
-        .collect();
-    if partial {
-        return finish(&c, P, &Vec::<ServiceResult>::new(), true);
-    }
-    let timeout = o.duration("timeout")?.unwrap_or(Duration::from_secs(3));
-    let (mut ids, mut partial) = identify(&c, P, open, timeout, po.concurrency)?;
-    if udp && !partial {
-        let coll = Arc::new(Mutex::new(Vec::new()));
-        partial = run_collected(
-            &c,
-            P,
-            services::identify_udp(t.clone(), timeout, coll.clone()),
-        )?;
-        ids.extend(take(&coll));
-        ids.sort_by_cached_key(|r| (r.ip.parse::<IpAddr>().ok(), r.port, r.proto));
-        if partial {
-            ids.iter_mut().for_each(|r| r.partial = true);
-        }
-    }
-    finish(&c, P, &ids, partial)
+    let po = port_opts(P, &o)?;
+    let per_port = o.duration("timeout")?.unwrap_or(Duration::from_secs(3));
+    let s = with_env(&c, P, |env| {
+        run::services(env, &t, &ports, &po, per_port, udp)
+    })?;
+    finish(&c, P, &s)
 }
 
 #[export_module]

@@ -24,19 +24,9 @@ const CACHE_SIZE: usize = 4;
 /// Bytes of a matching process region kept as evidence.
 const REGION_CAP: u64 = 1 << 20;
 
+/// `fs::yara`'s own options; it also takes the walk filters of `fs::find`
+/// ([`super::fs::WALK_KEYS`]).
 const FS_KEYS: &[&str] = &[
-    "name",
-    "path",
-    "min_size",
-    "max_size",
-    "modified_since",
-    "executable",
-    "owner",
-    "setuid",
-    "hidden",
-    "limit",
-    "max_depth",
-    "same_fs",
     "max_file_size",
     "timeout",
     "total_timeout",
@@ -246,7 +236,12 @@ fn proc_evidence(
 fn fs_yara(nc: &NativeCallContext, target: &str, spec: &str, opts: Map) -> RhaiResult<Dynamic> {
     const P: &str = "fs::yara";
     let c = ctx(nc, P)?;
-    let o = Opts::new(P, opts, FS_KEYS)?;
+    let keys: Vec<&str> = super::fs::WALK_KEYS
+        .iter()
+        .chain(FS_KEYS)
+        .copied()
+        .collect();
+    let o = Opts::new(P, opts, &keys)?;
     let f = super::fs::filter(P, &o)?;
     let b = bounds(&o)?;
     let keep = want_evidence(&c, &o)?;

@@ -15,6 +15,7 @@
 //! one try. Results go into a shared collector as they come, so a cancelled
 //! scan still hands back what it found.
 
+use super::rtt::Rtt;
 use super::{PortOpts, PortResult, Progress};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -60,25 +61,6 @@ struct Probe {
     ip: IpAddr,
     port: u16,
     attempt: u32,
-}
-
-struct Rtt {
-    srtt: f64,
-    rttvar: f64,
-    n: u64,
-}
-
-impl Rtt {
-    fn update(&mut self, s: f64) {
-        if self.n == 0 {
-            self.srtt = s;
-            self.rttvar = s / 2.0;
-        } else {
-            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - s).abs();
-            self.srtt = 0.875 * self.srtt + 0.125 * s;
-        }
-        self.n += 1;
-    }
 }
 
 /// Sets the stop flag when the scan's future is dropped (cancelled).
@@ -284,11 +266,7 @@ fn worker(
         return Err(format!("epoll: {}", std::io::Error::last_os_error()));
     }
     let min = Duration::from_millis(100).min(o.timeout);
-    let mut rtt = Rtt {
-        srtt: 0.0,
-        rttvar: 0.0,
-        n: 0,
-    };
+    let mut rtt = Rtt::default();
     let mut window = window;
     let mut inflight: HashMap<RawFd, (Probe, Instant, u64)> = HashMap::new();
     let mut deadlines: VecDeque<(Instant, RawFd, u64)> = VecDeque::new();
@@ -327,7 +305,7 @@ fn worker(
             Verdict::Other => ("filtered", "error"),
         };
         if p.attempt == 0 && state != "filtered" {
-            rtt.update(took.as_secs_f64());
+            rtt.update(took);
         }
         done.push(PortResult {
             ip: p.ip.to_string(),
@@ -378,11 +356,7 @@ fn worker(
                     queue.push_back(p);
                     continue;
                 }
-                let to = if rtt.n == 0 {
-                    o.timeout
-                } else {
-                    Duration::from_secs_f64(rtt.srtt + 4.0 * rtt.rttvar).clamp(min, o.timeout)
-                };
+                let to = rtt.timeout(o.timeout, min, o.timeout);
                 inflight.insert(fd, (p, started, gen));
                 deadlines.push_back((started + to, fd, gen));
                 continue;

@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 use socket2::Socket;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+
+/// Floor of the timeout of a discovery probe that will be resent, in ms:
+/// twenty times a slow LAN round trip, a fifth of the last try's floor.
+const RETRY_FLOOR_MS: u64 = 20;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -308,9 +312,13 @@ pub fn hosts(
         window: 1024,
         retries: o.retries,
         initial_rto: o.timeout.min(Duration::from_millis(500)),
-        // ARP and pings on a LAN answer in well under a millisecond; the
-        // floor leaves room for a busy host without waiting like nmap's 1 s+.
+        // ARP and pings on a LAN answer in well under a millisecond. The
+        // last try's floor leaves room for a busy or dozing host without
+        // waiting like nmap's 1 s+; an earlier try is resent sooner, after
+        // the measured round trips, since its answer still counts until the
+        // last try times out.
         min_rto: Duration::from_millis(100).min(o.timeout),
+        retry_min_rto: Duration::from_millis(RETRY_FLOOR_MS).min(o.timeout),
         max_rto: o.timeout,
     };
     progress.set(out.len() as u64);
@@ -321,6 +329,7 @@ pub fn hosts(
         cancel,
         &progress.offset(out.len() as u64),
     );
+    sock::close_later(std::mem::take(&mut d.ifaces).into_iter().map(|(_, f)| f));
     for (i, r) in res.results.iter().enumerate() {
         let Some((how, us)) = r else { continue };
         let (method, mac) = match how {

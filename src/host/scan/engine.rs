@@ -12,10 +12,17 @@
 //! has not answered yet, so a slow routed host is not judged by a fast
 //! neighbour's timings.
 //!
+//! The floor of the timeout can be lower for a try that will be sent again
+//! (`retry_min_rto`) than for the last one (`min_rto`): an answer to an
+//! earlier try still counts until the item is decided, so resending early
+//! costs one packet and loses nothing, while the last try's floor is what
+//! bounds how slow an answer may be.
+//!
 //! Everything runs on the calling thread with nonblocking sockets and
 //! poll(2): the sockets live in the caller's network namespace, and
 //! cancellation is checked every few milliseconds.
 
+use super::rtt::Rtt;
 use super::Progress;
 use crate::cancel::CancelToken;
 use std::collections::VecDeque;
@@ -33,7 +40,11 @@ pub struct Tuning {
     pub retries: u32,
     /// Timeout before any round trip was measured.
     pub initial_rto: Duration,
+    /// Floor of the last try's timeout.
     pub min_rto: Duration,
+    /// Floor of the timeout of a try that will be resent (at most
+    /// `min_rto`).
+    pub retry_min_rto: Duration,
     pub max_rto: Duration,
 }
 
@@ -77,25 +88,8 @@ const DONE: u8 = 3;
 pub struct Outcomes<T> {
     pub results: Vec<Option<(T, u32)>>,
     pub partial: bool,
-}
-
-struct Rtt {
-    srtt: f64,
-    rttvar: f64,
-    samples: u64,
-}
-
-impl Rtt {
-    fn update(&mut self, r: f64) {
-        if self.samples == 0 {
-            self.srtt = r;
-            self.rttvar = r / 2.0;
-        } else {
-            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
-            self.srtt = 0.875 * self.srtt + 0.125 * r;
-        }
-        self.samples += 1;
-    }
+    /// The scan-wide round trips measured (probes answered first time).
+    pub rtt: Rtt,
 }
 
 /// Runs items `0..n` through `d`, in the order given by `order`.
@@ -112,34 +106,30 @@ pub fn run<D: Driver>(
     let mut tries = vec![0u8; n];
     let mut sent_at = vec![0u32; n];
     let mut results: Vec<Option<(D::Outcome, u32)>> = vec![None; n];
-    let mut pending: VecDeque<(u32, u32)> = VecDeque::new();
+    // Probes awaiting an answer in send order, one queue per floor (0: a
+    // try that will be resent, 1: the last), so each queue's head is its
+    // oldest deadline.
+    let mut pending: [VecDeque<(u32, u32)>; 2] = Default::default();
     let mut retry: VecDeque<u32> = VecDeque::new();
     let mut next_fresh = 0usize;
     let mut outstanding = 0usize;
     let mut resolved = 0usize;
-    let new_rtt = || Rtt {
-        srtt: 0.0,
-        rttvar: 0.0,
-        samples: 0,
-    };
-    let mut global = new_rtt();
+    let mut global = Rtt::default();
     let mut rtts: Vec<Rtt> = (0..d.group_count().max(1))
         .map(|g| {
-            let mut r = new_rtt();
+            let mut r = Rtt::default();
             if let Some(us) = d.seed_rtt(g) {
-                r.update(f64::from(us));
+                r.update(Duration::from_micros(u64::from(us)));
             }
             r
         })
         .collect();
-    let rto = |g: &Rtt, all: &Rtt| -> u32 {
-        let r = if g.samples > 0 { g } else { all };
-        let d = if r.samples == 0 {
-            t.initial_rto
-        } else {
-            Duration::from_micros((r.srtt + 4.0 * r.rttvar) as u64)
-        };
-        d.clamp(t.min_rto, t.max_rto).as_micros() as u32
+    // A host not measured yet is judged by the scan-wide figures.
+    let floors = [t.retry_min_rto.min(t.min_rto), t.min_rto];
+    let rto = |g: &Rtt, all: &Rtt, last: usize| -> u32 {
+        let r = if g.samples() > 0 { g } else { all };
+        r.timeout(t.initial_rto, floors[last], t.max_rto)
+            .as_micros() as u32
     };
     let group_of = |d: &D, i: usize, n_groups: usize| d.group(i).min(n_groups - 1);
     let ppi = d.packets_per_item().max(1);
@@ -206,7 +196,8 @@ pub fn run<D: Driver>(
             state[i] = WAITING;
             tries[i] = tries[i].saturating_add(1);
             sent_at[i] = now;
-            pending.push_back((i as u32, now));
+            let last = usize::from(u32::from(tries[i]) > t.retries);
+            pending[last].push_back((i as u32, now));
             outstanding += 1;
             sent_packets += ppi;
             sent_now += 1;
@@ -223,12 +214,13 @@ pub fn run<D: Driver>(
         } else if can_send_more {
             Duration::ZERO
         } else {
-            let until = pending
-                .front()
-                .map(|&(i, s)| {
+            let until = (0..2)
+                .filter_map(|q| {
+                    let &(i, s) = pending[q].front()?;
                     let g = group_of(d, i as usize, rtts.len());
-                    (s + rto(&rtts[g], &global)).saturating_sub(now)
+                    Some((s + rto(&rtts[g], &global, q)).saturating_sub(now))
                 })
+                .min()
                 .unwrap_or(1000);
             Duration::from_micros(u64::from(until)).min(Duration::from_millis(10))
         };
@@ -245,7 +237,7 @@ pub fn run<D: Driver>(
             if state[i] == WAITING {
                 outstanding -= 1;
                 if tries[i] == 1 {
-                    let sample = f64::from(now.saturating_sub(sent_at[i]));
+                    let sample = Duration::from_micros(u64::from(now.saturating_sub(sent_at[i])));
                     let g = group_of(d, i, rtts.len());
                     rtts[g].update(sample);
                     global.update(sample);
@@ -256,27 +248,37 @@ pub fn run<D: Driver>(
             resolved += 1;
         }
         // Expire silent probes: retransmit or give up.
-        while let Some(&(i, s)) = pending.front() {
-            let iu = i as usize;
-            if state[iu] != WAITING || sent_at[iu] != s {
-                pending.pop_front();
-                continue;
-            }
-            let g = group_of(d, iu, rtts.len());
-            if now.saturating_sub(s) < rto(&rtts[g], &global) {
-                break;
-            }
-            pending.pop_front();
-            outstanding -= 1;
-            if u32::from(tries[iu]) <= t.retries {
-                state[iu] = REQUEUED;
-                retry.push_back(i);
-            } else {
-                state[iu] = DONE;
-                resolved += 1;
+        for (q, queue) in pending.iter_mut().enumerate() {
+            while let Some(&(i, s)) = queue.front() {
+                let iu = i as usize;
+                if state[iu] != WAITING || sent_at[iu] != s {
+                    queue.pop_front();
+                    continue;
+                }
+                let g = group_of(d, iu, rtts.len());
+                if now.saturating_sub(s) < rto(&rtts[g], &global, q) {
+                    break;
+                }
+                queue.pop_front();
+                outstanding -= 1;
+                if u32::from(tries[iu]) <= t.retries {
+                    state[iu] = REQUEUED;
+                    retry.push_back(i);
+                } else {
+                    state[iu] = DONE;
+                    resolved += 1;
+                }
             }
         }
     }
     progress.set(resolved as u64);
-    Outcomes { results, partial }
+    Outcomes {
+        results,
+        partial,
+        rtt: global,
+    }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

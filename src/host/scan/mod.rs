@@ -8,6 +8,8 @@ pub mod discover;
 pub mod engine;
 pub mod oui;
 pub mod packet;
+pub mod rtt;
+pub mod run;
 pub mod services;
 pub mod sock;
 pub mod spec;

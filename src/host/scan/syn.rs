@@ -279,6 +279,7 @@ fn scan_with(
         retries: o.retries,
         initial_rto: o.timeout.min(Duration::from_millis(1000)),
         min_rto: Duration::from_millis(50).min(o.timeout),
+        retry_min_rto: Duration::from_millis(50).min(o.timeout),
         max_rto: o.timeout,
     };
     let group = (BATCH_PROBES / ports.len().max(1)).max(1);
