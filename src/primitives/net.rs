@@ -58,7 +58,97 @@ pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
 
 fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynamic> {
     let c = ctx(nc, p)?;
-    to_dyn(&host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?)
+    Ok(sockets_dyn(
+        &host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?,
+    ))
+}
+
+/// Sockets as Rhai maps, built directly rather than through serde (the
+/// same maps `to_dyn` gives): the keys are made once, and equal strings
+/// (addresses, states, process names: a busy host repeats them thousands
+/// of times) share one `ImmutableString`, so a 4,000-socket table costs
+/// few string allocations, and copying or dropping it in the script
+/// touches no string either.
+pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
+    use rhai::Identifier;
+    // Sorted, as the map keeps them, so the map is built in one pass.
+    let [family, inode, local_ip, local_port, peer_inode, pid, pids, process, proto, remote_ip, remote_port, sock_type, state, uid] =
+        [
+            "family",
+            "inode",
+            "local_ip",
+            "local_port",
+            "peer_inode",
+            "pid",
+            "pids",
+            "process",
+            "proto",
+            "remote_ip",
+            "remote_port",
+            "sock_type",
+            "state",
+            "uid",
+        ]
+        .map(Identifier::from);
+    let mut c_family = Recent::default();
+    let mut c_local = Recent::default();
+    let mut c_process = Recent::default();
+    let mut c_proto = Recent::default();
+    let mut c_remote = Recent::default();
+    let mut c_type = Recent::default();
+    let mut c_state = Recent::default();
+    let int = Dynamic::from_int;
+    let mut out = rhai::Array::with_capacity(v.len());
+    let mut m: Vec<(Identifier, Dynamic)> = Vec::with_capacity(14);
+    for x in v {
+        m.push((family.clone(), c_family.get(x.family)));
+        m.push((inode.clone(), int(x.inode as i64)));
+        m.push((local_ip.clone(), c_local.get(&x.local_ip)));
+        m.push((local_port.clone(), int(x.local_port.into())));
+        if let Some(p) = x.peer_inode {
+            m.push((peer_inode.clone(), int(p as i64)));
+        }
+        m.push((pid.clone(), x.pid.map_or(Dynamic::UNIT, |p| int(p.into()))));
+        let list: rhai::Array = x.pids.iter().map(|&p| int(p.into())).collect();
+        m.push((pids.clone(), list.into()));
+        let name = x.process.as_deref();
+        m.push((
+            process.clone(),
+            name.map_or(Dynamic::UNIT, |p| c_process.get(p)),
+        ));
+        m.push((proto.clone(), c_proto.get(x.proto)));
+        m.push((remote_ip.clone(), c_remote.get(&x.remote_ip)));
+        m.push((remote_port.clone(), int(x.remote_port.into())));
+        if let Some(t) = x.sock_type {
+            m.push((sock_type.clone(), c_type.get(t)));
+        }
+        m.push((state.clone(), c_state.get(x.state)));
+        m.push((uid.clone(), int(x.uid.into())));
+        out.push(Dynamic::from_map(m.drain(..).collect::<Map>()));
+    }
+    out.into()
+}
+
+/// The last few distinct strings of one field, to share rather than copy
+/// (no hashing: a table's values mostly repeat their neighbours').
+#[derive(Default)]
+struct Recent {
+    slots: [Option<rhai::ImmutableString>; 4],
+    next: usize,
+}
+
+impl Recent {
+    fn get(&mut self, t: &str) -> Dynamic {
+        for x in self.slots.iter().flatten() {
+            if x.as_str() == t {
+                return x.clone().into();
+            }
+        }
+        let x = rhai::ImmutableString::from(t);
+        self.slots[self.next] = Some(x.clone());
+        self.next = (self.next + 1) % self.slots.len();
+        x.into()
+    }
 }
 
 #[export_module]
@@ -136,7 +226,7 @@ pub mod net_fns {
             .into_iter()
             .filter(|s| s.state == "LISTEN" || (s.proto == "udp" && s.state == "UNCONN"))
             .collect();
-        to_dyn(&l)
+        Ok(sockets_dyn(&l))
     }
 
     /// The ARP table: `ip`, `mac`, `device`, `state` (`ip neigh`, IPv4).
