@@ -70,9 +70,10 @@ fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynami
 /// few string allocations, and copying or dropping it in the script
 /// touches no string either.
 pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
-    use rhai::Identifier;
-    // Sorted, as the map keeps them, so the map is built in one pass.
-    let [family, inode, local_ip, local_port, peer_inode, pid, pids, process, proto, remote_ip, remote_port, sock_type, state, uid] =
+    // One template map per key set (inet; unix with and without a peer):
+    // each row is a copy of it with its values written in key order, so no
+    // row compares or sorts keys.
+    let template = |peer: bool, unix: bool| -> Map {
         [
             "family",
             "inode",
@@ -89,7 +90,13 @@ pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
             "state",
             "uid",
         ]
-        .map(Identifier::from);
+        .into_iter()
+        .filter(|k| (peer || *k != "peer_inode") && (unix || *k != "sock_type"))
+        .map(|k| (k.into(), Dynamic::UNIT))
+        .collect()
+    };
+    let [inet, unix, unix_peer] =
+        [(false, false), (false, true), (true, true)].map(|(p, u)| template(p, u));
     let mut c_family = Recent::default();
     let mut c_local = Recent::default();
     let mut c_process = Recent::default();
@@ -99,32 +106,41 @@ pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
     let mut c_state = Recent::default();
     let int = Dynamic::from_int;
     let mut out = rhai::Array::with_capacity(v.len());
-    let mut m: Vec<(Identifier, Dynamic)> = Vec::with_capacity(14);
+    // The values of one row, in the keys' (sorted) order.
+    let mut vals: Vec<Dynamic> = Vec::with_capacity(14);
     for x in v {
-        m.push((family.clone(), c_family.get(x.family)));
-        m.push((inode.clone(), int(x.inode as i64)));
-        m.push((local_ip.clone(), c_local.get(&x.local_ip)));
-        m.push((local_port.clone(), int(x.local_port.into())));
+        vals.push(c_family.get(x.family));
+        vals.push(int(x.inode as i64));
+        vals.push(c_local.get(&x.local_ip));
+        vals.push(int(x.local_port.into()));
         if let Some(p) = x.peer_inode {
-            m.push((peer_inode.clone(), int(p as i64)));
+            vals.push(int(p as i64));
         }
-        m.push((pid.clone(), x.pid.map_or(Dynamic::UNIT, |p| int(p.into()))));
+        vals.push(x.pid.map_or(Dynamic::UNIT, |p| int(p.into())));
         let list: rhai::Array = x.pids.iter().map(|&p| int(p.into())).collect();
-        m.push((pids.clone(), list.into()));
+        vals.push(list.into());
         let name = x.process.as_deref();
-        m.push((
-            process.clone(),
-            name.map_or(Dynamic::UNIT, |p| c_process.get(p)),
-        ));
-        m.push((proto.clone(), c_proto.get(x.proto)));
-        m.push((remote_ip.clone(), c_remote.get(&x.remote_ip)));
-        m.push((remote_port.clone(), int(x.remote_port.into())));
+        vals.push(name.map_or(Dynamic::UNIT, |p| c_process.get(p)));
+        vals.push(c_proto.get(x.proto));
+        vals.push(c_remote.get(&x.remote_ip));
+        vals.push(int(x.remote_port.into()));
         if let Some(t) = x.sock_type {
-            m.push((sock_type.clone(), c_type.get(t)));
+            vals.push(c_type.get(t));
         }
-        m.push((state.clone(), c_state.get(x.state)));
-        m.push((uid.clone(), int(x.uid.into())));
-        out.push(Dynamic::from_map(m.drain(..).collect::<Map>()));
+        vals.push(c_state.get(x.state));
+        vals.push(int(x.uid.into()));
+        let mut m = match (x.peer_inode.is_some(), x.sock_type.is_some()) {
+            (false, false) => inet.clone(),
+            (false, true) => unix.clone(),
+            (true, true) => unix_peer.clone(),
+            // Not made by the host layer; built the slow way if it ever is.
+            (true, false) => template(true, false),
+        };
+        debug_assert_eq!(m.len(), vals.len());
+        for (slot, val) in m.values_mut().zip(vals.drain(..)) {
+            *slot = val;
+        }
+        out.push(Dynamic::from_map(m));
     }
     out.into()
 }
@@ -285,5 +301,55 @@ pub mod net_fns {
         let d = args::duration(P, "seconds", &seconds)?;
         let w = host::watch::watch(&f, d, Duration::from_millis(100), &c.cancel).rhai(P)?;
         to_dyn(&w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_dyn_gives_the_maps_serde_gives() {
+        let tcp = host::Socket {
+            proto: "tcp",
+            family: "ipv4",
+            state: "ESTAB",
+            local_ip: "127.0.0.1".into(),
+            local_port: 22,
+            remote_ip: "10.0.0.9".into(),
+            remote_port: 40000,
+            inode: 123,
+            uid: 0,
+            pids: vec![7, 9],
+            pid: Some(7),
+            process: Some("sshd".into()),
+            peer_inode: None,
+            sock_type: None,
+        };
+        let lone = host::Socket {
+            pids: vec![],
+            pid: None,
+            process: None,
+            state: "LISTEN",
+            ..tcp.clone()
+        };
+        let unix = host::Socket {
+            proto: "unix",
+            family: "unix",
+            local_ip: "@x".into(),
+            remote_ip: "*".into(),
+            peer_inode: Some(5),
+            sock_type: Some("stream"),
+            ..tcp.clone()
+        };
+        let unix_alone = host::Socket {
+            peer_inode: None,
+            sock_type: Some("dgram"),
+            ..unix.clone()
+        };
+        let v = vec![tcp, lone, unix, unix_alone];
+        let ours = serde_json::to_string(&sockets_dyn(&v)).unwrap();
+        let serde = serde_json::to_string(&to_dyn(&v).unwrap()).unwrap();
+        assert_eq!(ours, serde);
     }
 }

@@ -131,7 +131,8 @@ fn os_name(b: &[u8]) -> Cow<'_, str> {
 pub struct Found {
     pub path: PathBuf,
     pub kind: &'static str,
-    pub md: Option<Stat>,
+    /// Boxed: a walk sorts these, and most carry none.
+    pub md: Option<Box<Stat>>,
 }
 
 /// `fs::find`: entries below `root` (not `root` itself) that pass `f`,
@@ -232,7 +233,7 @@ fn walk_into(
                     if !keep(f, owner, &md) {
                         return Ok(None);
                     }
-                    Some(md)
+                    Some(Box::new(md))
                 }
                 Err(e) => {
                     let p = lossless(path.as_os_str().as_bytes());
