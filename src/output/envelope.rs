@@ -411,7 +411,7 @@ impl Envelope {
         // C1, bidi and line-separator characters as \uXXXX (the --json
         // policy): the value is the same, a terminal never obeys them.
         let escaped;
-        let line = if line.iter().any(|b| *b >= 0x80) {
+        let line = if !line.is_ascii() {
             escaped = crate::text::json_safe(&String::from_utf8_lossy(line));
             escaped.as_bytes()
         } else {

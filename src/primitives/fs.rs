@@ -424,14 +424,52 @@ fn fields(prim: &str, o: &Opts) -> RhaiResult<Option<Vec<String>>> {
 
 /// Entries with only the asked fields. The full record (owner name, three
 /// times as text, mode string) is built only when a field needs the stat.
+/// A big result is built in parts on several threads (a Rhai map costs a
+/// few allocations; 10,000 of them are most of a name search's own work).
 fn project(v: Vec<crate::host::fs::Found>, fields: &[String]) -> rhai::Array {
+    const PER_THREAD: usize = 2048;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(v.len() / PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return project_part(&v, fields);
+    }
+    let chunk = v.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let mut parts = v.chunks(chunk);
+        let first = parts.next().unwrap_or(&[]);
+        let handles: Vec<_> = parts
+            .map(|p| (p, s.spawn(move || project_part(p, fields))))
+            .collect();
+        let mut out = project_part(first, fields);
+        out.reserve(v.len() - out.len());
+        for (p, h) in handles {
+            // A part lost to a panic is built again here, not left out.
+            out.extend(h.join().unwrap_or_else(|_| project_part(p, fields)));
+        }
+        out
+    })
+}
+
+fn project_part(v: &[crate::host::fs::Found], fields: &[String]) -> rhai::Array {
     use crate::output::lossless;
     use std::os::unix::ffi::OsStrExt;
     let mut names = crate::host::fs::Names::new(std::path::Path::new("/"));
     let only_names = fields
         .iter()
         .all(|k| matches!(k.as_str(), "path" | "name" | "type"));
-    v.into_iter()
+    // Keys made once; a UTF-8 path (nearly all) copied once, straight
+    // into the script's string.
+    let keys: Vec<rhai::Identifier> = fields.iter().map(|k| k.as_str().into()).collect();
+    let text = |b: &[u8]| -> Dynamic {
+        match std::str::from_utf8(b) {
+            Ok(s) => rhai::ImmutableString::from(s).into(),
+            Err(_) => lossless(b).into(),
+        }
+    };
+    v.iter()
         .map(|x| {
             let full = if only_names {
                 None
@@ -440,15 +478,10 @@ fn project(v: Vec<crate::host::fs::Found>, fields: &[String]) -> rhai::Array {
                     .map(|md| crate::host::fs::entry(&x.path, md, &mut names))
             };
             let mut m = Map::new();
-            for k in fields {
+            for k in &keys {
                 let val: Dynamic = match (k.as_str(), &full) {
-                    ("path", _) => lossless(x.path.as_os_str().as_bytes()).into(),
-                    ("name", _) => x
-                        .path
-                        .file_name()
-                        .map(|n| lossless(n.as_bytes()))
-                        .unwrap_or_default()
-                        .into(),
+                    ("path", _) => text(x.path.as_os_str().as_bytes()),
+                    ("name", _) => text(x.path.file_name().map_or(&[][..], |n| n.as_bytes())),
                     ("type", _) => x.kind.into(),
                     (_, None) => Dynamic::UNIT,
                     ("size", Some(e)) => (e.size as i64).into(),
@@ -467,7 +500,7 @@ fn project(v: Vec<crate::host::fs::Found>, fields: &[String]) -> rhai::Array {
                     }
                     _ => Dynamic::UNIT,
                 };
-                m.insert(k.as_str().into(), val);
+                m.insert(k.clone(), val);
             }
             Dynamic::from_map(m)
         })

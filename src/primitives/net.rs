@@ -58,7 +58,113 @@ pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
 
 fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynamic> {
     let c = ctx(nc, p)?;
-    to_dyn(&host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?)
+    Ok(sockets_dyn(
+        &host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?,
+    ))
+}
+
+/// Sockets as Rhai maps, built directly rather than through serde (the
+/// same maps `to_dyn` gives): the keys are made once, and equal strings
+/// (addresses, states, process names: a busy host repeats them thousands
+/// of times) share one `ImmutableString`, so a 4,000-socket table costs
+/// few string allocations, and copying or dropping it in the script
+/// touches no string either.
+pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
+    // One template map per key set (inet; unix with and without a peer):
+    // each row is a copy of it with its values written in key order, so no
+    // row compares or sorts keys.
+    let template = |peer: bool, unix: bool| -> Map {
+        [
+            "family",
+            "inode",
+            "local_ip",
+            "local_port",
+            "peer_inode",
+            "pid",
+            "pids",
+            "process",
+            "proto",
+            "remote_ip",
+            "remote_port",
+            "sock_type",
+            "state",
+            "uid",
+        ]
+        .into_iter()
+        .filter(|k| (peer || *k != "peer_inode") && (unix || *k != "sock_type"))
+        .map(|k| (k.into(), Dynamic::UNIT))
+        .collect()
+    };
+    let [inet, unix, unix_peer] =
+        [(false, false), (false, true), (true, true)].map(|(p, u)| template(p, u));
+    let mut c_family = Recent::default();
+    let mut c_local = Recent::default();
+    let mut c_process = Recent::default();
+    let mut c_proto = Recent::default();
+    let mut c_remote = Recent::default();
+    let mut c_type = Recent::default();
+    let mut c_state = Recent::default();
+    let int = Dynamic::from_int;
+    let mut out = rhai::Array::with_capacity(v.len());
+    // The values of one row, in the keys' (sorted) order.
+    let mut vals: Vec<Dynamic> = Vec::with_capacity(14);
+    for x in v {
+        vals.push(c_family.get(x.family));
+        vals.push(int(x.inode as i64));
+        vals.push(c_local.get(&x.local_ip));
+        vals.push(int(x.local_port.into()));
+        if let Some(p) = x.peer_inode {
+            vals.push(int(p as i64));
+        }
+        vals.push(x.pid.map_or(Dynamic::UNIT, |p| int(p.into())));
+        let list: rhai::Array = x.pids.iter().map(|&p| int(p.into())).collect();
+        vals.push(list.into());
+        let name = x.process.as_deref();
+        vals.push(name.map_or(Dynamic::UNIT, |p| c_process.get(p)));
+        vals.push(c_proto.get(x.proto));
+        vals.push(c_remote.get(&x.remote_ip));
+        vals.push(int(x.remote_port.into()));
+        if let Some(t) = x.sock_type {
+            vals.push(c_type.get(t));
+        }
+        vals.push(c_state.get(x.state));
+        vals.push(int(x.uid.into()));
+        let mut m = match (x.peer_inode.is_some(), x.sock_type.is_some()) {
+            (false, false) => inet.clone(),
+            (false, true) => unix.clone(),
+            (true, true) => unix_peer.clone(),
+            // Not made by the host layer; built the slow way if it ever is.
+            (true, false) => template(true, false),
+        };
+        debug_assert_eq!(m.len(), vals.len());
+        for (slot, val) in m.values_mut().zip(vals.drain(..)) {
+            *slot = val;
+        }
+        out.push(Dynamic::from_map(m));
+    }
+    out.into()
+}
+
+/// The last few distinct strings of one field, to share rather than copy
+/// (no hashing: a table's values mostly repeat their neighbours').
+#[derive(Default)]
+struct Recent {
+    slots: [Option<rhai::ImmutableString>; 4],
+    next: usize,
+}
+
+impl Recent {
+    fn get(&mut self, t: &str) -> Dynamic {
+        for x in self.slots.iter().flatten() {
+            if x.as_str() == t {
+                return x.clone().into();
+            }
+        }
+        let x = rhai::ImmutableString::from(t);
+        self.slots[self.next] = Some(x.clone());
+        self.next = (self.next + 1) % self.slots.len();
+        x.into()
+    }
 }
 
 #[export_module]
@@ -142,7 +248,7 @@ pub mod net_fns {
             .into_iter()
             .filter(|s| s.state == "LISTEN" || (s.proto == "udp" && s.state == "UNCONN"))
             .collect();
-        to_dyn(&l)
+        Ok(sockets_dyn(&l))
     }
 
     /// The ARP table: `ip`, `mac`, `device`, `state` (`ip neigh`, IPv4).
@@ -210,5 +316,55 @@ pub mod net_fns {
         let d = args::duration(P, "seconds", &seconds)?;
         let w = host::watch::watch(&f, d, Duration::from_millis(100), &c.cancel).rhai(P)?;
         to_dyn(&w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_dyn_gives_the_maps_serde_gives() {
+        let tcp = host::Socket {
+            proto: "tcp",
+            family: "ipv4",
+            state: "ESTAB",
+            local_ip: "127.0.0.1".into(),
+            local_port: 22,
+            remote_ip: "10.0.0.9".into(),
+            remote_port: 40000,
+            inode: 123,
+            uid: 0,
+            pids: vec![7, 9],
+            pid: Some(7),
+            process: Some("sshd".into()),
+            peer_inode: None,
+            sock_type: None,
+        };
+        let lone = host::Socket {
+            pids: vec![],
+            pid: None,
+            process: None,
+            state: "LISTEN",
+            ..tcp.clone()
+        };
+        let unix = host::Socket {
+            proto: "unix",
+            family: "unix",
+            local_ip: "@x".into(),
+            remote_ip: "*".into(),
+            peer_inode: Some(5),
+            sock_type: Some("stream"),
+            ..tcp.clone()
+        };
+        let unix_alone = host::Socket {
+            peer_inode: None,
+            sock_type: Some("dgram"),
+            ..unix.clone()
+        };
+        let v = vec![tcp, lone, unix, unix_alone];
+        let ours = serde_json::to_string(&sockets_dyn(&v)).unwrap();
+        let serde = serde_json::to_string(&to_dyn(&v).unwrap()).unwrap();
+        assert_eq!(ours, serde);
     }
 }

@@ -6,14 +6,13 @@
 //! hidden) are checked first, so a narrow search over a big tree stats only
 //! what it returns.
 
-use super::walk::{self, default_threads, Walk};
+use super::walk::{self, default_threads, Stat, Walk};
 use super::{entry, Entry, Names};
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::text::lossless;
 use std::borrow::Cow;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where `fs::temp_files` looks, relative to the root.
@@ -132,7 +131,8 @@ fn os_name(b: &[u8]) -> Cow<'_, str> {
 pub struct Found {
     pub path: PathBuf,
     pub kind: &'static str,
-    pub md: Option<std::fs::Metadata>,
+    /// Boxed: a walk sorts these, and most carry none.
+    pub md: Option<Box<Stat>>,
 }
 
 /// `fs::find`: entries below `root` (not `root` itself) that pass `f`,
@@ -151,7 +151,8 @@ pub fn find(
         .collect())
 }
 
-/// The walk behind `fs::find`, sorted by path. `need_stat`: every kept
+/// The walk behind `fs::find`, sorted by path (bytewise, as `sort` in
+/// the C locale). `need_stat`: every kept
 /// entry carries its metadata; otherwise only entries a predicate had to
 /// stat do (a walk on names and types never stats).
 pub fn find_found(
@@ -163,14 +164,7 @@ pub fn find_found(
 ) -> Result<Vec<Found>> {
     let mut names = Names::new(Path::new("/"));
     let limit = f.limit.unwrap_or(usize::MAX);
-    let mut v = walk_into(root, f, need_stat, limit, &mut names, cancel, warn)?;
-    v.sort_unstable_by(|a, b| {
-        a.path
-            .as_os_str()
-            .as_bytes()
-            .cmp(b.path.as_os_str().as_bytes())
-    });
-    Ok(v)
+    walk_into(root, f, need_stat, limit, &mut names, cancel, warn)
 }
 
 fn walk_into(
@@ -207,20 +201,24 @@ fn walk_into(
             default_threads()
         },
     };
-    let got = walk::walk(root, &w, cancel, |de, ft, _depth| {
-        let kind = super::type_name(ft);
+    let name_match = f.name.as_ref().map(NameMatch::new);
+    let by_path = |a: &Found, b: &Found| {
+        a.path
+            .as_os_str()
+            .as_bytes()
+            .cmp(b.path.as_os_str().as_bytes())
+    };
+    let got = walk::walk(root, &w, cancel, by_path, |de| {
+        let kind = de.kind;
         if !f.types.is_empty() && !f.types.contains(&kind) {
             return Ok(None);
         }
-        if f.hidden.is_some() || f.name.is_some() {
-            let raw = de.file_name();
-            let name = os_name(raw.as_bytes());
-            if f.hidden.is_some_and(|h| name.starts_with('.') != h)
-                || f.name.as_ref().is_some_and(|p| !p.matches(&name))
-            {
-                return Ok(None);
-            }
+        if f.hidden.is_some_and(|h| de.name().starts_with(b".") != h)
+            || name_match.as_ref().is_some_and(|m| !m.matches(de.name()))
+        {
+            return Ok(None);
         }
+        // The path is built only for entries that got this far.
         let path = de.path();
         if let Some(p) = &f.path {
             if !p.matches(&os_name(path.as_os_str().as_bytes())) {
@@ -229,13 +227,13 @@ fn walk_into(
         }
         // Only regular files can be executable: other types pass or fail
         // that test on their type alone.
-        let md = if need_stat || filter_stats || (f.executable.is_some() && ft.is_file()) {
-            match de.metadata() {
+        let md = if need_stat || filter_stats || (f.executable.is_some() && kind == "file") {
+            match de.stat() {
                 Ok(md) => {
                     if !keep(f, owner, &md) {
                         return Ok(None);
                     }
-                    Some(md)
+                    Some(Box::new(md))
                 }
                 Err(e) => {
                     let p = lossless(path.as_os_str().as_bytes());
@@ -262,15 +260,75 @@ fn walk_into(
     Ok(got.items)
 }
 
-fn keep(f: &Filter, owner: Option<u32>, md: &std::fs::Metadata) -> bool {
-    let mode = md.mode();
-    f.min_size.is_none_or(|m| md.len() >= m)
-        && f.max_size.is_none_or(|m| md.len() <= m)
-        && f.modified_since.is_none_or(|t| md.mtime() >= t)
+fn keep(f: &Filter, owner: Option<u32>, md: &Stat) -> bool {
+    let mode = md.mode;
+    f.min_size.is_none_or(|m| md.size >= m)
+        && f.max_size.is_none_or(|m| md.size <= m)
+        && f.modified_since.is_none_or(|t| md.mtime >= t)
         && f.executable
             .is_none_or(|x| (md.is_file() && mode & 0o111 != 0) == x)
-        && owner.is_none_or(|u| md.uid() == u)
+        && owner.is_none_or(|u| md.uid == u)
         && f.setuid.is_none_or(|s| (mode & 0o4000 != 0) == s)
+}
+
+/// The `name` glob, with the shapes hunts mostly use (`*.log`, `sshd*`,
+/// `*miner*`, a plain name) checked on the name's bytes; anything else,
+/// and names that are not UTF-8 (matched in their `\xNN` form), go to the
+/// glob matcher. With the glob crate's default options `*` matches any
+/// text, a leading dot included, so these shapes are exactly its answers.
+enum NameMatch<'a> {
+    Exact(&'a [u8]),
+    Prefix(&'a [u8]),
+    Suffix(&'a [u8]),
+    Contains(&'a [u8]),
+    Glob(&'a glob::Pattern),
+}
+
+impl<'a> NameMatch<'a> {
+    fn new(p: &'a glob::Pattern) -> Self {
+        let s = p.as_str();
+        let plain = |t: &str| !t.is_empty() && !t.contains(['*', '?', '[', ']']);
+        let star_only = |t: &str| t.bytes().all(|b| b == b'*');
+        if plain(s) {
+            return NameMatch::Exact(s.as_bytes());
+        }
+        let lead = s.len() - s.trim_start_matches('*').len();
+        let trail = s.len() - s.trim_end_matches('*').len();
+        if !star_only(s) {
+            let mid = &s[lead..s.len() - trail];
+            if plain(mid) {
+                return match (lead > 0, trail > 0) {
+                    (true, true) => NameMatch::Contains(mid.as_bytes()),
+                    (true, false) => NameMatch::Suffix(mid.as_bytes()),
+                    (false, true) => NameMatch::Prefix(mid.as_bytes()),
+                    (false, false) => NameMatch::Exact(mid.as_bytes()),
+                };
+            }
+        }
+        NameMatch::Glob(p)
+    }
+
+    fn matches(&self, name: &[u8]) -> bool {
+        if let NameMatch::Glob(p) = self {
+            return p.matches(&os_name(name));
+        }
+        // A UTF-8 name is its own text; others are matched as shown.
+        if name.is_ascii() || std::str::from_utf8(name).is_ok() {
+            self.on_bytes(name)
+        } else {
+            self.on_bytes(lossless(name).as_bytes())
+        }
+    }
+
+    fn on_bytes(&self, name: &[u8]) -> bool {
+        match self {
+            NameMatch::Exact(t) => name == *t,
+            NameMatch::Prefix(t) => name.starts_with(t),
+            NameMatch::Suffix(t) => name.ends_with(t),
+            NameMatch::Contains(t) => name.windows(t.len()).any(|w| w == *t),
+            NameMatch::Glob(p) => p.matches(&os_name(name)),
+        }
+    }
 }
 
 /// `fs::temp_files`: `find` over the usual temp directories under `root`,
@@ -296,13 +354,7 @@ pub fn temp_files(
         // The limit holds across the three directories.
         let left = f.limit.map_or(usize::MAX, |l| l - out.len());
         match walk_into(&dir, &f, true, left, &mut names, cancel, warn) {
-            Ok(mut v) => {
-                v.sort_unstable_by(|a, b| {
-                    a.path
-                        .as_os_str()
-                        .as_bytes()
-                        .cmp(b.path.as_os_str().as_bytes())
-                });
+            Ok(v) => {
                 out.extend(
                     v.into_iter()
                         .filter_map(|x| Some(entry(&x.path, x.md.as_ref()?, &mut names))),
@@ -328,7 +380,7 @@ pub fn glob(pattern: &str, cancel: &CancelToken, warn: &mut dyn FnMut(&str)) -> 
         }
         match p {
             Ok(p) => match std::fs::symlink_metadata(&p) {
-                Ok(md) => out.push(entry(&p, &md, &mut names)),
+                Ok(md) => out.push(entry(&p, &Stat::from_metadata(&md), &mut names)),
                 Err(e) => warn(&format!(
                     "cannot stat {}: {e}",
                     lossless(p.as_os_str().as_bytes())
@@ -408,6 +460,44 @@ mod tests {
         let (v, w) = run(r, &f);
         assert_eq!(v.len(), 2);
         assert!(w[0].contains("limit"));
+    }
+
+    #[test]
+    fn name_shortcuts_answer_as_the_glob_does() {
+        let pats = [
+            "*.log", "app*", "*pp 1*", "f1.txt", "*", "**", "?", "*.[lL]og", "é*", "*\\xff", "*ff",
+            "a*b", "*.", ".*", "*x*", "x", "",
+        ];
+        let names: [&[u8]; 14] = [
+            b"a.log",
+            b".log",
+            b"app 12.log",
+            b"f1.txt",
+            b"F1.TXT",
+            b"\xe9t\xc3\xa9",
+            "été".as_bytes(),
+            b"b\xff",
+            b"bff",
+            b"ab",
+            b"x",
+            b"xx.",
+            b".hidden",
+            b"a.LOG.log",
+        ];
+        for p in pats {
+            let Ok(g) = glob::Pattern::new(p) else {
+                continue;
+            };
+            let m = NameMatch::new(&g);
+            for n in names {
+                assert_eq!(
+                    m.matches(n),
+                    g.matches(&os_name(n)),
+                    "{p:?} on {:?}",
+                    String::from_utf8_lossy(n)
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,14 +10,14 @@ mod walk;
 
 pub use find::{find, find_found, glob, temp_files, Filter, Found, TEMP_DIRS};
 pub use read::{grep, hash, head, read, tail, tail_stats, GrepMatch, GrepOpts, TailStats};
+pub use walk::Stat;
 
 use crate::error::{Error, Result};
 use crate::text::lossless;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// One file system entry, as `fs::find`, `fs::glob` and `fs::stat` return it.
@@ -139,10 +139,9 @@ impl Names {
 }
 
 /// Builds an [`Entry`] from an `lstat` result.
-pub fn entry(path: &Path, md: &Metadata, names: &mut Names) -> Entry {
-    let ft = md.file_type();
-    let mode = md.mode();
-    let link_target = if ft.is_symlink() {
+pub fn entry(path: &Path, md: &Stat, names: &mut Names) -> Entry {
+    let mode = md.mode;
+    let link_target = if md.is_symlink() {
         std::fs::read_link(path)
             .ok()
             .map(|t| lossless(t.as_os_str().as_bytes()))
@@ -155,16 +154,16 @@ pub fn entry(path: &Path, md: &Metadata, names: &mut Names) -> Entry {
             .file_name()
             .map(|n| lossless(n.as_bytes()))
             .unwrap_or_else(|| lossless(path.as_os_str().as_bytes())),
-        kind: type_name(ft),
-        size: md.len(),
+        kind: md.kind(),
+        size: md.size,
         mode: format!("{:04o}", mode & 0o7777),
-        uid: md.uid(),
-        user: names.user(md.uid()),
-        gid: md.gid(),
-        mtime: iso(md.mtime()),
-        ctime: iso(md.ctime()),
-        atime: iso(md.atime()),
-        executable: ft.is_file() && mode & 0o111 != 0,
+        uid: md.uid,
+        user: names.user(md.uid),
+        gid: md.gid,
+        mtime: iso(md.mtime),
+        ctime: iso(md.ctime),
+        atime: iso(md.atime),
+        executable: md.is_file() && mode & 0o111 != 0,
         setuid: mode & 0o4000 != 0,
         setgid: mode & 0o2000 != 0,
         link_target,
@@ -204,7 +203,11 @@ pub fn script_path(s: &str) -> std::path::PathBuf {
 pub fn stat(path: &Path) -> Result<Entry> {
     let md = std::fs::symlink_metadata(path)
         .map_err(|e| Error::io(lossless(path.as_os_str().as_bytes()), e))?;
-    Ok(entry(path, &md, &mut Names::new(Path::new("/"))))
+    Ok(entry(
+        path,
+        &Stat::from_metadata(&md),
+        &mut Names::new(Path::new("/")),
+    ))
 }
 
 #[cfg(test)]
