@@ -32,7 +32,7 @@ fn playbook(lab: &Lab, case: &Path, extra: &[&str]) -> Output {
     }
     args.extend(["-p".into(), "watch_seconds=4".into()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    lab.hound_on(&refs)
+    lab.responder(&refs)
 }
 
 fn plan_items(case: &Path) -> Vec<Value> {
@@ -222,7 +222,7 @@ fn approve_and_check(lab: &Lab, case: &Path, b: &Before) {
         return;
     }
     let list = ids.join(",");
-    let out = lab.hound_on(&[
+    let out = lab.responder(&[
         "apply",
         case.to_str().unwrap(),
         "--allow-destructive",
@@ -346,7 +346,7 @@ fn run_plan_then_apply(scenario: &str) -> BTreeSet<String> {
     }
     assert!(before_pids.iter().all(|p| !p.is_empty()));
 
-    let out = lab.hound_on(&[
+    let out = lab.responder(&[
         "apply",
         case.path().to_str().unwrap(),
         "--allow-destructive",
