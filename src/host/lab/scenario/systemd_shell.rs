@@ -13,8 +13,8 @@ pub(super) static SCENARIO: Scenario = Scenario {
             /etc/systemd/system/systemd-tmpfiles-sync.service, enabled, Restart=always, whose \
             ExecStart is `python3 -c \"import base64;exec(base64.b64decode('...'))\"`: a reverse \
             shell to 198.18.7.9:3333 (the listener holds it open) that reconnects 3 s after \
-            it drops. The address appears nowhere in \
-            clear. The same command was added as ExecStartPost= to the admins' drop-in \
+            it drops. The address appears nowhere in clear. The same command was added as \
+            ExecStartPost= to the admins' drop-in \
             /etc/systemd/system/cron.service.d/override.conf. nas-sync.service (python3 \
             /usr/local/lib/nas-sync/nas_sync.py, pushing to the NAS 10.61.0.50:873 every 3 s) \
             and the admin's /root/bin/db-report.py are legitimate Python too.",
