@@ -55,6 +55,37 @@ impl Lab {
         self.lab.hound_on(&self.host(), args)
     }
 
+    /// hound on the compromised host run by a responder logged in over
+    /// SSH from the analyst seat, as in real life: fw's guard and the
+    /// playbook's session evidence read SSH_CONNECTION.
+    fn responder(&self, args: &[&str]) -> Output {
+        let addr = |name: &str| {
+            self.s["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["name"] == name)
+                .map(|h| s(&h["addr"]).split('/').next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        };
+        let (seat, host) = (addr("analyst"), addr(&self.host()));
+        hound()
+            .env("SSH_CONNECTION", format!("{seat} 52144 {host} 22"))
+            .env("SSH_CLIENT", format!("{seat} 52144 22"))
+            .args([
+                "lab",
+                "exec",
+                "--name",
+                &self.name,
+                &self.host(),
+                "--",
+                "hound",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// The pid (as this machine sees it) of a host's init: its /proc/PID/root
     /// is the host's own file system view.
     fn init_pid(&self, host: &str) -> i32 {

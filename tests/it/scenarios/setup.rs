@@ -158,12 +158,31 @@ fn setup_and_teardown(scenario: &str) {
             let beacon = &roots(&ns, "/tmp/.ICE-unix/ice-sync")[0];
             let lp = &roots(&ns, "/usr/local/sbin/backup-loop.sh")[0];
             assert_eq!(parent(beacon.pid), lp.pid, "the backup loop is the parent");
-            let n = nas_pushes(&lab, "10.20.30.50:873");
-            let t = Instant::now();
-            while nas_pushes(&lab, "10.20.30.50:873") == n {
-                assert!(t.elapsed() < Duration::from_secs(30), "the NAS gets pushes");
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            wait_for_pushes(&lab, "10.20.30.50:873");
+        }
+        "systemd-shell" => {
+            // As systemd starts it: a daemon under init, the address only
+            // in base64; the innocent Python service keeps pushing.
+            let shell = &roots(&ns, "base64.b64decode")[0];
+            assert_eq!(parent(shell.pid), lab.init_pid(&host), "a daemon");
+            assert!(!shell.text.contains(s(&lab.s["victim"])), "{}", shell.text);
+            wait_for_pushes(&lab, "10.61.0.50:873");
+        }
+        "ssh-foothold" => {
+            // Detached from a closed session: under init, still holding the
+            // session's SSH_CONNECTION; the admin's session is sshd → bash.
+            let beacon = &roots(&ns, "tracker3/tracker-sync")[0];
+            assert_eq!(parent(beacon.pid), lab.init_pid(&host), "a daemon");
+            assert_eq!(owner(beacon.pid), 1003, "runs as mara");
+            let env = std::fs::read(format!("/proc/{}/environ", beacon.pid)).unwrap();
+            assert!(String::from_utf8_lossy(&env).contains("SSH_CONNECTION=198.19.44.66 61040 "));
+            let shell = &roots(&ns, "-bash --noprofile --norc")[0];
+            assert_eq!(
+                comm(parent(shell.pid)),
+                "sshd",
+                "the admin's shell under sshd"
+            );
+            wait_for_pushes(&lab, "10.62.0.50:873");
         }
         _ => {}
     }
@@ -226,12 +245,29 @@ fn setup_and_teardown(scenario: &str) {
     }
 }
 
+/// Until the NAS logs one more connection of the innocent flow.
+fn wait_for_pushes(lab: &Lab, flow: &str) {
+    let n = nas_pushes(lab, flow);
+    let t = Instant::now();
+    while nas_pushes(lab, flow) == n {
+        assert!(t.elapsed() < Duration::from_secs(30), "the NAS gets pushes");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn scenarios_are_listed_with_their_data() {
     let out = hound().args(["lab", "scenarios"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for name in ["original", "webshell", "deleted-miner", "admin-parent"] {
+    for name in [
+        "original",
+        "webshell",
+        "deleted-miner",
+        "admin-parent",
+        "systemd-shell",
+        "ssh-foothold",
+    ] {
         assert!(
             text.lines()
                 .any(|l| l.starts_with(name) && l.len() > name.len() + 20),
@@ -243,7 +279,7 @@ fn scenarios_are_listed_with_their_data() {
         .output()
         .unwrap();
     let all = json_lines(&out.stdout);
-    assert!(all.len() >= 4);
+    assert!(all.len() >= 6);
     let mut victims = BTreeSet::new();
     for s in &all {
         assert!(victims.insert(s["victim"].to_string()), "own victim: {s}");
@@ -292,4 +328,19 @@ fn scenario_admin_parent_setup_and_teardown() {
     crate::require_root!();
     crate::require_cmd!("nc");
     setup_and_teardown("admin-parent");
+}
+
+#[test]
+fn scenario_systemd_shell_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    crate::require_cmd!("python3");
+    setup_and_teardown("systemd-shell");
+}
+
+#[test]
+fn scenario_ssh_foothold_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    setup_and_teardown("ssh-foothold");
 }

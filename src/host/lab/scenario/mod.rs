@@ -7,6 +7,8 @@
 mod admin_parent;
 mod deleted_miner;
 mod original;
+mod ssh_foothold;
+mod systemd_shell;
 mod webshell;
 
 use super::topology::{Host, Segment};
@@ -155,6 +157,8 @@ static ALL: &[&Scenario] = &[
     &webshell::SCENARIO,
     &deleted_miner::SCENARIO,
     &admin_parent::SCENARIO,
+    &systemd_shell::SCENARIO,
+    &ssh_foothold::SCENARIO,
 ];
 
 /// The processes every lab host runs: its init (pid 1 of its own PID
@@ -171,7 +175,7 @@ mod tests {
     #[test]
     fn scenarios_are_consistent() {
         assert_eq!(all()[0].name, DEFAULT);
-        assert!(all().len() >= 4);
+        assert!(all().len() >= 6);
         for s in all() {
             assert!(s.host(s.compromised).is_some(), "{}", s.name);
             for h in s.hosts {
@@ -185,7 +189,9 @@ mod tests {
             let steps = format!("{:?}", s.steps);
             for e in s.malicious.persistence.iter().chain(s.malicious.approval) {
                 if let Some(line) = e.line {
-                    assert!(steps.contains(line), "{line}");
+                    // Both sides as Debug escapes them (quotes in a unit's line).
+                    let escaped = format!("{line:?}");
+                    assert!(steps.contains(escaped.trim_matches('"')), "{line}");
                 }
             }
             let p = s.params();
