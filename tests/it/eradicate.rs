@@ -230,19 +230,25 @@ fn fingerprint(key_line: &str) -> String {
 }
 
 /// A tiny web server with a command-injection hole (`?c=` runs through
-/// `sh -c`), listening on 127.0.0.1:8080 inside the namespace.
+/// `sh -c`), listening on 127.0.0.1:8080 inside the namespace. Like a real
+/// server it survives a client that resets (the playbook's service check
+/// may), so a dead server means the playbook killed it.
 const SERVER: &str = r#"
 import socket, subprocess, urllib.parse
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 8080)); s.listen(8)
 while True:
     c, _ = s.accept()
-    req = c.recv(4096).decode(errors="replace").split(" ")
-    q = urllib.parse.urlparse(req[1] if len(req) > 1 else "/").query
-    cmd = urllib.parse.parse_qs(q).get("c")
-    if cmd:
-        subprocess.Popen(["sh", "-c", cmd[0]], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c.sendall(b"HTTP/1.0 200 OK\r\n\r\nok\n"); c.close()
+    try:
+        req = c.recv(4096).decode(errors="replace").split(" ")
+        q = urllib.parse.urlparse(req[1] if len(req) > 1 else "/").query
+        cmd = urllib.parse.parse_qs(q).get("c")
+        if cmd:
+            subprocess.Popen(["sh", "-c", cmd[0]], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        c.sendall(b"HTTP/1.0 200 OK\r\n\r\nok\n")
+    except OSError:
+        pass
+    c.close()
 "#;
 
 fn http_get(ns: &Netns, path: &str) -> String {
