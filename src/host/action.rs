@@ -256,22 +256,14 @@ pub fn file_still(planned: &FileIdentity) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The installed package that owns `path`, from the dpkg database
-/// (`info/*.list`, one path per line). `None` when no package lists it.
+/// The installed package that owns `path`, from the dpkg database whose
+/// `info` folder is `dpkg_info` (the shared loader of `linux::dpkg`).
+/// `None` when no package lists it.
 pub fn package_owner(path: &str, dpkg_info: &Path) -> Option<String> {
-    let dir = std::fs::read_dir(dpkg_info).ok()?;
-    for e in dir.flatten() {
-        let name = e.file_name();
-        let Some(pkg) = name.to_str().and_then(|n| n.strip_suffix(".list")) else {
-            continue;
-        };
-        if let Ok(text) = std::fs::read_to_string(e.path()) {
-            if text.lines().any(|l| l == path) {
-                return Some(pkg.split(':').next().unwrap_or(pkg).to_string());
-            }
-        }
-    }
-    None
+    let dpkg = dpkg_info.parent()?;
+    crate::host::linux::dpkg::Owners::cached(dpkg, &mut |_| {})
+        .owner(path.as_bytes())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -376,17 +368,13 @@ mod tests {
 
     #[test]
     fn package_owner_reads_the_dpkg_lists() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("cron.list"), "/.\n/usr/sbin/cron\n").unwrap();
-        std::fs::write(d.path().join("libfoo:amd64.list"), "/usr/lib/foo.so\n").unwrap();
-        assert_eq!(
-            package_owner("/usr/sbin/cron", d.path()),
-            Some("cron".into())
-        );
-        assert_eq!(
-            package_owner("/usr/lib/foo.so", d.path()),
-            Some("libfoo".into())
-        );
-        assert_eq!(package_owner("/tmp/x", d.path()), None);
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("info");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("cron.list"), "/.\n/usr/sbin/cron\n").unwrap();
+        std::fs::write(d.join("libfoo:amd64.list"), "/usr/lib/foo.so\n").unwrap();
+        assert_eq!(package_owner("/usr/sbin/cron", &d), Some("cron".into()));
+        assert_eq!(package_owner("/usr/lib/foo.so", &d), Some("libfoo".into()));
+        assert_eq!(package_owner("/tmp/x", &d), None);
     }
 }

@@ -58,7 +58,7 @@ fn check_entry(p: &Path, st: &FileStat, case_dir: &Path) -> Result<()> {
             kind_name(st)
         )));
     }
-    guard::check(p, st, case_dir, packages())
+    guard::check(p, st, case_dir, &packages())
 }
 
 /// Decides what quarantining `path` does, refusing what the real run would
@@ -89,7 +89,7 @@ pub fn plan(path: &Path, recursive: bool, case_dir: &Path) -> Result<Plan> {
             shown(path)
         )));
     }
-    guard::check(&root, &st, case_dir, packages())?;
+    guard::check(&root, &st, case_dir, &packages())?;
     let mut it = walkdir::WalkDir::new(&root).follow_links(false).into_iter();
     while let Some(e) = it.next() {
         let e = match e {
@@ -105,7 +105,7 @@ pub fn plan(path: &Path, recursive: bool, case_dir: &Path) -> Result<Plan> {
         };
         if e.file_type().is_dir() {
             if e.depth() > 0 {
-                if let Err(err) = guard::check(e.path(), &st, case_dir, packages()) {
+                if let Err(err) = guard::check(e.path(), &st, case_dir, &packages()) {
                     p.would_refuse.push((shown(e.path()), err.message));
                     it.skip_current_dir();
                     continue;

@@ -48,7 +48,7 @@ fn privileged_impl(nc: &NativeCallContext, opts: Map) -> RhaiResult<Dynamic> {
         Ok(m) => m,
         Err(e) => {
             c.warn(P, format!("no package owners: {}", e.message));
-            Default::default()
+            std::sync::Arc::default()
         }
     };
     let v = suid::scan(&root, &under, &owners, &c.cancel, &mut |w| c.warn(P, w)).rhai(P)?;

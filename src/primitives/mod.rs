@@ -163,5 +163,7 @@ pub fn to_dyn<T: Serialize + ?Sized>(value: &T) -> RhaiResult<Dynamic> {
 /// Shorthand for the context, named for errors.
 pub fn ctx(nc: &rhai::NativeCallContext, primitive: &str) -> RhaiResult<crate::runtime::Ctx> {
     CALL_POS.with(|p| *p.borrow_mut() = (primitive.to_string(), nc.call_position()));
-    crate::runtime::Ctx::from_call(nc).rhai(primitive)
+    let c = crate::runtime::Ctx::from_call(nc).rhai(primitive)?;
+    crate::host::fs::bounded::set_cancel(&c.cancel); // system-file reads honour Ctrl-C
+    Ok(c)
 }

@@ -4,6 +4,7 @@
 // Tests may unwrap: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod blockfs;
 mod case;
 mod case_cli;
 mod cli;

@@ -4,6 +4,7 @@
 //! UTF-8 are reported losslessly (`\xNN` for each invalid byte), so a name an
 //! attacker chose cannot hide from a script or drive a terminal.
 
+pub mod bounded;
 pub mod find;
 pub mod read;
 mod walk;

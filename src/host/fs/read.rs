@@ -111,9 +111,47 @@ pub const SYSTEM_FILE_MAX: u64 = 16 << 20;
 /// Reads a system file an attacker may have planted: opened non-blocking and
 /// refused unless the opened descriptor is a regular file (a fifo hung the
 /// hunt, a link to `/dev/zero` read forever), then at most `max` bytes, with
-/// a warning naming the file when it was cut. Errors keep their io kind so
-/// callers can skip `NotFound` quietly.
+/// a warning naming the file when it was cut. The open and read run on a
+/// worker ([`super::bounded`]): a FUSE or NFS file that blocks in the
+/// kernel is given up after [`super::bounded::SOURCE_TIMEOUT`] or when the
+/// run is cancelled. Errors keep their io kind so callers can skip
+/// `NotFound` quietly.
 pub fn read_system(path: &Path, max: u64, warn: &mut dyn FnMut(&str)) -> std::io::Result<Vec<u8>> {
+    read_system_within(path, max, None, super::bounded::SOURCE_TIMEOUT, warn)
+}
+
+/// [`read_system`] with an explicit cancel token (default: the run's) and
+/// time limit.
+pub fn read_system_within(
+    path: &Path,
+    max: u64,
+    cancel: Option<&CancelToken>,
+    timeout: std::time::Duration,
+    warn: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    let owned = path.to_path_buf();
+    let mut buf = if super::bounded::on_remote_fs(path) {
+        super::bounded::read_in_child(path, max.saturating_add(1), 0, cancel, timeout)?.bytes
+    } else {
+        super::bounded::run(cancel, timeout, move || {
+            let f = open_system(&owned)?;
+            let mut buf = Vec::new();
+            f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+            Ok(buf)
+        })?
+    };
+    if buf.len() as u64 > max {
+        buf.truncate(max as usize);
+        warn(&format!(
+            "{}: larger than {max} bytes; only the first {max} were read",
+            shown(path)
+        ));
+    }
+    Ok(buf)
+}
+
+/// Opens for [`read_system`]: non-blocking, and only a regular file.
+fn open_system(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -129,16 +167,7 @@ pub fn read_system(path: &Path, max: u64, warn: &mut dyn FnMut(&str)) -> std::io
             ),
         ));
     }
-    let mut buf = Vec::new();
-    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
-    if buf.len() as u64 > max {
-        buf.truncate(max as usize);
-        warn(&format!(
-            "{}: larger than {max} bytes; only the first {max} were read",
-            shown(path)
-        ));
-    }
-    Ok(buf)
+    Ok(f)
 }
 
 /// [`read_system`] for append-only record files (wtmp, btmp): when the file
@@ -150,34 +179,36 @@ pub fn read_system_tail(
     record: u64,
     warn: &mut dyn FnMut(&str),
 ) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    let md = f.metadata()?;
-    if !md.file_type().is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "is a {}, not a regular file (not read)",
-                super::type_name(md.file_type())
-            ),
-        ));
-    }
+    let owned = path.to_path_buf();
     let record = record.max(1);
-    let size = md.len();
-    if size > max {
-        let start = (size - max).div_ceil(record) * record;
-        f.seek(SeekFrom::Start(start))?;
+    let timeout = super::bounded::SOURCE_TIMEOUT;
+    let (buf, cut) = if super::bounded::on_remote_fs(path) {
+        let r = super::bounded::read_in_child(path, max, record, None, timeout)?;
+        (
+            r.bytes,
+            (r.size > max).then_some((r.size, r.size - r.start)),
+        )
+    } else {
+        super::bounded::run(None, timeout, move || {
+            let mut f = open_system(&owned)?;
+            let size = f.metadata()?.len();
+            let mut cut = None;
+            if size > max {
+                let start = (size - max).div_ceil(record) * record;
+                f.seek(SeekFrom::Start(start))?;
+                cut = Some((size, size - start));
+            }
+            let mut buf = Vec::new();
+            f.take(max).read_to_end(&mut buf)?;
+            Ok((buf, cut))
+        })?
+    };
+    if let Some((size, kept)) = cut {
         warn(&format!(
-            "{}: {size} bytes; only the last {} were read (older records skipped)",
-            shown(path),
-            size - start
+            "{}: {size} bytes; only the last {kept} were read (older records skipped)",
+            shown(path)
         ));
     }
-    let mut buf = Vec::new();
-    f.take(max).read_to_end(&mut buf)?;
     Ok(buf)
 }
 

@@ -6,6 +6,7 @@
 
 use super::read_text;
 use crate::error::{Error, Result};
+use crate::host::fs::read::read_system;
 use crate::host::sys::rel;
 use crate::runtime::CancelToken;
 use md5::{Digest, Md5};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const INFO: &str = "var/lib/dpkg/info";
 /// A `.list` or `.md5sums` file larger than this is not a dpkg record.
@@ -64,21 +66,175 @@ fn stems(root: &Path, ext: &str) -> Result<Vec<(String, std::path::PathBuf)>> {
     Ok(out)
 }
 
-/// Path → owning package, from every `.list` file.
-pub fn owners(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<HashMap<String, String>> {
-    check_dpkg(root)?;
-    let mut map = HashMap::new();
-    for (pkg, path) in stems(root, ".list")? {
-        let Some(text) = read_text(&path, CAP, warn) else {
-            continue;
+/// Every path the dpkg database lists, with its package: the one reader of
+/// `info/*.list` (package owners for hunts, the quarantine guard, planned
+/// actions). Paths are kept as bytes, so a name that is not UTF-8 is found
+/// as itself and never through a lossy look-alike.
+#[derive(Debug, Default)]
+pub struct Owners {
+    listed: HashMap<Box<[u8]>, u32>,
+    /// `dpkg-divert`: both names of a diverted file belong to a package.
+    diverted: HashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+}
+
+/// What a loaded database was read from: the `info` folder's and the
+/// diversions file's change times. dpkg replaces lists by renaming, which
+/// changes the folder, so an install or removal during a long session
+/// (the REPL) is seen on the next look-up.
+type Stamp = Option<[i64; 6]>;
+
+fn stamp(dpkg: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let info = std::fs::metadata(dpkg.join("info")).ok()?;
+    let div = std::fs::metadata(dpkg.join("diversions"));
+    let (ds, dn) = div.map_or((0, 0), |m| (m.ctime(), m.ctime_nsec()));
+    Some([
+        info.ctime(),
+        info.ctime_nsec(),
+        info.mtime(),
+        info.mtime_nsec(),
+        ds,
+        dn,
+    ])
+}
+
+impl Owners {
+    /// Reads `info/*.list` and `diversions` under a dpkg database folder
+    /// (`/var/lib/dpkg`), each through the bounded reader (no FIFO, a size
+    /// cap, a time limit). An unreadable list is a warning; a folder without
+    /// a database gives an empty set.
+    pub fn load(dpkg: &Path, warn: &mut dyn FnMut(&str)) -> Owners {
+        use std::os::unix::ffi::OsStrExt;
+        let mut o = Owners::default();
+        let info = dpkg.join("info");
+        let Ok(rd) = std::fs::read_dir(&info) else {
+            return o;
         };
-        for line in text.lines() {
-            if line.starts_with('/') && line.len() > 1 {
-                map.entry(line.to_string()).or_insert_with(|| pkg.clone());
+        let mut lists: Vec<(Vec<u8>, std::path::PathBuf)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name();
+                let stem = n.as_bytes().strip_suffix(b".list")?.to_vec();
+                Some((stem, e.path()))
+            })
+            .collect();
+        // Sorted, so that a path two packages list has a stable owner.
+        lists.sort();
+        for (stem, path) in lists {
+            let text = match read_system(&path, CAP, warn) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    warn(&format!(
+                        "{}: {e}",
+                        crate::text::lossless(path.as_os_str().as_bytes())
+                    ));
+                    continue;
+                }
+            };
+            let pkg = stem.split(|&c| c == b':').next().unwrap_or(&stem);
+            let idx = o.names.len() as u32;
+            o.names.push(crate::text::lossless(pkg));
+            for line in text.split(|&c| c == b'\n') {
+                if line.starts_with(b"/") && line.len() > 1 {
+                    o.listed.entry(line.into()).or_insert(idx);
+                }
             }
         }
+        if let Ok(text) = read_system(&dpkg.join("diversions"), CAP, warn) {
+            let lines: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
+            for c in lines.chunks(3).filter(|c| c.len() == 3) {
+                let idx = o.names.len() as u32;
+                // ":" is a diversion the administrator made, not a package's.
+                let by: &[u8] = if c[2] == b":" {
+                    b"local diversion"
+                } else {
+                    c[2]
+                };
+                o.names.push(crate::text::lossless(by));
+                o.diverted.entry(c[0].into()).or_insert(idx);
+                o.diverted.entry(c[1].into()).or_insert(idx);
+            }
+        }
+        o
     }
-    Ok(map)
+
+    /// The database of `root` (`/` live, or a mounted image), read on first
+    /// use and then shared: every caller of a run asks the same folder, and
+    /// reading some thousand lists each time cost seconds. Reloaded when
+    /// dpkg changed the database since. Fails (`not_found`, `unsupported`)
+    /// where [`check_dpkg`] does.
+    pub fn of_root(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Arc<Owners>> {
+        check_dpkg(root)?;
+        Ok(Self::cached(&rel(root, "var/lib/dpkg"), warn))
+    }
+
+    /// [`Owners::load`] through the per-process cache.
+    pub fn cached(dpkg: &Path, warn: &mut dyn FnMut(&str)) -> Arc<Owners> {
+        type Cache = Mutex<HashMap<std::path::PathBuf, (Stamp, Arc<Owners>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let now = stamp(dpkg);
+        let lock = |c: &'static Cache| c.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, o)) = lock(cache).get(dpkg) {
+            if *s == now && now.is_some() {
+                return o.clone();
+            }
+        }
+        // Loaded outside the lock: two first callers may both read, and
+        // neither waits on the other's slow disk.
+        let o = Arc::new(Owners::load(dpkg, warn));
+        lock(cache).insert(dpkg.to_path_buf(), (now, o.clone()));
+        o
+    }
+
+    /// How many paths the lists name.
+    pub fn len(&self) -> usize {
+        self.listed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The package whose list names `path`, also under its merged-/usr
+    /// alias (dpkg may list `/bin/ls` while the file is reached as
+    /// `/usr/bin/ls`, or the reverse).
+    pub fn owner(&self, path: &[u8]) -> Option<&str> {
+        Self::find(&self.listed, path)
+            .and_then(|i| self.names.get(i as usize))
+            .map(String::as_str)
+    }
+
+    /// [`Owners::owner`], or the package that diverted `path` (either name
+    /// of a `dpkg-divert`): what must not be removed.
+    pub fn owner_or_diverter(&self, path: &[u8]) -> Option<&str> {
+        Self::find(&self.listed, path)
+            .or_else(|| Self::find(&self.diverted, path))
+            .and_then(|i| self.names.get(i as usize))
+            .map(String::as_str)
+    }
+
+    fn find(map: &HashMap<Box<[u8]>, u32>, b: &[u8]) -> Option<u32> {
+        if let Some(i) = map.get(b) {
+            return Some(*i);
+        }
+        let merged = [&b"/bin/"[..], b"/sbin/", b"/lib"];
+        if let Some(rest) = b.strip_prefix(b"/usr") {
+            if merged.iter().any(|d| rest.starts_with(d)) {
+                return map.get(rest).copied();
+            }
+        } else if merged.iter().any(|d| b.starts_with(d)) {
+            return map.get([b"/usr", b].concat().as_slice()).copied();
+        }
+        None
+    }
+}
+
+/// Path → owning package for `root`, from the shared [`Owners`].
+pub fn owners(root: &Path, warn: &mut dyn FnMut(&str)) -> Result<Arc<Owners>> {
+    Owners::of_root(root, warn)
 }
 
 /// Conffiles of every package (from `*.conffiles`).
@@ -240,7 +396,7 @@ pub fn status_of(
             Some(rest) => rest.to_string(),
             None => format!("/usr{p}"),
         };
-        let owner = owners.get(p).or_else(|| owners.get(&alt)).cloned();
+        let owner = owners.owner(p.as_bytes()).map(str::to_string);
         let Some(pkg) = owner else {
             out.push(FileStatus {
                 path: p.clone(),
@@ -290,4 +446,56 @@ pub fn status_of(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn one_loader_bytes_diversions_and_reload() {
+        let t = tempfile::tempdir().unwrap();
+        let dpkg = t.path().join("var/lib/dpkg");
+        std::fs::create_dir_all(dpkg.join("info")).unwrap();
+        std::fs::write(
+            dpkg.join("info/a:amd64.list"),
+            b"/.\n/usr/bin/a\n/opt/bad\xff\n",
+        )
+        .unwrap();
+        // A list planted as a FIFO is a warning, not a hang.
+        let fifo = std::ffi::CString::new(dpkg.join("info/f.list").as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::fs::write(dpkg.join("diversions"), "/bin/sh\n/bin/sh.distrib\n:\n").unwrap();
+        let mut warnings = Vec::new();
+        let o = Owners::of_root(t.path(), &mut |w| warnings.push(w.to_string())).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.contains("f.list")),
+            "{warnings:?}"
+        );
+        assert_eq!(o.owner(b"/bin/a"), Some("a"));
+        assert_eq!(o.owner(b"/opt/bad\xff"), Some("a"));
+        assert_eq!(o.owner("/opt/bad\u{fffd}".as_bytes()), None);
+        assert_eq!(o.owner(b"/usr/bin/sh"), None);
+        assert_eq!(o.owner_or_diverter(b"/usr/bin/sh"), Some("local diversion"));
+        // Cached: the same load, until dpkg changes the database.
+        let again = Owners::of_root(t.path(), &mut |_| {}).unwrap();
+        assert!(Arc::ptr_eq(&o, &again));
+        std::fs::remove_file(dpkg.join("info/f.list")).unwrap();
+        std::fs::write(dpkg.join("info/b.list"), "/usr/sbin/b\n").unwrap();
+        // Within one clock tick the folder's times may not move; dpkg's
+        // runs are seconds apart, a test's writes are not.
+        let old = nix::sys::time::TimeSpec::new(1, 0);
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &dpkg.join("info"),
+            &old,
+            &old,
+            nix::sys::stat::UtimensatFlags::FollowSymlink,
+        )
+        .unwrap();
+        let fresh = Owners::of_root(t.path(), &mut |_| {}).unwrap();
+        assert_eq!(fresh.owner(b"/usr/sbin/b"), Some("b"));
+        assert!(Owners::of_root(&t.path().join("none"), &mut |_| {}).is_err());
+    }
 }

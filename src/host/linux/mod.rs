@@ -10,30 +10,15 @@ pub mod rootkit;
 pub mod suid;
 
 use crate::error::{Error, Result};
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Reads a system file an attacker may have planted: no FIFO or device
-/// (opened non-blocking, refused unless regular), at most `cap` bytes.
+/// (opened non-blocking, refused unless regular), at most `cap` bytes, given
+/// up when the file system does not answer (`fs::read::read_system`).
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| Error::io(path.display(), e))?;
-    let meta = f.metadata().map_err(|e| Error::io(path.display(), e))?;
-    if !meta.is_file() {
-        return Err(Error::invalid(format!(
-            "{}: not a regular file, not read",
-            path.display()
-        )));
-    }
-    let mut buf = Vec::new();
-    f.take(cap)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path.display(), e))?;
-    Ok(buf)
+    crate::host::fs::read::read_system(path, cap, &mut |_| {})
+        .map_err(|e| Error::io(crate::text::lossless(path.as_os_str().as_bytes()), e))
 }
 
 /// `read_capped` as text (lossless for invalid UTF-8), or `None` when the

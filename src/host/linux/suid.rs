@@ -5,7 +5,6 @@
 use crate::error::Result;
 use crate::runtime::CancelToken;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -143,12 +142,8 @@ fn nested_system(dir: &Path) -> bool {
 
 /// The package of a path, trying both sides of the /usr merge (dpkg may
 /// list /bin/x while the file is reached as /usr/bin/x, or the reverse).
-pub fn owner_of(owners: &HashMap<String, String>, path: &str) -> Option<String> {
-    owners
-        .get(path)
-        .or_else(|| path.strip_prefix("/usr").and_then(|p| owners.get(p)))
-        .or_else(|| owners.get(&format!("/usr{path}")))
-        .cloned()
+pub fn owner_of(owners: &super::dpkg::Owners, path: &str) -> Option<String> {
+    owners.owner(path.as_bytes()).map(str::to_string)
 }
 
 /// Set-uid/set-gid files and files with capabilities under `root`, on the
@@ -157,7 +152,7 @@ pub fn owner_of(owners: &HashMap<String, String>, path: &str) -> Option<String> 
 pub fn scan(
     root: &Path,
     under: &[String],
-    owners: &HashMap<String, String>,
+    owners: &super::dpkg::Owners,
     cancel: &CancelToken,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Privileged>> {

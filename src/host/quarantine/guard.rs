@@ -5,10 +5,9 @@
 use super::at::{kind, shown};
 use crate::error::{Error, Result};
 use nix::sys::stat::FileStat;
-use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 /// Files no package lists but the system cannot lose.
 const CRITICAL: &[&str] = &[
@@ -40,84 +39,15 @@ fn virtual_fs(p: &[u8]) -> bool {
         && !p.starts_with(b"/dev/shm/")
 }
 
-/// Paths owned by installed packages, with the package's name.
-pub struct Packages {
-    owner: HashMap<Box<[u8]>, u32>,
-    names: Vec<String>,
-}
+/// Paths owned by installed packages: dpkg's lists and diversions, read
+/// by the one loader of `host::linux::dpkg`.
+pub type Packages = crate::host::linux::dpkg::Owners;
 
-impl Packages {
-    /// Reads `info/*.list` and the diversions under a dpkg database folder
-    /// (`/var/lib/dpkg`). A host without dpkg gives an empty set: the
-    /// folder rules still apply.
-    pub fn load(dpkg: &Path) -> Packages {
-        let mut p = Packages {
-            owner: HashMap::new(),
-            names: Vec::new(),
-        };
-        let Ok(rd) = std::fs::read_dir(dpkg.join("info")) else {
-            return p;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let Some(pkg) = name.to_str().and_then(|n| n.strip_suffix(".list")) else {
-                continue;
-            };
-            let Ok(text) = crate::host::fs::read::read_system(&e.path(), 64 << 20, &mut |_| {})
-            else {
-                continue;
-            };
-            let idx = p.names.len() as u32;
-            p.names
-                .push(pkg.split(':').next().unwrap_or(pkg).to_string());
-            for line in text.split(|&c| c == b'\n').filter(|l| l.starts_with(b"/")) {
-                p.owner.entry(line.into()).or_insert(idx);
-            }
-        }
-        // `dpkg-divert`: the diverted-to name is the package's file too.
-        if let Ok(text) =
-            crate::host::fs::read::read_system(&dpkg.join("diversions"), 16 << 20, &mut |_| {})
-        {
-            let lines: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
-            for c in lines.chunks(3).filter(|c| c.len() == 3) {
-                let idx = p.names.len() as u32;
-                p.names.push(String::from_utf8_lossy(c[2]).into_owned());
-                p.owner.entry(c[0].into()).or_insert(idx);
-                p.owner.entry(c[1].into()).or_insert(idx);
-            }
-        }
-        p
-    }
-
-    /// The package owning `p`, also under its merged-/usr alias (dpkg may
-    /// list `/lib/x86_64-linux-gnu/libc.so.6` for `/usr/lib/...`).
-    pub fn owner(&self, p: &Path) -> Option<&str> {
-        let b = p.as_os_str().as_bytes();
-        let alias: Option<Vec<u8>> = if let Some(rest) = b.strip_prefix(b"/usr") {
-            [&b"/bin"[..], b"/sbin", b"/lib"]
-                .iter()
-                .any(|d| rest.starts_with(d))
-                .then(|| rest.to_vec())
-        } else if [&b"/bin/"[..], b"/sbin/", b"/lib"]
-            .iter()
-            .any(|d| b.starts_with(d))
-        {
-            Some([b"/usr", b].concat())
-        } else {
-            None
-        };
-        [Some(b.to_vec()), alias]
-            .into_iter()
-            .flatten()
-            .find_map(|k| self.owner.get(k.as_slice()))
-            .and_then(|i| self.names.get(*i as usize))
-            .map(String::as_str)
-    }
-}
-
-pub fn packages() -> &'static Packages {
-    static P: OnceLock<Packages> = OnceLock::new();
-    P.get_or_init(|| Packages::load(Path::new("/var/lib/dpkg")))
+/// The live system's packages, read once per run (then again only if dpkg
+/// changed its database). Unreadable lists are not warned about here: the
+/// folder rules still refuse system paths.
+pub fn packages() -> Arc<Packages> {
+    Packages::cached(Path::new("/var/lib/dpkg"), &mut |_| {})
 }
 
 /// Mount points from `/proc/self/mountinfo` (octal escapes undone).
@@ -206,7 +136,7 @@ pub fn check(canon: &Path, st: &FileStat, case_dir: &Path, pkgs: &Packages) -> R
             return refuse("is a system path (a system folder)".into());
         }
     }
-    if let Some(pkg) = pkgs.owner(canon) {
+    if let Some(pkg) = pkgs.owner_or_diverter(b) {
         return refuse(format!(
             "is a system path (it belongs to the package {pkg:?})"
         ));
@@ -248,13 +178,13 @@ mod tests {
             "/bin/sh\n/bin/sh.distrib\ndash\n",
         )
         .unwrap();
-        let p = Packages::load(d.path());
+        let p = Packages::load(d.path(), &mut |w| panic!("{w}"));
         assert_eq!(
-            p.owner(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")),
+            p.owner(b"/usr/lib/x86_64-linux-gnu/libc.so.6"),
             Some("libc6")
         );
-        assert_eq!(p.owner(Path::new("/usr/bin/sh")), Some("dash"));
-        assert_eq!(p.owner(Path::new("/var/lib")), Some("libc6"));
-        assert_eq!(p.owner(Path::new("/usr/bin/.x")), None);
+        assert_eq!(p.owner_or_diverter(b"/usr/bin/sh"), Some("dash"));
+        assert_eq!(p.owner(b"/var/lib"), Some("libc6"));
+        assert_eq!(p.owner_or_diverter(b"/usr/bin/.x"), None);
     }
 }
