@@ -399,6 +399,11 @@ fn worker(
         } else {
             wait.as_millis().max(1) as i32
         };
+        // Every connect that completed before this instant is in the ready
+        // list epoll_wait reads, so silence is known up to here; a stall
+        // after the wait (this thread descheduled) must not expire a
+        // connect whose answer came in meanwhile.
+        let read_up_to = Instant::now();
         // SAFETY: events has room for events.len() entries.
         let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, wait_ms) };
         for ev in events.iter().take(n.max(0) as usize) {
@@ -416,13 +421,15 @@ fn worker(
             decide(p, started, verdict(err), &mut rtt, &mut queue, &mut done);
         }
         // Silent connects: retry, or report filtered after the last try.
-        let now = Instant::now();
-        while let Some(&(d, fd, g)) = deadlines.front() {
+        // A full event buffer may have left answered connects unread: they
+        // are read first, on the next round.
+        let all_read = (n.max(0) as usize) < events.len();
+        while let Some(&(d, fd, g)) = deadlines.front().filter(|_| all_read) {
             if inflight.get(&fd).is_none_or(|x| x.2 != g) {
                 deadlines.pop_front();
                 continue;
             }
-            if d > now {
+            if d > read_up_to {
                 break;
             }
             deadlines.pop_front();

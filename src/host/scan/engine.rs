@@ -18,6 +18,12 @@
 //! costs one packet and loses nothing, while the last try's floor is what
 //! bounds how slow an answer may be.
 //!
+//! Time is counted only while an answer could have been seen: a probe's
+//! clock starts once the driver has sent it (not when it was queued), and a
+//! probe expires only when a read that began after its deadline found
+//! nothing. On a loaded machine a stall (a descheduled sender, or hound
+//! itself) then delays the scan instead of turning answers into silence.
+//!
 //! Everything runs on the calling thread with nonblocking sockets and
 //! poll(2): the sockets live in the caller's network namespace, and
 //! cancellation is checked every few milliseconds.
@@ -135,6 +141,7 @@ pub fn run<D: Driver>(
     let ppi = d.packets_per_item().max(1);
     let mut sent_packets: u64 = 0;
     let mut replies = Vec::new();
+    let mut burst: Vec<u32> = Vec::with_capacity(256);
     let fds = d.fds();
     let mut partial = false;
     let mut last_check = Instant::now();
@@ -192,17 +199,24 @@ pub fn run<D: Driver>(
                     continue;
                 }
             }
-            let now = us(Instant::now());
             state[i] = WAITING;
             tries[i] = tries[i].saturating_add(1);
-            sent_at[i] = now;
-            let last = usize::from(u32::from(tries[i]) > t.retries);
-            pending[last].push_back((i as u32, now));
+            burst.push(i as u32);
             outstanding += 1;
             sent_packets += ppi;
             sent_now += 1;
         }
         d.flush();
+        // The clock of a probe starts once the driver has handed it to the
+        // kernel: a driver that queues sends (or a stall while it sends)
+        // must not eat into the time its answer has.
+        let now = us(Instant::now());
+        for i in burst.drain(..) {
+            let iu = i as usize;
+            sent_at[iu] = now;
+            let last = usize::from(u32::from(tries[iu]) > t.retries);
+            pending[last].push_back((i, now));
+        }
         // Wait for replies: briefly when more can be sent, else until the
         // oldest probe times out.
         let now = us(Instant::now());
@@ -228,6 +242,11 @@ pub fn run<D: Driver>(
             super::sock::poll_read(&fds, wait.max(Duration::from_millis(1)));
         }
         replies.clear();
+        // Everything that arrived before this instant is read by the drain
+        // below, so it is the instant up to which silence is known: a stall
+        // during or after the drain (hound descheduled) must not expire a
+        // probe whose answer came in meanwhile.
+        let read_up_to = us(Instant::now());
         d.drain(&mut replies);
         let now = us(Instant::now());
         for &(i, o) in &replies {
@@ -256,7 +275,7 @@ pub fn run<D: Driver>(
                     continue;
                 }
                 let g = group_of(d, iu, rtts.len());
-                if now.saturating_sub(s) < rto(&rtts[g], &global, q) {
+                if read_up_to.saturating_sub(s) < rto(&rtts[g], &global, q) {
                     break;
                 }
                 queue.pop_front();

@@ -37,6 +37,12 @@ struct Fake {
     /// Cancels `token` once this many probes went out.
     cancel_after: Option<(u32, CancelToken)>,
     total_sends: u32,
+    /// Sends only queue; `flush` sends them after this stall (a sender
+    /// thread that was descheduled).
+    flush_stall: Option<Duration>,
+    queued: Vec<usize>,
+    /// The first drain is descheduled this long after it read.
+    drain_stall: Option<Duration>,
 }
 
 impl Fake {
@@ -51,14 +57,14 @@ impl Fake {
             blocked: vec![false; n],
             cancel_after: None,
             total_sends: 0,
+            flush_stall: None,
+            queued: Vec::new(),
+            drain_stall: None,
         }
     }
-}
 
-impl Driver for Fake {
-    type Outcome = u8;
-
-    fn send(&mut self, i: usize) -> std::io::Result<()> {
+    /// Puts probe `i` on the fake wire now.
+    fn put(&mut self, i: usize) -> std::io::Result<()> {
         let now = Instant::now();
         match self.net[i] {
             Net::SendFails => {
@@ -95,6 +101,29 @@ impl Driver for Fake {
         }
         Ok(())
     }
+}
+
+impl Driver for Fake {
+    type Outcome = u8;
+
+    fn send(&mut self, i: usize) -> std::io::Result<()> {
+        if self.flush_stall.is_some() {
+            self.queued.push(i);
+            return Ok(());
+        }
+        self.put(i)
+    }
+
+    fn flush(&mut self) {
+        if let Some(stall) = self.flush_stall {
+            if !self.queued.is_empty() {
+                std::thread::sleep(stall);
+            }
+            for i in std::mem::take(&mut self.queued) {
+                let _ = self.put(i);
+            }
+        }
+    }
 
     fn fds(&self) -> Vec<RawFd> {
         Vec::new()
@@ -113,6 +142,9 @@ impl Driver for Fake {
         if self.stray {
             out.push((usize::MAX, 0));
             out.push((self.net.len(), 0));
+        }
+        if let Some(stall) = self.drain_stall.take() {
+            std::thread::sleep(stall);
         }
     }
 }
@@ -290,5 +322,42 @@ fn only_the_last_try_waits_the_full_floor() {
     assert_eq!(d.sends, [2]);
     let mut d = Fake::new(vec![late]);
     assert!(go(&mut d, &t(0)).results[0].is_some());
+    assert_eq!(d.sends, [1]);
+}
+
+/// One try, its timeout fixed at `rto`.
+fn one_try(rto: Duration) -> Tuning {
+    Tuning {
+        initial_rto: rto,
+        min_rto: rto,
+        retry_min_rto: rto,
+        max_rto: rto,
+        ..tuning(0, 16)
+    }
+}
+
+#[test]
+fn a_probe_is_timed_from_when_it_went_out_not_when_it_was_queued() {
+    // The driver sends a burst 100 ms after it was queued (its sender
+    // thread descheduled, on a loaded machine); each answer comes 5 ms
+    // after the send. Timed from the queueing, the 20 ms timeout had
+    // passed before the probes left, and every answer was lost.
+    let mut d = Fake::new(vec![Net::Late(Duration::from_millis(5)); 4]);
+    d.flush_stall = Some(Duration::from_millis(100));
+    let o = go(&mut d, &one_try(Duration::from_millis(20)));
+    assert!(o.results.iter().all(Option::is_some), "{:?}", d.sends);
+    assert_eq!(d.sends, [1; 4]);
+}
+
+#[test]
+fn a_stall_after_reading_does_not_expire_a_probe_answered_meanwhile() {
+    // The answer comes 30 ms after the send, within the 60 ms timeout,
+    // while hound sits descheduled for 200 ms right after a read that
+    // found nothing: silence is known only up to that read, so the next
+    // one finds the answer.
+    let mut d = Fake::new(vec![Net::Late(Duration::from_millis(30))]);
+    d.drain_stall = Some(Duration::from_millis(200));
+    let o = go(&mut d, &one_try(Duration::from_millis(60)));
+    assert!(o.results[0].is_some());
     assert_eq!(d.sends, [1]);
 }

@@ -84,10 +84,29 @@ fn send_probes(s: &Socket, sport: u16, ps: &[Probe]) {
 /// single sender is CPU-bound in the kernel; a second thread sending half
 /// of each burst puts the other core to work. Its socket was created by the
 /// calling thread (in its namespace) and handed over; the thread opens none.
-fn helper(rx: mpsc::Receiver<Vec<Probe>>, sock: Socket, sport: u16) {
-    for batch in rx {
+/// Each batch is handed back once sent: the scan waits for it, because a
+/// probe's timeout runs from when it went out, not from when it was queued
+/// (a helper descheduled on a busy machine held probes for longer than
+/// their timeout, and their answers were counted as silence).
+fn helper(
+    rx: mpsc::Receiver<Vec<Probe>>,
+    back: mpsc::Sender<Vec<Probe>>,
+    sock: Socket,
+    sport: u16,
+) {
+    for mut batch in rx {
         send_probes(&sock, sport, &batch);
+        batch.clear();
+        if back.send(batch).is_err() {
+            return;
+        }
     }
+}
+
+/// The scan's end of the helper's two channels.
+struct Helper {
+    tx: mpsc::Sender<Vec<Probe>>,
+    sent: mpsc::Receiver<Vec<Probe>>,
 }
 
 struct SynDriver<'a> {
@@ -95,7 +114,7 @@ struct SynDriver<'a> {
     tcp: Socket,
     /// Sends probes (IPPROTO_RAW: receives nothing).
     sender: Socket,
-    helper: Option<mpsc::Sender<Vec<Probe>>>,
+    helper: Option<Helper>,
     batch: Vec<Probe>,
     icmp: Option<Socket>,
     hosts: &'a [Ipv4Addr],
@@ -177,16 +196,25 @@ impl Driver for SynDriver<'_> {
 
     fn flush(&mut self) {
         let mut batch = std::mem::take(&mut self.batch);
-        if let Some(tx) = &self.helper {
+        let mut handed = false;
+        if let Some(h) = &self.helper {
             if batch.len() >= 16 {
                 let theirs = batch.split_off(batch.len() / 2);
-                if let Err(mpsc::SendError(back)) = tx.send(theirs) {
-                    batch.extend(back);
+                match h.tx.send(theirs) {
+                    Ok(()) => handed = true,
+                    Err(mpsc::SendError(back)) => batch.extend(back),
                 }
             }
         }
         send_probes(&self.sender, self.sport, &batch);
         batch.clear();
+        if handed {
+            // If the helper is gone its probes count as silent: resent.
+            let gone = self.helper.as_ref().is_none_or(|h| h.sent.recv().is_err());
+            if gone {
+                self.helper = None;
+            }
+        }
         self.batch = batch;
     }
 
@@ -247,9 +275,11 @@ pub fn scan(
     let helper_sock = sock::raw_sender()?;
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel();
-        s.spawn(move || helper(rx, helper_sock, sport));
+        let (back, sent) = mpsc::channel();
+        s.spawn(move || helper(rx, back, helper_sock, sport));
         // `tx` moves in and drops when the scan ends, which ends the helper.
-        scan_with(hosts, ports, o, sport, Some(tx), cancel, progress, warn)
+        let h = Helper { tx, sent };
+        scan_with(hosts, ports, o, sport, Some(h), cancel, progress, warn)
     })
 }
 
@@ -259,7 +289,7 @@ fn scan_with(
     ports: &[u16],
     o: &PortOpts,
     sport: u16,
-    helper: Option<mpsc::Sender<Vec<Probe>>>,
+    helper: Option<Helper>,
     cancel: &CancelToken,
     progress: &Progress,
     warn: &mut dyn FnMut(String),
