@@ -62,25 +62,9 @@ fn mount_points() -> Vec<PathBuf> {
     text.split(|&c| c == b'\n')
         .filter_map(|l| l.split(|&c| c == b' ').nth(4))
         .map(|m| {
-            let mut out = Vec::with_capacity(m.len());
-            let mut i = 0;
-            while i < m.len() {
-                let oct = m
-                    .get(i + 1..i + 4)
-                    .and_then(|o| std::str::from_utf8(o).ok())
-                    .and_then(|o| u8::from_str_radix(o, 8).ok());
-                match (m[i], oct) {
-                    (b'\\', Some(v)) => {
-                        out.push(v);
-                        i += 4;
-                    }
-                    (c, _) => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            PathBuf::from(std::ffi::OsString::from_vec(out))
+            PathBuf::from(std::ffi::OsString::from_vec(
+                crate::host::fs::bounded::unescape_mountinfo(m),
+            ))
         })
         .collect()
 }

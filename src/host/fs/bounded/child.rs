@@ -64,7 +64,7 @@ fn remote_mounts() -> Vec<std::path::PathBuf> {
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape_octal(m: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape_octal(m: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(m.len());
     let mut i = 0;
     while i < m.len() {
