@@ -273,9 +273,15 @@ fn entries(engine: &Engine) -> Vec<Entry> {
             }
         };
         let e = &mut out[i];
+        // Each overload's comment says what that form adds (the options of
+        // `fw::block(target, opts)`, say): all of them are the help text, in
+        // registration order, and all their examples are tested.
         let doc = Declared::take_from(&raw, &mut e.declared);
-        if e.doc.is_empty() {
-            e.doc = doc;
+        if !doc.is_empty() && !e.doc.contains(&doc) {
+            if !e.doc.is_empty() {
+                e.doc.push_str("\n\n");
+            }
+            e.doc.push_str(&doc);
         }
         e.overloads.push(overload);
     };

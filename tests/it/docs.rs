@@ -80,6 +80,22 @@ fn plan_add_documents_every_action() {
     }
 }
 
+/// The second overload's comment (the options form) is help text too, and
+/// its example runs with the rest: `hound doc fw::block` once showed only
+/// the first form's.
+#[test]
+fn every_overloads_doc_is_shown() {
+    let rt = Runtime::builder().dry_run(true).build().unwrap();
+    let d = docs::find(rt.engine(), "fw::block").unwrap();
+    assert_eq!(d.signatures.len(), 2, "{:?}", d.signatures);
+    assert!(d.doc.contains("force: true"), "{}", d.doc);
+    assert!(
+        d.examples().iter().any(|e| e.contains("ttl")),
+        "{:?}",
+        d.examples()
+    );
+}
+
 /// Tautologies (`len() >= 0`) look like checks and check nothing.
 #[test]
 fn no_example_asserts_a_tautology() {
