@@ -415,7 +415,17 @@ pub fn firewall(
     plan: &fw::Plan,
     undo: Option<Undo>,
 ) -> Acted {
-    let mut a = Act::new(p, plan.changes.join(", "), args);
+    // The journal's and the prompt's line in words ("block outbound traffic
+    // to 10.0.0.196 (nftables table inet hound)"), as the report says it, not the
+    // set elements' labels.
+    let what = match crate::runtime::report_fw::words(p, &args) {
+        Some(w) => format!(
+            "{} {} (nftables table inet {})",
+            w.verb, w.object, plan.table
+        ),
+        None => plan.changes.join(", "),
+    };
+    let mut a = Act::new(p, what, args);
     a.would = json!({ "status": "dry_run", "batch": plan.batch });
     a.undo = undo;
     c.act(a, |_| {

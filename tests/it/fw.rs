@@ -246,6 +246,14 @@ fn block_stops_the_bot_and_keeps_services() {
             >= 2
     );
     assert!(journal.contains("\"fw::rollback\""));
+    // ...and says in words what changed, as the prompt and report do.
+    assert!(
+        journal.contains(&format!(
+            "block outbound traffic to {VICTIM} (nftables table inet {})",
+            s.table
+        )),
+        "{journal}"
+    );
 }
 
 #[test]
