@@ -282,6 +282,43 @@ pub fn ok_result(run: (ExitStatus, Vec<Value>)) -> Value {
     result_of(&ok(run))
 }
 
+/// A child process killed and waited for when dropped, so a failing
+/// assertion leaves nothing running. Keep several in a `Vec<Reaped>`.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// `argv` run inside `ns`, with no terminal: stdin, stdout and stderr null.
+pub fn spawn_in(ns: &Netns, argv: &[&str]) -> Reaped {
+    let child = ns
+        .command(argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {argv:?} in {}: {e}", ns.name()));
+    Reaped(child)
+}
+
 /// Spawns a binary the test has just copied. Another test thread that
 /// forked while the copy was open for writing holds a writable descriptor
 /// until its own exec, so exec fails with ETXTBSY for a moment: retry.

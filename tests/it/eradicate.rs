@@ -5,11 +5,11 @@
 //! asserts what must be gone, and that every innocent process is alive and
 //! every innocent file byte-identical.
 
-use crate::common::hound_in;
+use crate::common::{hound_in, Reaped};
 use crate::require_root;
 use hound::host::netns::Netns;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 struct Scene {
@@ -19,17 +19,9 @@ struct Scene {
     /// Under the target dir: not world-writable, like /opt or /var/www.
     home: tempfile::TempDir,
     ind: String,
-    children: Vec<Child>,
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // The namespace's Drop kills what still runs inside and deletes it.
-    }
+    /// Killed on drop; the namespace's own Drop then kills what still runs
+    /// inside and deletes it.
+    children: Vec<Reaped>,
 }
 
 fn scene(octet: u8) -> Scene {
@@ -126,7 +118,7 @@ impl Scene {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        self.children.push(c);
+        self.children.push(Reaped(c));
     }
 
     /// Starts `sh -c script` inside the namespace as a daemon (parent init).

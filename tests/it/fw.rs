@@ -3,10 +3,10 @@
 //! client. hound blocks the victim on the server; the bot's attempts fail,
 //! the counter grows, the client is still served, and undo restores it all.
 
-use crate::common::{hound_in, in_case, json_of, ok_result};
+use crate::common::{hound_in, in_case, json_of, ok_result, spawn_in, Reaped};
 use hound::host::netns::{unique_tag, veth, Netns};
 use serde_json::Value;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "10.99.1.2";
@@ -17,27 +17,9 @@ struct Shape {
     victim: Netns,
     client: Netns,
     table: String,
-    children: Vec<Child>,
+    /// Killed on drop.
+    children: Vec<Reaped>,
     case: tempfile::TempDir,
-}
-
-impl Drop for Shape {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn spawn(ns: &Netns, argv: &[&str]) -> Child {
-    ns.command(argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn in namespace")
 }
 
 impl Shape {
@@ -64,9 +46,9 @@ impl Shape {
             "10.99.2.2/24",
         )
         .unwrap();
-        let mut children = vec![spawn(&victim, &["nc", "-lk", "80"])];
+        let mut children = vec![spawn_in(&victim, &["nc", "-lk", "80"])];
         for port in ["22", "80", "3306"] {
-            children.push(spawn(&server, &["nc", "-lk", port]));
+            children.push(spawn_in(&server, &["nc", "-lk", port]));
         }
         // Someone else's table: must stay byte-identical through everything.
         for cmd in [
@@ -129,7 +111,7 @@ impl Shape {
 
     fn start_bot(&mut self) {
         let bot = format!("while true; do nc -z -w1 {VICTIM} 80; sleep 0.3; done");
-        let child = spawn(&self.server, &["bash", "-c", &bot]);
+        let child = spawn_in(&self.server, &["bash", "-c", &bot]);
         self.children.push(child);
     }
 

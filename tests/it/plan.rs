@@ -2,11 +2,11 @@
 //! at apply time, exact line removal and undo, dry-run, `hound apply --only`,
 //! and one refused item not stopping the others.
 
-use crate::common::{hound, in_case, json_lines, read_jsonl, script_output};
+use crate::common::{hound, in_case, json_lines, read_jsonl, script_output, Reaped};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 
 /// Runs a script in `case` and returns (output, its JSON lines as an array:
 /// an array result prints one line per element).
@@ -30,16 +30,8 @@ fn status<'a>(outcomes: &'a Value, id: &str) -> &'a str {
         .unwrap_or("(missing)")
 }
 
-struct Reaped(Child);
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn alive(c: &mut Reaped) -> bool {
-    c.0.try_wait().unwrap().is_none()
+    c.try_wait().unwrap().is_none()
 }
 
 #[test]

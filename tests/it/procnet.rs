@@ -2,32 +2,17 @@
 //! a namespace the test creates, and procfs for a process the test starts.
 
 use crate::common::{
-    hound, hound_in, json_lines, ok_result, result_of, run_json, run_json_in, script,
+    hound, hound_in, json_lines, ok_result, result_of, run_json, run_json_in, script, spawn_in,
+    Reaped,
 };
 use hound::host::netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-struct Kids(Vec<Child>);
-impl Drop for Kids {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn spawn(ns: &Netns, cmd: &str) -> Child {
-    ns.command("sh")
-        .args(["-c", cmd])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn spawn(ns: &Netns, cmd: &str) -> Reaped {
+    spawn_in(ns, &["sh", "-c", cmd])
 }
 
 /// (proto, state, local port, remote port, owner pid) rows from `ss -tunapH`.
@@ -64,13 +49,13 @@ fn sockets_agree_with_ss() {
     crate::require_root!();
     crate::require_cmd!("nc");
     let ns = Netns::create_unique("hpn").unwrap();
-    let _kids = Kids(vec![
+    let _kids = [
         spawn(&ns, "exec nc -lk 127.0.0.1 7001"),
         spawn(&ns, "exec nc -6 -lk ::1 7002"),
         spawn(&ns, "exec nc -u -l 127.0.0.1 7003"),
         spawn(&ns, "exec nc -lk 127.0.0.1 7004"),
         spawn(&ns, "sleep 0.3; exec sleep 60 | nc 127.0.0.1 7004"),
-    ]);
+    ];
     let start = Instant::now();
     while ss_rows(&ns).iter().filter(|r| r.1 == "ESTAB").count() < 2 {
         assert!(
@@ -116,8 +101,9 @@ fn process_facts_agree_with_procfs_including_a_deleted_binary() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("sleepy");
     std::fs::copy("/bin/sleep", &copy).unwrap();
-    let mut child = crate::common::spawn_fresh_copy(std::process::Command::new(&copy).arg("30"));
-    let _k = Kids(vec![]);
+    let mut child = Reaped(crate::common::spawn_fresh_copy(
+        std::process::Command::new(&copy).arg("30"),
+    ));
     std::thread::sleep(Duration::from_millis(100));
     std::fs::remove_file(&copy).unwrap();
     let pid = child.id();
@@ -175,10 +161,10 @@ fn watch_attributes_stuck_attempts_to_the_process_and_its_loop() {
         argv.extend(cmd.split(' '));
         ns.exec_ok(&argv).unwrap();
     }
-    let _k = Kids(vec![spawn(
+    let _k = spawn(
         &ns,
         "exec bash -c 'while true; do nc -z -w 1 10.9.9.9 80; sleep 0.2; done'",
-    )]);
+    );
     let (_d, p) = script(
         "w.rhai",
         "net::watch(#{ remote: \"10.9.9.9\", remote_port: 80 }, 3)\n",
@@ -366,7 +352,7 @@ fn sockets_by_netlink_and_by_proc_net_agree_with_ss_including_unix() {
         &mut line,
     )
     .unwrap();
-    let _kids = Kids(vec![child]);
+    let _kids = Reaped(child);
     assert_eq!(line.trim(), "ready");
     let (_d, p) = script(
         "s.rhai",

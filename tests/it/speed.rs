@@ -203,14 +203,7 @@ fn full_range_connect_and_syn_scans_miss_no_port() {
         &mut line,
     )
     .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _k = Kill(child);
+    let _k = crate::common::Reaped(child);
     assert_eq!(line.trim(), "ready");
     let (_d, p) = script(
         "c.rhai",

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const MARKER: &str = "HOUND-YARA-INMEM-7342";
 
@@ -44,7 +44,7 @@ fn sha256(p: &Path) -> String {
 
 /// A python3 process that builds `MARKER` (with `join`, or with `sep`
 /// for the benign twin) and sleeps; killed on drop.
-struct Py(Child);
+struct Py(crate::common::Reaped);
 
 impl Py {
     fn start(sep: &str) -> Py {
@@ -61,17 +61,10 @@ impl Py {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line.trim(), "ready");
-        Py(c)
+        Py(crate::common::Reaped(c))
     }
     fn pid(&self) -> u32 {
         self.0.id()
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
