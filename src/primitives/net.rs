@@ -18,6 +18,66 @@ const KEYS: &[&str] = &[
     "pid",
 ];
 
+/// `net::sockets` takes the filter keys and `fields`.
+const SOCKETS_KEYS: &[&str] = &[
+    "proto",
+    "state",
+    "local",
+    "remote",
+    "port",
+    "local_port",
+    "remote_port",
+    "pid",
+    "fields",
+];
+
+/// A socket row's fields, in the row's (sorted) key order.
+const FIELDS: [&str; 14] = [
+    "family",
+    "inode",
+    "local_ip",
+    "local_port",
+    "peer_inode",
+    "pid",
+    "pids",
+    "process",
+    "proto",
+    "remote_ip",
+    "remote_port",
+    "sock_type",
+    "state",
+    "uid",
+];
+
+/// The fields only the walk of every `/proc/PID/fd` can fill.
+const OWNER_FIELDS: &[&str] = &["pid", "pids", "process"];
+
+/// Which of [`FIELDS`] a row keeps (all without a `fields` option).
+type Wanted = [bool; FIELDS.len()];
+
+fn wanted(p: &str, o: &Opts) -> RhaiResult<Option<Wanted>> {
+    let Some(v) = o.strings("fields")? else {
+        return Ok(None);
+    };
+    if v.is_empty() {
+        return Err(args::bad(p, "option \"fields\": name at least one field"));
+    }
+    let mut w = [false; FIELDS.len()];
+    for k in &v {
+        let Some(i) = FIELDS.iter().position(|f| f == k) else {
+            return Err(args::bad(
+                p,
+                format!(
+                    "option \"fields\": {k:?} is not a socket field (one of {})",
+                    FIELDS.join(", ")
+                ),
+            ));
+        };
+        w[i] = true;
+    }
+    Ok(Some(w))
+}
+
 fn nets(p: &str, o: &Opts, key: &str) -> RhaiResult<Vec<crate::host::ioc::Indicator>> {
     o.strings(key)?
         .unwrap_or_default()
@@ -34,7 +94,10 @@ fn port(o: &Opts, key: &str) -> RhaiResult<Option<u16>> {
 }
 
 pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
-    let o = Opts::new(p, m, KEYS)?;
+    filter_of(p, &Opts::new(p, m, KEYS)?)
+}
+
+fn filter_of(p: &str, o: &Opts) -> RhaiResult<Filter> {
     let proto = o.str("proto")?;
     if let Some(pr) = proto.as_deref() {
         if !matches!(pr, "tcp" | "udp" | "unix") {
@@ -47,20 +110,25 @@ pub fn filter(p: &str, m: Map) -> RhaiResult<Filter> {
     Ok(Filter {
         proto,
         state: o.strings("state")?,
-        local: nets(p, &o, "local")?,
-        remote: nets(p, &o, "remote")?,
-        port: port(&o, "port")?,
-        local_port: port(&o, "local_port")?,
-        remote_port: port(&o, "remote_port")?,
+        local: nets(p, o, "local")?,
+        remote: nets(p, o, "remote")?,
+        port: port(o, "port")?,
+        local_port: port(o, "local_port")?,
+        remote_port: port(o, "remote_port")?,
         pid: o.int("pid", 1, i32::MAX as i64)?.map(|v| v as i32),
+        without_owners: false,
     })
 }
 
-fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynamic> {
+fn sockets_impl(
+    nc: &NativeCallContext,
+    p: &str,
+    f: Filter,
+    keep: Option<&Wanted>,
+) -> RhaiResult<Dynamic> {
     let c = ctx(nc, p)?;
-    Ok(sockets_dyn(
-        &host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?,
-    ))
+    let v = host::sockets(&f, &c.cancel, &mut |w| c.warn(p, w)).rhai(p)?;
+    Ok(sockets_dyn(&v, keep))
 }
 
 /// Sockets as Rhai maps, built directly rather than through serde (the
@@ -69,31 +137,18 @@ fn sockets_impl(nc: &NativeCallContext, p: &str, f: Filter) -> RhaiResult<Dynami
 /// of times) share one `ImmutableString`, so a 4,000-socket table costs
 /// few string allocations, and copying or dropping it in the script
 /// touches no string either.
-pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
+pub(crate) fn sockets_dyn(v: &[host::Socket], keep: Option<&Wanted>) -> Dynamic {
+    let want = *keep.unwrap_or(&[true; FIELDS.len()]);
     // One template map per key set (inet; unix with and without a peer):
     // each row is a copy of it with its values written in key order, so no
     // row compares or sorts keys.
     let template = |peer: bool, unix: bool| -> Map {
-        [
-            "family",
-            "inode",
-            "local_ip",
-            "local_port",
-            "peer_inode",
-            "pid",
-            "pids",
-            "process",
-            "proto",
-            "remote_ip",
-            "remote_port",
-            "sock_type",
-            "state",
-            "uid",
-        ]
-        .into_iter()
-        .filter(|k| (peer || *k != "peer_inode") && (unix || *k != "sock_type"))
-        .map(|k| (k.into(), Dynamic::UNIT))
-        .collect()
+        FIELDS
+            .iter()
+            .zip(want)
+            .filter(|&(k, w)| w && (peer || *k != "peer_inode") && (unix || *k != "sock_type"))
+            .map(|(k, _)| ((*k).into(), Dynamic::UNIT))
+            .collect()
     };
     let [inet, unix, unix_peer] =
         [(false, false), (false, true), (true, true)].map(|(p, u)| template(p, u));
@@ -108,27 +163,55 @@ pub(crate) fn sockets_dyn(v: &[host::Socket]) -> Dynamic {
     let mut out = rhai::Array::with_capacity(v.len());
     // The values of one row, in the keys' (sorted) order.
     let mut vals: Vec<Dynamic> = Vec::with_capacity(14);
+    let [family, inode, local_ip, local_port, peer, pid, pids, process, proto, remote_ip, remote_port, sock_type, state, uid] =
+        want;
     for x in v {
-        vals.push(c_family.get(x.family));
-        vals.push(int(x.inode as i64));
-        vals.push(c_local.get(&x.local_ip));
-        vals.push(int(x.local_port.into()));
-        if let Some(p) = x.peer_inode {
+        // Values in the keys' order, only for the kept keys (the template
+        // has exactly those).
+        if family {
+            vals.push(c_family.get(x.family));
+        }
+        if inode {
+            vals.push(int(x.inode as i64));
+        }
+        if local_ip {
+            vals.push(c_local.get(&x.local_ip));
+        }
+        if local_port {
+            vals.push(int(x.local_port.into()));
+        }
+        if let (true, Some(p)) = (peer, x.peer_inode) {
             vals.push(int(p as i64));
         }
-        vals.push(x.pid.map_or(Dynamic::UNIT, |p| int(p.into())));
-        let list: rhai::Array = x.pids.iter().map(|&p| int(p.into())).collect();
-        vals.push(list.into());
-        let name = x.process.as_deref();
-        vals.push(name.map_or(Dynamic::UNIT, |p| c_process.get(p)));
-        vals.push(c_proto.get(x.proto));
-        vals.push(c_remote.get(&x.remote_ip));
-        vals.push(int(x.remote_port.into()));
-        if let Some(t) = x.sock_type {
+        if pid {
+            vals.push(x.pid.map_or(Dynamic::UNIT, |p| int(p.into())));
+        }
+        if pids {
+            let list: rhai::Array = x.pids.iter().map(|&p| int(p.into())).collect();
+            vals.push(list.into());
+        }
+        if process {
+            let name = x.process.as_deref();
+            vals.push(name.map_or(Dynamic::UNIT, |p| c_process.get(p)));
+        }
+        if proto {
+            vals.push(c_proto.get(x.proto));
+        }
+        if remote_ip {
+            vals.push(c_remote.get(&x.remote_ip));
+        }
+        if remote_port {
+            vals.push(int(x.remote_port.into()));
+        }
+        if let (true, Some(t)) = (sock_type, x.sock_type) {
             vals.push(c_type.get(t));
         }
-        vals.push(c_state.get(x.state));
-        vals.push(int(x.uid.into()));
+        if state {
+            vals.push(c_state.get(x.state));
+        }
+        if uid {
+            vals.push(int(x.uid.into()));
+        }
         let mut m = match (x.peer_inode.is_some(), x.sock_type.is_some()) {
             (false, false) => inet.clone(),
             (false, true) => unix.clone(),
@@ -185,7 +268,7 @@ pub mod net_fns {
     /// Returns: array
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets(nc: NativeCallContext) -> RhaiResult<Dynamic> {
-        sockets_impl(&nc, "net::sockets", Filter::default())
+        sockets_impl(&nc, "net::sockets", Filter::default(), None)
     }
 
     /// `net::sockets(filter)`. Keys: `proto` (`"tcp"`/`"udp"`), `state`
@@ -200,14 +283,31 @@ pub mod net_fns {
     /// (`stream`, `dgram`, `seqpacket`). Address and port filters leave
     /// unix sockets out.
     ///
+    /// `fields` (a name or an array) keeps only those fields in each row.
+    /// Without `pid`, `pids` or `process` among them (and no `pid` filter),
+    /// owners are not looked up at all: that lookup reads every open
+    /// descriptor on the host and is most of the call's time, so a check
+    /// such as "nothing is established to the victim" is several times
+    /// faster without it.
+    ///
     /// ```rhai
     /// net::sockets(#{ proto: "tcp", remote: "10.0.0.0/8", state: ["ESTAB", "SYN-SENT"] });
-    /// net::sockets(#{ proto: "unix", state: "LISTEN" }).map(|s| s.local_ip)
+    /// net::sockets(#{ proto: "unix", state: "LISTEN" }).map(|s| s.local_ip);
+    /// net::sockets(#{ state: "ESTAB", fields: ["remote_ip", "remote_port"] })
     /// ```
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets_with(nc: NativeCallContext, filter_map: Map) -> RhaiResult<Dynamic> {
-        let f = filter("net::sockets", filter_map)?;
-        sockets_impl(&nc, "net::sockets", f)
+        const P: &str = "net::sockets";
+        let o = Opts::new(P, filter_map, SOCKETS_KEYS)?;
+        let mut f = filter_of(P, &o)?;
+        let keep = wanted(P, &o)?;
+        if let Some(w) = &keep {
+            f.without_owners = !FIELDS
+                .iter()
+                .zip(w)
+                .any(|(k, &on)| on && OWNER_FIELDS.contains(k));
+        }
+        sockets_impl(&nc, P, f, keep.as_ref())
     }
 
     /// Sockets connected (or trying) to an address, CIDR or `address:port`,
@@ -229,6 +329,7 @@ pub mod net_fns {
                 remote: vec![ind],
                 ..Filter::default()
             },
+            None,
         )
     }
 
@@ -248,7 +349,7 @@ pub mod net_fns {
             .into_iter()
             .filter(|s| s.state == "LISTEN" || (s.proto == "udp" && s.state == "UNCONN"))
             .collect();
-        Ok(sockets_dyn(&l))
+        Ok(sockets_dyn(&l, None))
     }
 
     /// The ARP table: `ip`, `mac`, `device`, `state` (`ip neigh`, IPv4).
@@ -363,8 +464,24 @@ mod tests {
             ..unix.clone()
         };
         let v = vec![tcp, lone, unix, unix_alone];
-        let ours = serde_json::to_string(&sockets_dyn(&v)).unwrap();
+        let ours = serde_json::to_string(&sockets_dyn(&v, None)).unwrap();
         let serde = serde_json::to_string(&to_dyn(&v).unwrap()).unwrap();
         assert_eq!(ours, serde);
+
+        // A projection is the full row with the other keys taken out.
+        let keep = ["inode", "peer_inode", "process", "state"];
+        let mut want = [false; FIELDS.len()];
+        for k in keep {
+            want[FIELDS.iter().position(|f| *f == k).unwrap()] = true;
+        }
+        let full: Vec<serde_json::Value> = serde_json::from_str(&serde).unwrap();
+        let part: Vec<serde_json::Value> =
+            serde_json::from_str(&serde_json::to_string(&sockets_dyn(&v, Some(&want))).unwrap())
+                .unwrap();
+        for (f, p) in full.iter().zip(&part) {
+            let mut expect = f.as_object().unwrap().clone();
+            expect.retain(|k, _| keep.contains(&k.as_str()));
+            assert_eq!(p.as_object().unwrap(), &expect);
+        }
     }
 }

@@ -64,8 +64,35 @@ fn sockets_agree_with_ss() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (_d, p) = script("s.rhai", "#{ v: net::sockets() }\n");
+    let (_d, p) = script(
+        "s.rhai",
+        "#{ v: net::sockets(),\n\
+           bare: net::sockets(#{ fields: [\"proto\", \"state\", \"local_port\", \"remote_port\"] }),\n\
+           owned: net::sockets(#{ fields: \"pid\" }) }\n",
+    );
     let v = ok_result(run_json_in(&ns, ["run", p.to_str().unwrap()]));
+    // `fields` keeps the rows and only the named keys; owners only when asked.
+    let bare = v["bare"].as_array().unwrap();
+    assert_eq!(bare.len(), v["v"].as_array().unwrap().len());
+    for (row, full) in bare.iter().zip(v["v"].as_array().unwrap()) {
+        let row = row.as_object().unwrap();
+        assert_eq!(row.len(), 4, "{row:?}");
+        for (k, val) in row {
+            assert_eq!(&full[k], val, "{k}");
+        }
+    }
+    let owned = v["owned"].as_array().unwrap();
+    assert!(owned.iter().all(|r| r.as_object().unwrap().len() == 1));
+    assert_eq!(
+        owned.iter().filter(|r| r["pid"].is_i64()).count(),
+        v["v"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["pid"].is_i64())
+            .count(),
+        "owners are looked up when a field needs them"
+    );
     let ours: BTreeSet<(String, String, u16, u16, Option<i32>)> = v["v"]
         .as_array()
         .unwrap()
@@ -190,7 +217,7 @@ fn watch_attributes_stuck_attempts_to_the_process_and_its_loop() {
 fn filters_reject_bad_input_by_name() {
     let (_d, p) = script(
         "f.rhai",
-        "let m = [];\ntry { net::sockets(#{ remot: \"1.2.3.4\" }); } catch (e) { m.push(e.message); }\ntry { net::sockets(#{ remote: \"10.0.0.0/33\" }); } catch (e) { m.push(e.message); }\ntry { net::watch(#{}, -1); } catch (e) { m.push(e.message); }\ntry { proc::get(0); } catch (e) { m.push(e.message); }\ntry { proc::get(999999999); } catch (e) { m.push(e.kind); }\nm\n",
+        "let m = [];\ntry { net::sockets(#{ remot: \"1.2.3.4\" }); } catch (e) { m.push(e.message); }\ntry { net::sockets(#{ remote: \"10.0.0.0/33\" }); } catch (e) { m.push(e.message); }\ntry { net::watch(#{}, -1); } catch (e) { m.push(e.message); }\ntry { net::sockets(#{ fields: [\"pid\", \"cmd\"] }); } catch (e) { m.push(e.message); }\ntry { net::watch(#{ fields: \"pid\" }, 0); } catch (e) { m.push(e.message); }\ntry { proc::get(0); } catch (e) { m.push(e.message); }\ntry { proc::get(999999999); } catch (e) { m.push(e.kind); }\nm\n",
     );
     let out = hound().args(["run", p.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -198,6 +225,8 @@ fn filters_reject_bad_input_by_name() {
         "net::sockets: unknown option \"remot\"",
         "\"10.0.0.0/33\" is not a valid CIDR",
         "net::watch: seconds",
+        "net::sockets: option \"fields\": \"cmd\" is not a socket field",
+        "net::watch: unknown option \"fields\"",
         "proc::get: pid: 0 is not a process id",
         "not_found",
     ] {
