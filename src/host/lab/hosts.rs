@@ -153,10 +153,26 @@ pub fn enter(pid_ns: &Path, argv: &[String]) -> Result<i32> {
     let f = std::fs::File::open(pid_ns).map_err(|e| Error::io(pid_ns.display(), e))?;
     setns(f.as_fd(), CloneFlags::CLONE_NEWPID)
         .map_err(|e| Error::io(format!("entering {}", pid_ns.display()), e.into()))?;
-    // SAFETY: the child only calls execvp, then _exit (async-signal-safe);
-    // everything it needs was allocated before the fork.
+    // The terminal's SIGINT and SIGQUIT are ignored before the fork: set
+    // after it, a Ctrl-C landing while the command already runs but the
+    // parent has not yet ignored it killed the parent (seen in CI). The
+    // child puts back what it inherited before it execs.
+    // SAFETY: plain disposition changes, the old ones kept to restore.
+    let (old_int, old_quit) = unsafe {
+        (
+            libc::signal(libc::SIGINT, libc::SIG_IGN),
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+        )
+    };
+    // SAFETY: the child only calls signal and execvp, then _exit (all
+    // async-signal-safe); everything it needs was allocated before the fork.
     match unsafe { fork() }.map_err(|e| Error::io("lab enter: fork", e.into()))? {
         ForkResult::Child => {
+            // SAFETY: restoring the dispositions this process had.
+            unsafe {
+                libc::signal(libc::SIGINT, old_int);
+                libc::signal(libc::SIGQUIT, old_quit);
+            }
             let _ = execvp(&prog, &args);
             // SAFETY: leaving the forked child without running the parent's
             // exit handlers.
@@ -166,8 +182,6 @@ pub fn enter(pid_ns: &Path, argv: &[String]) -> Result<i32> {
             CHILD.store(child.as_raw(), std::sync::atomic::Ordering::SeqCst);
             // SAFETY: plain disposition changes; `forward` only calls kill.
             unsafe {
-                libc::signal(libc::SIGINT, libc::SIG_IGN);
-                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
                 libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t);
                 libc::signal(libc::SIGHUP, forward as *const () as libc::sighandler_t);
             }
