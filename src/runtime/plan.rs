@@ -580,12 +580,48 @@ pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
                 format!("{} {}: {}", it.id, o2.status.as_str(), o2.message),
             );
         }
+        if it.action == ActionKind::RemoveLine && o2.status == Status::Done {
+            rebase_lines(&mut plan, i, &o2.result);
+        }
         plan.items[i].status = o2.status.as_str().into();
         plan.items[i].outcome = Some(o2.clone());
         save(&dir, &plan)?;
         out.push(o2);
     }
     Ok(out)
+}
+
+/// Other lines of the same file planned for removal were identified by the
+/// file's hash before this removal: the change is hound's own (journaled,
+/// `r` is its result), so they move to the hash it left, and up one line
+/// when they were below the removed one. Any other change still skips them.
+fn rebase_lines(plan: &mut Plan, done: usize, r: &Value) {
+    let (Some(path), Some(before), Some(after), Some(line)) = (
+        r["path"].as_str(),
+        r["sha256_before"].as_str(),
+        r["sha256_after"].as_str(),
+        r["line"].as_u64(),
+    ) else {
+        return;
+    };
+    let removed = r["removed_hex"].as_str().map_or(0, |h| h.len() as u64 / 2);
+    for (j, it) in plan.items.iter_mut().enumerate() {
+        if j == done
+            || it.action != ActionKind::RemoveLine
+            || it.status == "done"
+            || it.target["path"].as_str() != Some(path)
+            || it.identity["sha256"].as_str() != Some(before)
+        {
+            continue;
+        }
+        it.identity["sha256"] = json!(after);
+        if let Some(size) = it.identity["size"].as_u64() {
+            it.identity["size"] = json!(size.saturating_sub(removed));
+        }
+        if let Some(n) = it.target["line"].as_u64().filter(|n| *n > line) {
+            it.target["line"] = json!(n - 1);
+        }
+    }
 }
 
 /// The REPL asks for approval where there is someone to ask.

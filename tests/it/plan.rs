@@ -522,3 +522,91 @@ fn a_gone_or_replaced_target_is_skipped_by_the_gate_before_its_protection() {
     let journal = std::fs::read_to_string(case.path().join("journal.jsonl")).unwrap();
     assert!(!journal.contains("\"intent\""), "{journal}");
 }
+
+/// Several lines planned out of one file (two lines appended to a script):
+/// each removal changes the file's hash, which the next item was planned
+/// with. hound's own removal moves them on (and up a line when below it),
+/// in one apply or across `--only` runs; any other edit still skips them.
+#[test]
+fn several_lines_of_one_file_all_go_and_a_foreign_edit_still_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, other) = (dir.path().join("backup.sh"), dir.path().join("rc"));
+    let body = "#!/bin/sh\ntar czf /srv/b.tgz /srv/data\nbad one\nbad two\necho done\n";
+    std::fs::write(&script, body).unwrap();
+    std::fs::write(&other, "keep\nbad three\nbad four\n").unwrap();
+    let case = tempfile::tempdir().unwrap();
+    // Top line first on purpose: the second moves up when the first goes.
+    let add = format!(
+        r#"let w = ["runs /tmp/.x/payload"];
+           [case::plan_add(#{{ action: "remove_line", target: #{{ path: "{s}", line: 3, text: "bad one" }}, why: w }}),
+            case::plan_add(#{{ action: "remove_line", target: #{{ path: "{s}", line: 4, text: "bad two" }}, why: w }}),
+            case::plan_add(#{{ action: "remove_line", target: #{{ path: "{o}", line: 3, text: "bad four" }}, why: w }}),
+            case::plan_add(#{{ action: "remove_line", target: #{{ path: "{o}", line: 2, text: "bad three" }}, why: w }})]"#,
+        s = script.display(),
+        o = other.display()
+    );
+    let (out, ids) = run(case.path(), &add, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ids.as_array().unwrap().len(), 4, "{ids}");
+    let (out, o) = run(
+        case.path(),
+        "case::apply(#{ only: [\"A1\", \"A2\"] })",
+        &["--allow-destructive"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&o, "A1"), "done", "{o}");
+    assert_eq!(status(&o, "A2"), "done", "{o}");
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        "#!/bin/sh\ntar czf /srv/b.tgz /srv/data\necho done\n"
+    );
+    // Across runs: A3 now, A4 in a later `hound apply`.
+    let (_, o) = run(
+        case.path(),
+        "case::apply(#{ only: [\"A3\"] })",
+        &["--allow-destructive"],
+    );
+    assert_eq!(status(&o, "A3"), "done", "{o}");
+    let o = hound()
+        .args(["apply", "--json", "--only", "A4"])
+        .arg(case.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep\n");
+
+    // Someone else's edit between two planned removals still skips.
+    std::fs::write(&script, "#!/bin/sh\nbad five\nbad six\nkeep\n").unwrap();
+    let add = format!(
+        r#"let w = ["runs /tmp/.x/payload"];
+           [case::plan_add(#{{ action: "remove_line", target: #{{ path: "{s}", line: 3, text: "bad six" }}, why: w }}),
+            case::plan_add(#{{ action: "remove_line", target: #{{ path: "{s}", line: 2, text: "bad five" }}, why: w }})]"#,
+        s = script.display()
+    );
+    run(case.path(), &add, &[]);
+    let (_, o) = run(
+        case.path(),
+        "case::apply(#{ only: [\"A5\"] })",
+        &["--allow-destructive"],
+    );
+    assert_eq!(status(&o, "A5"), "done", "{o}");
+    std::fs::write(&script, "#!/bin/sh\nbad five\nkeep\nadmin edit\n").unwrap();
+    let (_, o) = run(
+        case.path(),
+        "case::apply(#{ only: [\"A6\"] })",
+        &["--allow-destructive"],
+    );
+    assert_eq!(status(&o, "A6"), "skipped", "{o}");
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        "#!/bin/sh\nbad five\nkeep\nadmin edit\n"
+    );
+}

@@ -102,6 +102,24 @@ fn assert_applied(lab: &Lab, item: &Value) {
     assert!(ok, "plan item not carried out: {item}");
 }
 
+/// Every malicious file went to the case's quarantine (evidence kept, not
+/// deleted): a done quarantine item for it whose copy is in the case.
+fn assert_evidence_kept(lab: &Lab, case: &Path, items: &[Value]) {
+    for f in lab.list("malicious", "files") {
+        let item = items
+            .iter()
+            .find(|i| i["action"] == "quarantine" && i["target"]["path"] == f)
+            .unwrap_or_else(|| panic!("no quarantine item for {f}"));
+        assert_eq!(item["status"], "done", "{item}");
+        let id = s(&item["outcome"]["result"]["id"]);
+        assert!(
+            !id.is_empty() && case.join("quarantine").join(id).is_file(),
+            "{f} kept in {}/quarantine: {item}",
+            case.display()
+        );
+    }
+}
+
 /// No plan item targets an innocent file, an innocent process or pid 1.
 fn assert_plan_spares_the_innocent(lab: &Lab, b: &Before, items: &[Value]) {
     assert!(!items.is_empty(), "the plan has items");
@@ -293,6 +311,7 @@ fn run_direct(scenario: &str) -> BTreeSet<String> {
     for i in items.iter().filter(|i| i["approval"] != "required") {
         assert_applied(&lab, i);
     }
+    assert_evidence_kept(&lab, case.path(), &items);
     assert_report(&lab, &report_of(&out, case.path()), &out);
     let done = items
         .iter()
@@ -346,6 +365,7 @@ fn run_plan_then_apply(scenario: &str) -> BTreeSet<String> {
     assert_clean(&lab, &b);
     let items = plan_items(case.path());
     assert_approvals_waiting(&lab, &items);
+    assert_evidence_kept(&lab, case.path(), &items);
     items
         .iter()
         .filter(|i| i["approval"] != "required")
@@ -399,4 +419,12 @@ fn playbook_ssh_foothold() {
     crate::require_cmd!("nft");
     crate::require_cmd!("nc");
     playbook_scenario("ssh-foothold");
+}
+
+#[test]
+fn playbook_trojaned_script() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("nc");
+    playbook_scenario("trojaned-script");
 }

@@ -184,6 +184,23 @@ fn setup_and_teardown(scenario: &str) {
             );
             wait_for_pushes(&lab, "10.62.0.50:873");
         }
+        "trojaned-script" => {
+            // Started by the trojaned backup script, detached: under init,
+            // argv[0] a kernel thread's name; the WAL shipper keeps pushing.
+            let beacon = &roots(&ns, "/var/tmp/.X11-unix-cache/xsessiond")[0];
+            assert_eq!(parent(beacon.pid), lab.init_pid(&host), "a daemon");
+            assert!(
+                beacon.text.starts_with("[kworker/u8:1] "),
+                "{}",
+                beacon.text
+            );
+            assert!(
+                !beacon.text.contains(s(&lab.s["victim"])),
+                "{}",
+                beacon.text
+            );
+            wait_for_pushes(&lab, "10.63.0.50:873");
+        }
         _ => {}
     }
 
@@ -267,6 +284,7 @@ fn scenarios_are_listed_with_their_data() {
         "admin-parent",
         "systemd-shell",
         "ssh-foothold",
+        "trojaned-script",
     ] {
         assert!(
             text.lines()
@@ -343,4 +361,11 @@ fn scenario_ssh_foothold_setup_and_teardown() {
     crate::require_root!();
     crate::require_cmd!("nc");
     setup_and_teardown("ssh-foothold");
+}
+
+#[test]
+fn scenario_trojaned_script_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    setup_and_teardown("trojaned-script");
 }

@@ -9,6 +9,7 @@ mod deleted_miner;
 mod original;
 mod ssh_foothold;
 mod systemd_shell;
+mod trojaned_script;
 mod webshell;
 
 use super::topology::{Host, Segment};
@@ -159,6 +160,7 @@ static ALL: &[&Scenario] = &[
     &admin_parent::SCENARIO,
     &systemd_shell::SCENARIO,
     &ssh_foothold::SCENARIO,
+    &trojaned_script::SCENARIO,
 ];
 
 /// The processes every lab host runs: its init (pid 1 of its own PID
