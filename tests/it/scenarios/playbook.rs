@@ -400,3 +400,11 @@ fn playbook_ssh_foothold() {
     crate::require_cmd!("nc");
     playbook_scenario("ssh-foothold");
 }
+
+#[test]
+fn playbook_timer_udp() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("python3");
+    playbook_scenario("timer-udp");
+}

@@ -9,6 +9,7 @@ mod deleted_miner;
 mod original;
 mod ssh_foothold;
 mod systemd_shell;
+mod timer_udp;
 mod webshell;
 
 use super::topology::{Host, Segment};
@@ -159,6 +160,7 @@ static ALL: &[&Scenario] = &[
     &admin_parent::SCENARIO,
     &systemd_shell::SCENARIO,
     &ssh_foothold::SCENARIO,
+    &timer_udp::SCENARIO,
 ];
 
 /// The processes every lab host runs: its init (pid 1 of its own PID
