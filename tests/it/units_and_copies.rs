@@ -99,10 +99,16 @@ fn user_units_under_any_home_are_persistence_places() {
         &format!("[Service]\nExecStart={implant}\n"),
     );
     write(root, "var/lib/svc/.bashrc", &format!("{implant} &\n"));
+    // User units spell their owner's home %h.
+    let spelled = write(
+        root,
+        "var/lib/svc/.config/systemd/user/sync.service",
+        "[Unit]\nDescription=x\n[Service]\nExecStart=%h/.local/lib/implant --quiet\n",
+    );
     write(
         root,
         "home/ops/.config/systemd/user/notes.service",
-        "[Service]\nExecStart=/usr/bin/python3 /home/ops/notes.py\n",
+        "[Service]\nExecStart=/usr/bin/python3 %h/.local/lib/implant-notes.py\n",
     );
     let body = format!(
         r#"import "hound/persistence" as per;
@@ -114,6 +120,10 @@ fn user_units_under_any_home_are_persistence_places() {
     assert!(
         r.contains("profile ") && r.contains("var/lib/svc/.bashrc:1"),
         "{r}"
+    );
+    assert!(
+        r.contains(&format!("systemd {}:4", spelled.display())),
+        "%h is the owner's home: {r}"
     );
     assert!(!r.contains("notes.service"), "{r}");
 }

@@ -260,7 +260,8 @@ const TU_USER_LINK: &str =
 
 const TU_SERVICE: &str = "[Unit]\nDescription=Refresh the report cache\n\n[Service]\nType=simple\nUser=svc-report\nExecStart=/var/lib/svc-report/.local/lib/reportd/report-indexer /var/lib/svc-report/.local/lib/reportd/indexer.py\n";
 
-const TU_USER_SERVICE: &str = "[Unit]\nDescription=Report indexer\n\n[Service]\nExecStart=/var/lib/svc-report/.local/lib/reportd/report-indexer /var/lib/svc-report/.local/lib/reportd/indexer.py\nRestart=always\nRestartSec=30\n\n[Install]\nWantedBy=default.target\n";
+/// A user unit spells its owner's home `%h`.
+const TU_USER_SERVICE: &str = "[Unit]\nDescription=Report indexer\n\n[Service]\nExecStart=%h/.local/lib/reportd/report-indexer %h/.local/lib/reportd/indexer.py\nRestart=always\nRestartSec=30\n\n[Install]\nWantedBy=default.target\n";
 
 /// One connected UDP socket, a DNS-looking TXT query every 3 s whose name
 /// carries the host's name in hex; errors (no answer, port unreachable)
