@@ -287,6 +287,11 @@ fn run_direct(scenario: &str) -> BTreeSet<String> {
         "findings make exit 1; stderr:\n{stderr}"
     );
     assert_clean(&lab, &b);
+    // A large payload (a copied interpreter) is searched, not cut short.
+    for f in lab.list("malicious", "files") {
+        let cut = format!("{}: truncated", s(&f));
+        assert!(!stderr.contains(&cut), "{cut}:\n{stderr}");
+    }
     let items = plan_items(case.path());
     assert_plan_spares_the_innocent(&lab, &b, &items);
     assert_approvals_waiting(&lab, &items);
