@@ -180,3 +180,57 @@ fn the_timers_that_start_a_service_are_found_by_name_or_unit() {
         "{r}"
     );
 }
+
+/// A datagram beacon holds one connected UDP socket for its life: it
+/// makes no new attempt for the watch to see, but the block drops what it
+/// sends, and containment must name it rather than say "by nothing".
+#[test]
+fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("python3");
+    let tag = hound::host::netns::unique_tag();
+    let ns = hound::host::netns::Netns::create(&format!("hd-udp-{tag}")).unwrap();
+    let far = hound::host::netns::Netns::create(&format!("hd-udq-{tag}")).unwrap();
+    hound::host::netns::veth(
+        &ns,
+        &format!("ua{tag}"),
+        "10.251.0.1/24",
+        &far,
+        &format!("ub{tag}"),
+        "10.251.0.53/24",
+    )
+    .unwrap();
+    let code = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.connect(('10.251.0.53',53))\nwhile True:\n    try: s.send(b'q')\n    except OSError: pass\n    time.sleep(0.2)\n";
+    let _beacon = crate::common::spawn_in(&ns, &["python3", "-c", code]);
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(&ns.exec(&["ss", "-unH"]).unwrap().stdout)
+        .contains("10.251.0.53:53")
+    {
+        assert!(t.elapsed().as_secs() < 20, "the beacon's socket");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let case = tempfile::tempdir().unwrap();
+    let run = crate::common::run_json_in(
+        &ns,
+        [
+            "--case",
+            case.path().to_str().unwrap(),
+            "--allow-destructive",
+            "run",
+            "contain",
+            "-p",
+            "targets=10.251.0.53",
+            "-p",
+            "verify_seconds=1",
+        ],
+    );
+    let r = ok_result(run);
+    let summary = r["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("by python") && summary.contains(" (pid "),
+        "{r}"
+    );
+    assert_eq!(r["seen"][0]["proto"], "udp", "{r}");
+    assert_eq!(r["established"], 0, "{r}");
+}
