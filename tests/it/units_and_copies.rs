@@ -181,14 +181,16 @@ fn the_timers_that_start_a_service_are_found_by_name_or_unit() {
     );
 }
 
-/// A datagram beacon holds one connected UDP socket for its life: it
-/// makes no new attempt for the watch to see, but the block drops what it
-/// sends, and containment must name it rather than say "by nothing".
-#[test]
-fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
-    crate::require_root!();
-    crate::require_cmd!("nft");
-    crate::require_cmd!("python3");
+/// Two namespaces joined by a veth pair, 10.251.0.1 and the target
+/// 10.251.0.53 (nothing listens there), and a Python beacon in the first
+/// sending to the target's port 53 from `socket_code` every 0.2 s.
+struct UdpShape {
+    _beacon: crate::common::Reaped,
+    ns: hound::host::netns::Netns,
+    _far: hound::host::netns::Netns,
+}
+
+fn udp_shape(connect: bool) -> UdpShape {
     let tag = hound::host::netns::unique_tag();
     let ns = hound::host::netns::Netns::create(&format!("hd-udp-{tag}")).unwrap();
     let far = hound::host::netns::Netns::create(&format!("hd-udq-{tag}")).unwrap();
@@ -201,18 +203,36 @@ fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
         "10.251.0.53/24",
     )
     .unwrap();
-    let code = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.connect(('10.251.0.53',53))\nwhile True:\n    try: s.send(b'q')\n    except OSError: pass\n    time.sleep(0.2)\n";
-    let _beacon = crate::common::spawn_in(&ns, &["python3", "-c", code]);
+    let send = if connect {
+        "s.connect(T)\nsend=lambda: s.send(b'q')\n"
+    } else {
+        "send=lambda: s.sendto(b'q', T)\n"
+    };
+    let code = format!(
+        "import socket,time\nT=('10.251.0.53',53)\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n{send}while True:\n    try: send()\n    except OSError: pass\n    time.sleep(0.2)\n"
+    );
+    let beacon = crate::common::spawn_in(&ns, &["python3", "-c", &code]);
     let t = std::time::Instant::now();
-    while !String::from_utf8_lossy(&ns.exec(&["ss", "-unH"]).unwrap().stdout)
-        .contains("10.251.0.53:53")
-    {
+    let shows = if connect {
+        "10.251.0.53:53"
+    } else {
+        "0.0.0.0:"
+    };
+    while !String::from_utf8_lossy(&ns.exec(&["ss", "-uanH"]).unwrap().stdout).contains(shows) {
         assert!(t.elapsed().as_secs() < 20, "the beacon's socket");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    UdpShape {
+        _beacon: beacon,
+        ns,
+        _far: far,
+    }
+}
+
+fn contain(ns: &hound::host::netns::Netns) -> serde_json::Value {
     let case = tempfile::tempdir().unwrap();
-    let run = crate::common::run_json_in(
-        &ns,
+    let (status, lines) = crate::common::run_json_in(
+        ns,
         [
             "--case",
             case.path().to_str().unwrap(),
@@ -225,7 +245,28 @@ fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
             "verify_seconds=1",
         ],
     );
-    let r = ok_result(run);
+    assert!(status.code() != Some(2), "{lines:?}");
+    let mut r = crate::common::result_of(&lines);
+    r["findings"] = serde_json::Value::Array(
+        lines
+            .iter()
+            .filter(|l| l["hound.type"] == "finding")
+            .map(|l| serde_json::Value::String(format!("{} {}", l["title"], l["evidence"])))
+            .collect(),
+    );
+    r
+}
+
+/// A datagram beacon holds one connected UDP socket for its life: it
+/// makes no new attempt for the watch to see, but the block drops what it
+/// sends, and containment must name it rather than say "by nothing".
+#[test]
+fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("python3");
+    let shape = udp_shape(true);
+    let r = contain(&shape.ns);
     let summary = r["summary"].as_str().unwrap_or_default();
     assert!(
         summary.contains("by python") && summary.contains(" (pid "),
@@ -233,4 +274,28 @@ fn containment_names_the_holder_of_a_udp_socket_to_the_target() {
     );
     assert_eq!(r["seen"][0]["proto"], "udp", "{r}");
     assert_eq!(r["established"], 0, "{r}");
+    assert_eq!(r["findings"], serde_json::json!([]), "{r}");
+}
+
+/// One that sends from an unconnected socket (sendto) names no peer
+/// anywhere: the dropped packets are reported, with the processes that
+/// hold such a socket, for the responder to check.
+#[test]
+fn containment_reports_dropped_datagrams_no_socket_names() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("python3");
+    let shape = udp_shape(false);
+    let r = contain(&shape.ns);
+    assert!(r["dropped_packets"].as_u64().unwrap_or(0) > 0, "{r}");
+    let senders = r["unnamed_senders"].to_string();
+    assert!(
+        senders.contains("python") && senders.contains("udp 0.0.0.0:"),
+        "{r}"
+    );
+    let findings = r["findings"].to_string();
+    assert!(
+        findings.contains("no socket names the destination") && findings.contains("sendto"),
+        "{r}"
+    );
 }
