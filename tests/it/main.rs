@@ -32,4 +32,5 @@ mod services_real;
 mod speed;
 mod stdlib;
 mod terminal;
+mod units_and_copies;
 mod yara;

@@ -366,7 +366,8 @@ fn assert_clean(lab: &Lab, b: &Before) {
         for f in lab.list("malicious", "files") {
             assert!(lab.file(s(&f)).is_none(), "{} is gone", s(&f));
         }
-        let ss = lab.exec(&lab.host(), &["ss", "-tnpH"]);
+        // UDP too: a beacon may hold a connected datagram socket.
+        let ss = lab.exec(&lab.host(), &["ss", "-tunpH"]);
         let owned: Vec<String> = String::from_utf8_lossy(&ss.stdout)
             .lines()
             .filter(|l| l.contains(&victim) && l.contains("users:("))

@@ -305,6 +305,11 @@ fn run_direct(scenario: &str) -> BTreeSet<String> {
         "findings make exit 1; stderr:\n{stderr}"
     );
     assert_clean(&lab, &b);
+    // A large payload (a copied interpreter) is searched, not cut short.
+    for f in lab.list("malicious", "files") {
+        let cut = format!("{}: truncated", s(&f));
+        assert!(!stderr.contains(&cut), "{cut}:\n{stderr}");
+    }
     let items = plan_items(case.path());
     assert_plan_spares_the_innocent(&lab, &b, &items);
     assert_approvals_waiting(&lab, &items);
@@ -427,4 +432,12 @@ fn playbook_trojaned_script() {
     crate::require_cmd!("nft");
     crate::require_cmd!("nc");
     playbook_scenario("trojaned-script");
+}
+
+#[test]
+fn playbook_timer_udp() {
+    crate::require_root!();
+    crate::require_cmd!("nft");
+    crate::require_cmd!("python3");
+    playbook_scenario("timer-udp");
 }

@@ -201,6 +201,28 @@ fn setup_and_teardown(scenario: &str) {
             );
             wait_for_pushes(&lab, "10.63.0.50:873");
         }
+        "timer-udp" => {
+            // A renamed copy of python3 running as the service account,
+            // holding a UDP socket to the victim's port 53, beside the
+            // innocent resolver check doing the same to the resolver.
+            let implant = &roots(&ns, "reportd/report-indexer")[0];
+            assert_eq!(owner(implant.pid), 1004, "runs as svc-report");
+            assert_eq!(comm(implant.pid), "report-indexer");
+            let exe = lab.file("/var/lib/svc-report/.local/lib/reportd/report-indexer");
+            let python = std::fs::read(std::fs::canonicalize("/usr/bin/python3").unwrap());
+            assert!(exe == python.ok(), "a byte-identical copy of python3");
+            let ss = lab.exec(&host, &["ss", "-unpH"]);
+            let ss = String::from_utf8_lossy(&ss.stdout).to_string();
+            for (peer, who) in [
+                ("198.18.90.53:53", "report-indexer"),
+                ("10.63.0.53:53", "python3"),
+            ] {
+                assert!(
+                    ss.lines().any(|l| l.contains(peer) && l.contains(who)),
+                    "{who} holds a UDP socket to {peer}:\n{ss}"
+                );
+            }
+        }
         _ => {}
     }
 
@@ -285,6 +307,7 @@ fn scenarios_are_listed_with_their_data() {
         "systemd-shell",
         "ssh-foothold",
         "trojaned-script",
+        "timer-udp",
     ] {
         assert!(
             text.lines()
@@ -368,4 +391,12 @@ fn scenario_trojaned_script_setup_and_teardown() {
     crate::require_root!();
     crate::require_cmd!("nc");
     setup_and_teardown("trojaned-script");
+}
+
+#[test]
+fn scenario_timer_udp_setup_and_teardown() {
+    crate::require_root!();
+    crate::require_cmd!("nc");
+    crate::require_cmd!("python3");
+    setup_and_teardown("timer-udp");
 }

@@ -10,6 +10,7 @@ mod original;
 mod ssh_foothold;
 mod systemd_shell;
 mod trojaned_script;
+mod timer_udp;
 mod webshell;
 
 use super::topology::{Host, Segment};
@@ -161,6 +162,7 @@ static ALL: &[&Scenario] = &[
     &systemd_shell::SCENARIO,
     &ssh_foothold::SCENARIO,
     &trojaned_script::SCENARIO,
+    &timer_udp::SCENARIO,
 ];
 
 /// The processes every lab host runs: its init (pid 1 of its own PID
