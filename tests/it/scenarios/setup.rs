@@ -215,7 +215,7 @@ fn setup_and_teardown(scenario: &str) {
             let ss = String::from_utf8_lossy(&ss.stdout).to_string();
             for (peer, who) in [
                 ("198.18.90.53:53", "report-indexer"),
-                ("10.63.0.53:53", "python3"),
+                ("10.64.0.53:53", "python3"),
             ] {
                 assert!(
                     ss.lines().any(|l| l.contains(peer) && l.contains(who)),

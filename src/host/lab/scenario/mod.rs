@@ -9,8 +9,8 @@ mod deleted_miner;
 mod original;
 mod ssh_foothold;
 mod systemd_shell;
-mod trojaned_script;
 mod timer_udp;
+mod trojaned_script;
 mod webshell;
 
 use super::topology::{Host, Segment};

@@ -11,7 +11,7 @@ use crate::host::lab::topology::{Host, Segment};
 pub(super) static SCENARIO: Scenario = Scenario {
     name: "timer-udp",
     summary: "a renamed copy of python3 in the svc-report account's home beacons DNS-looking UDP to 198.18.90.53:53, restarted by report-cache.timer/.service and by a user unit of the account; an innocent timer, another user's unit, a resolver health check (UDP 53) and the account's own spool job are innocent",
-    story: "On the reporting host report (10.63.0.30) the attacker, with the service \
+    story: "On the reporting host report (10.64.0.30) the attacker, with the service \
             account svc-report (home /var/lib/svc-report), copied python3 to \
             /var/lib/svc-report/.local/lib/reportd/report-indexer and runs \
             /var/lib/svc-report/.local/lib/reportd/indexer.py with it: one connected UDP \
@@ -20,12 +20,12 @@ pub(super) static SCENARIO: Scenario = Scenario {
             starts report-cache.service, which runs it as svc-report, and the account's user \
             unit ~/.config/systemd/user/report-indexer.service (default.target.wants) does \
             too. Innocent: report-mail.timer and its service, ops's user unit notes-sync.service, \
-            /usr/local/lib/dnsprobe/dnsprobe.py (root, queries the resolver 10.63.0.53:53 \
+            /usr/local/lib/dnsprobe/dnsprobe.py (root, queries the resolver 10.64.0.53:53 \
             every 3 s) and svc-report's spool cleaner /usr/local/bin/report-spool.sh.",
     compromised: "report",
     victim: "198.18.90.53",
     victim_port: 53,
-    services: &["10.63.0.30:22", "10.63.0.30:80"],
+    services: &["10.64.0.30:22", "10.64.0.30:80"],
     malicious: Malicious {
         processes: &[Proc {
             what: "the implant (a renamed python3, running as svc-report)",
@@ -69,7 +69,7 @@ pub(super) static SCENARIO: Scenario = Scenario {
                 pattern: "lab serve --role server",
             },
             Proc {
-                what: "the resolver health check (UDP to 10.63.0.53:53)",
+                what: "the resolver health check (UDP to 10.64.0.53:53)",
                 pattern: "/usr/local/lib/dnsprobe/dnsprobe.py",
             },
             Proc {
@@ -93,7 +93,7 @@ pub(super) static SCENARIO: Scenario = Scenario {
     segments: &[
         Segment {
             name: "lan",
-            router_addr: "10.63.0.1/24",
+            router_addr: "10.64.0.1/24",
             router_mac: "52:54:00:3f:00:01",
         },
         Segment {
@@ -106,7 +106,7 @@ pub(super) static SCENARIO: Scenario = Scenario {
         Host {
             name: "analyst",
             segment: Some("lan"),
-            addr: "10.63.0.100/24",
+            addr: "10.64.0.100/24",
             mac: "52:54:00:3f:00:64",
             serve: None,
             what: "the responder's seat",
@@ -114,7 +114,7 @@ pub(super) static SCENARIO: Scenario = Scenario {
         Host {
             name: "report",
             segment: Some("lan"),
-            addr: "10.63.0.30/24",
+            addr: "10.64.0.30/24",
             mac: "52:54:00:3f:00:1e",
             serve: Some("server"),
             what: "reporting server: ssh 22, http 80, mysql 3306; runs the implant",
@@ -122,7 +122,7 @@ pub(super) static SCENARIO: Scenario = Scenario {
         Host {
             name: "ns",
             segment: Some("lan"),
-            addr: "10.63.0.53/24",
+            addr: "10.64.0.53/24",
             mac: "52:54:00:3f:00:35",
             serve: None,
             what: "the internal resolver the health check queries",
@@ -299,7 +299,7 @@ import socket
 import struct
 import time
 
-RESOLVER = ("10.63.0.53", 53)
+RESOLVER = ("10.64.0.53", 53)
 
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.connect(RESOLVER)
