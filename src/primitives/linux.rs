@@ -243,8 +243,9 @@ pub mod linux_fns {
     /// package that owns it (`pkg: ()` when none does). Options: `root`,
     /// `paths` (folders to walk; default the system folders and the places
     /// users and droppers write: /usr, /bin, /sbin, /lib, /lib64, /opt,
-    /// /etc, /var, /tmp, /dev/shm, /home, /root, /srv, /boot; other file
-    /// systems below them are not crossed). `[#{path, setuid, setgid, capabilities, uid, mode, pkg}]`.
+    /// /etc, /var, /tmp, /dev/shm, /home, /root, /srv, /boot; local file
+    /// systems mounted below them are walked too, never /proc, /sys,
+    /// network or FUSE mounts). `[#{path, setuid, setgid, capabilities, uid, mode, pkg}]`.
     ///
     /// ```rhai
     /// // no_run

@@ -217,6 +217,62 @@ fn privileged_files_name_their_package() {
     assert_eq!(v[1]["setuid"], true);
 }
 
+/// A set-uid file on a file system mounted below a walked folder (a
+/// separate /var/tmp or /home partition) and one inside an overlay, whose
+/// files report their layer's device rather than the folder's: both were
+/// skipped, so a dropped root shell in a lab host's /usr/local, or on a
+/// host with its own /var/tmp partition, was never seen.
+#[test]
+fn privileged_files_cross_local_mounts_and_see_overlay_files() {
+    require_root!();
+    crate::require_cmd!("unshare");
+    let d = tempfile::tempdir().unwrap();
+    let top = d.path();
+    for p in ["part", "lower", "upper", "work", "ov"] {
+        std::fs::create_dir(top.join(p)).unwrap();
+    }
+    let (_s, script) = script(
+        "p.rhai",
+        &format!(
+            "#{{ v: sys::privileged_files(#{{ paths: [{:?}] }}).map(|f| f.path) }}",
+            top.display().to_string()
+        ),
+    );
+    let case = top.join("case");
+    // A private mount namespace: the mounts go with it.
+    let sh = "set -e; t=$1; \
+        mount -t tmpfs none $t/part; cp /bin/true $t/part/sh; chmod 4755 $t/part/sh; \
+        cp /bin/true $t/lower/esh; chmod 4755 $t/lower/esh; \
+        mount -t overlay none -o lowerdir=$t/lower,upperdir=$t/upper,workdir=$t/work $t/ov; \
+        exec $2 --json --case $3 run $4";
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", sh, "sh"])
+        .arg(top)
+        .arg(crate::common::hound_path())
+        .arg(&case)
+        .arg(&script)
+        .env("NO_COLOR", "1")
+        .env_remove("HOUND_CASE")
+        .output()
+        .unwrap();
+    let v = result_of(&json_lines(&out.stdout));
+    let found: Vec<&str> = v["v"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}: {}", String::from_utf8_lossy(&out.stderr)))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let t = top.display().to_string();
+    for want in [
+        format!("{t}/part/sh"),
+        format!("{t}/ov/esh"),
+        format!("{t}/lower/esh"),
+    ] {
+        assert!(found.contains(&want.as_str()), "{want} not in {found:?}");
+    }
+    assert_eq!(found.len(), 3, "each file once: {found:?}");
+}
+
 #[test]
 fn file_capabilities_are_decoded() {
     require_root!();

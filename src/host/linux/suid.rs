@@ -146,9 +146,57 @@ pub fn owner_of(owners: &super::dpkg::Owners, path: &str) -> Option<String> {
     owners.owner(path.as_bytes()).map(str::to_string)
 }
 
-/// Set-uid/set-gid files and files with capabilities under `root`, on the
-/// file system of each starting folder (other mounts, /proc and /sys are
-/// not crossed). `owners` maps paths to packages (from dpkg).
+/// File systems that hold files someone installed or wrote: their mounts
+/// below a walked folder are walked too (a separate /var/tmp or /home
+/// partition is where a dropped set-uid shell sits). Not the kernel's
+/// pseudo file systems, not network or FUSE mounts (slow, or a hang), not
+/// read-only images (squashfs snaps and ISOs carry their own packages).
+const LOCAL_FS: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "jfs", "reiserfs",
+    "bcachefs", "nilfs2",
+];
+
+/// Mount points of local file systems strictly below one of `starts`, as
+/// this process sees them (`/proc/self/mountinfo`; none when it cannot be
+/// read). Only for the running system: an image's mounts are not ours.
+fn local_mounts_below(starts: &[String]) -> Vec<String> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let read = std::fs::File::open("/proc/self/mountinfo")
+        .and_then(|f| f.take(16 << 20).read_to_end(&mut text));
+    if read.is_err() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&c| c == b' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == b"-") else {
+            continue;
+        };
+        let (Some(mnt), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
+            continue;
+        };
+        if !LOCAL_FS.iter().any(|t| t.as_bytes() == *fstype) {
+            continue;
+        }
+        let mnt = crate::host::fs::bounded::unescape_mountinfo(mnt);
+        let Ok(mnt) = String::from_utf8(mnt) else {
+            continue;
+        };
+        let below = starts
+            .iter()
+            .any(|s| Path::new(&mnt).starts_with(s) && Path::new(&mnt) != Path::new(s));
+        if below && !out.contains(&mnt) {
+            out.push(mnt);
+        }
+    }
+    out
+}
+
+/// Set-uid/set-gid files and files with capabilities under `root`: each
+/// starting folder on its own file system, and on the running system the
+/// local file systems mounted below them (/proc, /sys, network and FUSE
+/// mounts are not crossed). `owners` maps paths to packages (from dpkg).
 pub fn scan(
     root: &Path,
     under: &[String],
@@ -158,7 +206,15 @@ pub fn scan(
 ) -> Result<Vec<Privileged>> {
     let mut out = Vec::new();
     let mut denied = 0usize;
-    for start in under {
+    let mut starts: Vec<String> = under.to_vec();
+    if root == Path::new("/") {
+        for m in local_mounts_below(under) {
+            if !starts.contains(&m) {
+                starts.push(m);
+            }
+        }
+    }
+    for start in &starts {
         let top = crate::host::sys::rel(root, start);
         let Ok(meta) = std::fs::symlink_metadata(&top) else {
             continue;
@@ -168,7 +224,6 @@ pub fn scan(
         if meta.file_type().is_symlink() {
             continue;
         }
-        let dev = meta.dev();
         let walk = walkdir::WalkDir::new(&top)
             .follow_links(false)
             .same_file_system(true);
@@ -200,10 +255,11 @@ pub fn scan(
             if !e.file_type().is_file() {
                 continue;
             }
+            // No device check here: walkdir keeps to the start's file
+            // system by its folders. A file's own device may differ from
+            // its folder's (overlayfs reports the layer it lives on), and
+            // comparing it hid every file of an overlay.
             let Ok(m) = e.metadata() else { continue };
-            if m.dev() != dev {
-                continue;
-            }
             let setuid = m.mode() & 0o4000 != 0;
             let setgid = m.mode() & 0o2000 != 0;
             // Capabilities only act on files that can be executed.
@@ -238,6 +294,8 @@ pub fn scan(
         warn(&format!("{denied} folder(s) could not be read"));
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
+    // A folder listed and also mounted below another is walked once each.
+    out.dedup_by(|a, b| a.path == b.path);
     Ok(out)
 }
 
