@@ -273,6 +273,32 @@ fn privileged_files_cross_local_mounts_and_see_overlay_files() {
     assert_eq!(found.len(), 3, "each file once: {found:?}");
 }
 
+/// An init script its package installed and dpkg says is untouched is the
+/// distribution's: x11-common's names /tmp as the dropper patterns do, and
+/// every Debian desktop showed it as high persistence. A changed or
+/// unowned one is still read.
+#[test]
+fn persistence_leaves_unchanged_packaged_files_alone() {
+    let d = dpkg_root();
+    let r = d.path();
+    write(
+        r,
+        "etc/init.d/updater",
+        b"#!/bin/sh\nnohup /tmp/.x/upd >/dev/null 2>&1 &\n",
+    );
+    let root = format!("root={}", r.display());
+    let (_, lines) = crate::common::run_json_own_case(["run", "persistence", "-p", &root]);
+    let titles: Vec<&str> = lines.iter().filter_map(|v| v["title"].as_str()).collect();
+    assert!(
+        titles.iter().any(|t| t.ends_with("/etc/init.d/updater:2")),
+        "{titles:?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.contains("/etc/init.d/tool")),
+        "the packaged script is stock: {titles:?}"
+    );
+}
+
 #[test]
 fn file_capabilities_are_decoded() {
     require_root!();

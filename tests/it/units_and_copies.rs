@@ -8,11 +8,26 @@ use crate::common::{ok_result, script_json};
 use std::path::{Path, PathBuf};
 
 fn tree() -> tempfile::TempDir {
-    // Not under /tmp: a file in a world-writable folder is a payload for
-    // that alone, and these tests are about other evidence.
+    // Nowhere below a world-writable folder (a checkout under /tmp puts the
+    // target dir there): a file in one is a payload for that alone, and
+    // these tests are about other evidence.
+    let open = |p: &Path| {
+        p.ancestors().any(|a| {
+            std::fs::metadata(a).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.permissions().mode() & 0o002 != 0
+            })
+        })
+    };
+    let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache"));
+    let base = [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), home]
+        .into_iter()
+        .flatten()
+        .find(|b| std::fs::create_dir_all(b).is_ok() && !open(b))
+        .expect("a folder with no world-writable parent (target dir or ~/.cache)");
     tempfile::Builder::new()
         .prefix("units-copies")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(base)
         .unwrap()
 }
 
