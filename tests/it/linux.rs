@@ -299,6 +299,65 @@ fn persistence_leaves_unchanged_packaged_files_alone() {
     );
 }
 
+/// Backdoors no indicator names, for the remediation plan: a set-uid root
+/// copy of a shell (not a set-uid file that is no shell, nor a shell copy
+/// without the bit), and an ld.so.preload line naming a library no package
+/// owns (not one naming a packaged file). A responder trial left both on a
+/// host after `hound apply`.
+#[test]
+fn backdoors_are_set_uid_shell_copies_and_foreign_preloads() {
+    require_root!();
+    let d = tempfile::tempdir().unwrap();
+    let t = d.path();
+    let bash = std::fs::canonicalize("/bin/bash").unwrap();
+    for (name, from, mode) in [
+        ("dbus-helper", bash.clone(), 0o4755),
+        ("plain", bash.clone(), 0o755),
+        (
+            "notshell",
+            std::fs::canonicalize("/bin/true").unwrap(),
+            0o4755,
+        ),
+    ] {
+        std::fs::copy(&from, t.join(name)).unwrap();
+        std::fs::set_permissions(t.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    write(t, "libshim.so", b"\x7fELF not really");
+    let packaged = std::fs::canonicalize("/usr/bin/env").unwrap();
+    let pre = t.join("ld.so.preload");
+    std::fs::write(
+        &pre,
+        format!(
+            "# admin's\n{}\n{}/libshim.so\n",
+            packaged.display(),
+            t.display()
+        ),
+    )
+    .unwrap();
+    let (_, v) = script_json_own_case(&format!(
+        r#"import "hound/backdoors" as bd;
+        #{{ s: bd::suid_copies("/", [{t:?}]).map(|x| `${{x.action}} ${{x.target.path}}`),
+           p: bd::preload_lines({pre:?}, "/").map(|x| `${{x.action}} ${{x.target.path}} ${{x.target.line ?? ""}}`) }}"#,
+        t = t.display().to_string(),
+        pre = pre.display().to_string(),
+    ));
+    let r = result_of(&v);
+    let t = t.display();
+    assert_eq!(
+        r["s"],
+        serde_json::json!([format!("quarantine {t}/dbus-helper")]),
+        "{r}"
+    );
+    assert_eq!(
+        r["p"],
+        serde_json::json!([
+            format!("remove_line {} 3", pre.display()),
+            format!("quarantine {t}/libshim.so "),
+        ]),
+        "{r}"
+    );
+}
+
 #[test]
 fn file_capabilities_are_decoded() {
     require_root!();
