@@ -557,6 +557,18 @@ pub fn apply(c: &Context, o: &ApplyOpts) -> Result<Vec<Outcome>> {
                 Status::Refused,
                 "no evidence (empty why): not acted on".into(),
             )
+        } else if it.approval == "required" && !o.approve.contains(&it.id) && c.dry_run() {
+            // A preview refuses nothing: it says what the real run will ask.
+            stop(
+                &it,
+                Status::Would,
+                format!(
+                    "would need approval first ({}): approve it with `approve: [\"{}\"]` or `hound apply --approve {}`",
+                    it.approval_reason.as_deref().unwrap_or("required"),
+                    it.id,
+                    it.id
+                ),
+            )
         } else if it.approval == "required" && !o.approve.contains(&it.id) && !confirmed(c, &it) {
             stop(
                 &it,

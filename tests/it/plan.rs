@@ -428,6 +428,16 @@ fn an_account_lock_waits_for_approval_and_dry_run_touches_nothing() {
         o[0]["message"].as_str().unwrap().contains("--approve A1"),
         "{o}"
     );
+    // A preview refuses nothing: it says the real run will ask.
+    let (_, o) = run(case.path(), "case::apply()", &["--dry-run"]);
+    assert_eq!(status(&o, "A1"), "would", "{o}");
+    assert!(
+        o[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would need approval first"),
+        "{o}"
+    );
     let (out, o) = run(
         case.path(),
         r#"case::apply(#{ approve: ["A1"] })"#,
