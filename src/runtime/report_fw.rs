@@ -157,10 +157,14 @@ pub fn dry_run_batch(actions: &[Action]) -> Option<(Value, Vec<String>)> {
 }
 
 /// A target named in findings as a host and its ports: "10.0.0.196:80",
-/// "10.0.0.196:80 SYN-SENT", "[2001:db8::1]:443" and "10.0.0.196" are all
-/// the host 10.0.0.196.
+/// "10.0.0.196:80 SYN-SENT", "[2001:db8::1]:443", "tcp/10.0.0.196:80" (the
+/// beacons hunt's spelling) and "10.0.0.196" are all the host 10.0.0.196.
 fn host_port(text: &str) -> (String, Option<u16>) {
     let tok = text.split_whitespace().next().unwrap_or_default();
+    let tok = ["tcp/", "udp/"]
+        .iter()
+        .find_map(|p| tok.strip_prefix(p))
+        .unwrap_or(tok);
     if let Ok(sa) = tok.parse::<std::net::SocketAddr>() {
         return (sa.ip().to_string(), Some(sa.port()));
     }
@@ -228,6 +232,7 @@ mod tests {
             "[2001:db8::1]:443",
             "evil.example:8080",
             "10.0.0.196:8080",
+            "tcp/10.0.0.196:80",
         ]);
         let shown: Vec<&str> = t.iter().map(|x| x.1.as_str()).collect();
         assert_eq!(
