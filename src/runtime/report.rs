@@ -467,9 +467,21 @@ fn containment(actions: &[Action], fw_dry_run: Option<&FirewallDryRun>) -> Conta
             " {not_done} action(s) were skipped, refused, failed or have no recorded outcome; see Actions."
         ));
     }
-    let dry = actions.iter().filter(|a| a.dry_run).count();
+    // A preview that a later run (`hound apply`) carried out was not "only"
+    // previewed: counted are those with no done action of the same call.
+    let dry = actions
+        .iter()
+        .filter(|a| a.dry_run)
+        .filter(|a| {
+            !done
+                .iter()
+                .any(|d| d.primitive == a.primitive && d.args == a.args)
+        })
+        .count();
     if dry > 0 {
-        t.push_str(&format!(" {dry} action(s) were only previewed (dry run)"));
+        t.push_str(&format!(
+            " {dry} action(s) were only previewed (dry run) and not carried out later"
+        ));
         if let Some(f) = fw_dry_run {
             t.push_str(&format!(
                 "; the firewall changes among them are in reports/{}, ready for nft -j -f",
@@ -1007,6 +1019,31 @@ mod tests {
             .to_string(),
         )
         .unwrap();
+    }
+
+    /// A preview that `hound apply` carried out later was not "only
+    /// previewed": a responder trial's report said 7 were, all done.
+    #[test]
+    fn a_preview_carried_out_later_is_not_counted_as_only_previewed() {
+        let act = |dry: bool, pid: u32| Action {
+            action_id: format!("x{pid}{dry}"),
+            primitive: "proc::kill".into(),
+            time: "t".into(),
+            dry_run: dry,
+            args: serde_json::json!({ "pid": pid }),
+            what: format!("kill pid {pid}"),
+            evidence: vec![],
+            status: Some(if dry { Status::Would } else { Status::Done }),
+            result: Value::Null,
+            undo: None,
+        };
+        let c = containment(&[act(true, 1), act(true, 2), act(false, 1)], None);
+        assert!(
+            c.summary
+                .contains("1 action(s) were only previewed (dry run) and not carried out later"),
+            "{}",
+            c.summary
+        );
     }
 
     #[test]
