@@ -66,6 +66,17 @@ pub fn exists(user: &str, root: &Path) -> Result<bool> {
     Ok(text.lines().any(|l| l.split(':').next() == Some(user)))
 }
 
+/// Whether `user` is locked as [`lock`] locks: password disabled (`!`) and
+/// the account expired on day 1.
+pub fn is_locked(user: &str, root: &Path) -> Result<bool> {
+    let p = shadow_path(root);
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
+    Ok(text.lines().any(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        f.first() == Some(&user) && f.len() >= 8 && f[1].starts_with('!') && f[7] == "1"
+    }))
+}
+
 /// Locks `user`'s password and expires the account (day 1 of 1970).
 pub fn lock(user: &str, root: &Path) -> Result<AccountLocked> {
     if user.is_empty() || user.contains(':') || user.contains('\n') {
@@ -157,9 +168,13 @@ mod tests {
         std::fs::create_dir(d.path().join("etc")).unwrap();
         let body = "root:$6$r:19000:0:99999:7:::\nsvc:$6$abc:19000:0:99999:7:::\nbob:*:19000:0:99999:7:::\n";
         std::fs::write(d.path().join("etc/shadow"), body).unwrap();
+        assert!(!is_locked("svc", d.path()).unwrap());
         let r = lock("svc", d.path()).unwrap();
         let now = std::fs::read_to_string(d.path().join("etc/shadow")).unwrap();
         assert!(now.contains("svc:!$6$abc:19000:0:99999:7::1:\n"), "{now}");
+        // The plan's test for a second lock item: locked as lock locks.
+        assert!(is_locked("svc", d.path()).unwrap());
+        assert!(!is_locked("bob", d.path()).unwrap(), "'*' alone is no lock");
         assert!(now.starts_with("root:$6$r:"));
         unlock(&r, d.path()).unwrap();
         assert_eq!(

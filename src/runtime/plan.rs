@@ -350,6 +350,21 @@ pub fn add(c: &Context, req: &Value) -> Result<String> {
     let (identity, forced) = identify(action, &target)?;
     let dir = case_dir(c)?;
     let mut plan = load(&dir)?;
+    // An account locked by a done item and still locked needs no second
+    // item (which would only ask for approval again): the first is the
+    // answer. Other done actions cannot recur: their targets are gone.
+    if action == ActionKind::LockAccount {
+        if let Some(it) = plan
+            .items
+            .iter()
+            .find(|i| i.action == action && i.target == target && i.status == "done")
+        {
+            let user = target["user"].as_str().unwrap_or_default();
+            if action_account::is_locked(user, Path::new("/")).unwrap_or(false) {
+                return Ok(it.id.clone());
+            }
+        }
+    }
     if let Some(it) = plan
         .items
         .iter_mut()
