@@ -18,6 +18,14 @@ pub struct FindingRow {
     pub time: String,
     #[serde(flatten)]
     pub finding: Finding,
+    /// How many times the same finding (severity, title, evidence) was
+    /// recorded in the case (hunts run again into one case); 1 is left out.
+    #[serde(skip_serializing_if = "is_once")]
+    pub times: usize,
+}
+
+fn is_once(n: &usize) -> bool {
+    *n <= 1
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -609,16 +617,30 @@ pub fn build(dir: &Path) -> Result<Report> {
     let host = entries.first().map(|e| e.host.clone()).unwrap_or_default();
     let from = entries.first().map(|e| e.time.clone()).unwrap_or_default();
     let to = entries.last().map(|e| e.time.clone()).unwrap_or_default();
-    let mut findings: Vec<FindingRow> = entries
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::Finding(f) => Some(FindingRow {
-                time: e.time.clone(),
-                finding: f.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
+    // The same finding from several runs into one case (triage, then the
+    // playbook) is one row, first seen, with how often it was recorded.
+    let mut findings: Vec<FindingRow> = Vec::new();
+    let mut seen: std::collections::HashMap<(String, String, String), usize> =
+        std::collections::HashMap::new();
+    for e in &entries {
+        let Body::Finding(f) = &e.body else { continue };
+        let key = (
+            f.severity.clone(),
+            f.title.clone(),
+            f.details["evidence"].to_string(),
+        );
+        match seen.get(&key) {
+            Some(&i) => findings[i].times += 1,
+            None => {
+                seen.insert(key, findings.len());
+                findings.push(FindingRow {
+                    time: e.time.clone(),
+                    finding: f.clone(),
+                    times: 1,
+                });
+            }
+        }
+    }
     findings.sort_by_key(|f| std::cmp::Reverse(rank(&f.finding.severity)));
     let actions = journal::actions(&entries);
     // Evidence taken on purpose, and what each action captured before acting.
@@ -1021,6 +1043,33 @@ mod tests {
         .unwrap();
     }
 
+    /// Hunts run again into one case record the same finding again: the
+    /// report shows it once, with how often (a trial's report repeated a
+    /// preload finding four times).
+    #[test]
+    fn a_finding_recorded_twice_is_one_row() {
+        let d = tempfile::tempdir().unwrap();
+        let f = |seq, title: &str| {
+            entry(
+                seq,
+                "case::finding",
+                serde_json::json!({ "args": { "severity": "critical", "title": title,
+                    "details": { "evidence": "/usr/local/lib/x.so (/etc/ld.so.preload:1)" } } }),
+            )
+        };
+        let lines = [
+            f(0, "Library preloaded"),
+            f(1, "Library preloaded"),
+            f(2, "Other"),
+        ];
+        let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(d.path().join(crate::runtime::case::JOURNAL), text).unwrap();
+        let r = build(d.path()).unwrap();
+        assert_eq!(r.findings.len(), 2);
+        assert_eq!(r.findings[0].times, 2);
+        assert!(markdown(&r).contains("Library preloaded (recorded 2 times)"));
+    }
+
     /// A preview that `hound apply` carried out later was not "only
     /// previewed": a responder trial's report said 7 were, all done.
     #[test]
@@ -1079,6 +1128,7 @@ mod tests {
                     details: serde_json::json!({ "addresses": ["10.0.0.196:80", "10.0.0.196"] }),
                     mitre: Some("T1071".into()),
                 },
+                times: 1,
             }],
         );
         assert!(!one.contains("send traffic"), "{one}");

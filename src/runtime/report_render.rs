@@ -37,9 +37,14 @@ fn finding_rows(r: &Report) -> Vec<Vec<String>> {
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             };
+            let title = if f.times > 1 {
+                format!("{} (recorded {} times)", f.finding.title, f.times)
+            } else {
+                f.finding.title.clone()
+            };
             vec![
                 f.finding.severity.clone(),
-                f.finding.title.clone(),
+                title,
                 short(&ev),
                 f.finding.mitre.clone().unwrap_or_default(),
             ]
