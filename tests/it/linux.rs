@@ -228,7 +228,8 @@ fn privileged_files_cross_local_mounts_and_see_overlay_files() {
     crate::require_cmd!("unshare");
     let d = tempfile::tempdir().unwrap();
     let top = d.path();
-    for p in ["part", "lower", "upper", "work", "ov"] {
+    // box: a container's root (Docker's overlay2 `merged`), not searched.
+    for p in ["part", "lower", "upper", "work", "ov", "box"] {
         std::fs::create_dir(top.join(p)).unwrap();
     }
     let (_s, script) = script(
@@ -244,6 +245,8 @@ fn privileged_files_cross_local_mounts_and_see_overlay_files() {
         mount -t tmpfs none $t/part; cp /bin/true $t/part/sh; chmod 4755 $t/part/sh; \
         cp /bin/true $t/lower/esh; chmod 4755 $t/lower/esh; \
         mount -t overlay none -o lowerdir=$t/lower,upperdir=$t/upper,workdir=$t/work $t/ov; \
+        mount -t tmpfs none $t/box; mkdir -p $t/box/usr/bin $t/box/etc; \
+        cp /bin/true $t/box/usr/bin/su; chmod 4755 $t/box/usr/bin/su; \
         exec $2 --json --case $3 run $4";
     let out = std::process::Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", sh, "sh"])
@@ -270,7 +273,7 @@ fn privileged_files_cross_local_mounts_and_see_overlay_files() {
     ] {
         assert!(found.contains(&want.as_str()), "{want} not in {found:?}");
     }
-    assert_eq!(found.len(), 3, "each file once: {found:?}");
+    assert_eq!(found.len(), 3, "each file once, none in the box: {found:?}");
 }
 
 /// An init script its package installed and dpkg says is untouched is the

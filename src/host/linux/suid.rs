@@ -209,6 +209,17 @@ pub fn scan(
     let mut starts: Vec<String> = under.to_vec();
     if root == Path::new("/") {
         for m in local_mounts_below(under) {
+            // A container's or chroot's root mounted below /var/lib (Docker's
+            // overlay2 `merged`) is a whole system with its own packages
+            // (apk, rpm, dpkg): judged against ours, every set-uid file in it
+            // would look foreign.
+            let dir = Path::new(&m);
+            if dir.join("usr/bin").is_dir() && dir.join("etc").is_dir() {
+                warn(&format!(
+                    "{m}: a system tree (container or chroot) mounted here, not searched; inspect it with root: {m}"
+                ));
+                continue;
+            }
             if !starts.contains(&m) {
                 starts.push(m);
             }
