@@ -18,19 +18,6 @@ const KEYS: &[&str] = &[
     "pid",
 ];
 
-/// `net::sockets` takes the filter keys and `fields`.
-const SOCKETS_KEYS: &[&str] = &[
-    "proto",
-    "state",
-    "local",
-    "remote",
-    "port",
-    "local_port",
-    "remote_port",
-    "pid",
-    "fields",
-];
-
 /// A socket row's fields, in the row's (sorted) key order.
 const FIELDS: [&str; 14] = [
     "family",
@@ -298,7 +285,9 @@ pub mod net_fns {
     #[rhai_fn(name = "sockets", return_raw)]
     pub fn sockets_with(nc: NativeCallContext, filter_map: Map) -> RhaiResult<Dynamic> {
         const P: &str = "net::sockets";
-        let o = Opts::new(P, filter_map, SOCKETS_KEYS)?;
+        // The filter keys and `fields`.
+        let keys: Vec<&str> = KEYS.iter().copied().chain(["fields"]).collect();
+        let o = Opts::new(P, filter_map, &keys)?;
         let mut f = filter_of(P, &o)?;
         let keep = wanted(P, &o)?;
         if let Some(w) = &keep {

@@ -36,7 +36,7 @@ mod child;
 
 /// A mountinfo field with its `\ooo` escapes undone (the quarantine guard
 /// reads mount points the same way).
-pub(crate) use child::unescape_octal as unescape_mountinfo;
+pub(crate) use child::{mount_table, unescape_octal as unescape_mountinfo};
 pub use child::{on_remote_fs, read_in_child, ChildRead};
 
 /// How long one source may take. Far above any local read of a capped

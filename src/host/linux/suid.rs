@@ -157,37 +157,20 @@ const LOCAL_FS: &[&str] = &[
 ];
 
 /// Mount points of local file systems strictly below one of `starts`, as
-/// this process sees them (`/proc/self/mountinfo`; none when it cannot be
-/// read). Only for the running system: an image's mounts are not ours.
+/// this process sees them (none when the mount table cannot be read). Only
+/// for the running system: an image's mounts are not ours.
 fn local_mounts_below(starts: &[String]) -> Vec<String> {
-    use std::io::Read;
-    let mut text = Vec::new();
-    let read = std::fs::File::open("/proc/self/mountinfo")
-        .and_then(|f| f.take(16 << 20).read_to_end(&mut text));
-    if read.is_err() {
-        return Vec::new();
-    }
     let mut out: Vec<String> = Vec::new();
-    for line in text.split(|&c| c == b'\n') {
-        let fields: Vec<&[u8]> = line.split(|&c| c == b' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == b"-") else {
-            continue;
-        };
-        let (Some(mnt), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
-            continue;
-        };
-        if !LOCAL_FS.iter().any(|t| t.as_bytes() == *fstype) {
+    for (mnt, fstype) in crate::host::fs::bounded::mount_table() {
+        if !LOCAL_FS.iter().any(|t| t.as_bytes() == fstype.as_slice()) {
             continue;
         }
-        let mnt = crate::host::fs::bounded::unescape_mountinfo(mnt);
-        let Ok(mnt) = String::from_utf8(mnt) else {
-            continue;
-        };
+        let Some(m) = mnt.to_str() else { continue };
         let below = starts
             .iter()
-            .any(|s| Path::new(&mnt).starts_with(s) && Path::new(&mnt) != Path::new(s));
-        if below && !out.contains(&mnt) {
-            out.push(mnt);
+            .any(|s| mnt.starts_with(s) && mnt != Path::new(s));
+        if below && !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
         }
     }
     out

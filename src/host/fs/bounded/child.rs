@@ -34,9 +34,10 @@ fn remote_type(t: &[u8]) -> bool {
     REMOTE.contains(&t) || t.starts_with(b"fuse.")
 }
 
-/// Mount points of such file systems, as this thread sees them (its own
-/// mount namespace). Read from procfs, which never blocks.
-fn remote_mounts() -> Vec<std::path::PathBuf> {
+/// Every mount as this thread sees it (its own mount namespace): mount
+/// point (unescaped) and file-system type. Read from procfs, which never
+/// blocks; empty when it cannot be read.
+pub(crate) fn mount_table() -> Vec<(std::path::PathBuf, Vec<u8>)> {
     use std::io::Read;
     use std::os::unix::ffi::OsStringExt;
     let mut text = Vec::new();
@@ -54,13 +55,19 @@ fn remote_mounts() -> Vec<std::path::PathBuf> {
         let (Some(mnt), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
             continue;
         };
-        if remote_type(fstype) {
-            out.push(std::path::PathBuf::from(std::ffi::OsString::from_vec(
-                unescape_octal(mnt),
-            )));
-        }
+        let mnt = std::ffi::OsString::from_vec(unescape_octal(mnt));
+        out.push((std::path::PathBuf::from(mnt), fstype.to_vec()));
     }
     out
+}
+
+/// Mount points of such file systems, as this thread sees them.
+fn remote_mounts() -> Vec<std::path::PathBuf> {
+    mount_table()
+        .into_iter()
+        .filter(|(_, t)| remote_type(t))
+        .map(|(m, _)| m)
+        .collect()
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
